@@ -1,0 +1,183 @@
+"""The instance protocol: where flows and namespace files live.
+
+Two implementations share it: the embedded SQLite instance (:mod:`.local`) and, later, a Kestra
+server over its REST API. Tasks and the runner only ever talk to this protocol.
+
+Semantics follow Kestra:
+
+* Flows are keyed by ``(namespace, id)`` and keep every revision. Saving a source identical to the
+  latest revision keeps that revision; any other save creates ``latest + 1``. Deleting a flow
+  writes a new, deleted revision: history is kept, and a later save continues the numbering.
+* Namespace files are keyed by ``(namespace, path)`` with ``path`` absolute inside the namespace
+  (``/dir/a.txt``). They keep revisions the same way (Kestra 1.2+).
+* ``batch()`` groups writes: either all of them happen or none does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "ExecutionRecord",
+    "FileRecord",
+    "FlowRecord",
+    "FlowValidator",
+    "Instance",
+    "LogRecord",
+    "namespace_matches",
+]
+
+#: Validates one flow source; returns the list of problems (empty when the flow is valid).
+FlowValidator = Callable[[str], list[str]]
+
+
+def namespace_matches(namespace: str, scope: str, include_children: bool) -> bool:
+    """True when ``namespace`` is ``scope``, or a child of it when ``include_children``.
+
+    The match is exact on dot boundaries: ``dev`` covers ``dev`` and ``dev.team``, never
+    ``devops``.
+    """
+    if namespace == scope:
+        return True
+    return include_children and namespace.startswith(scope + ".")
+
+
+@dataclass(frozen=True)
+class FlowRecord:
+    """The latest revision of a flow as the instance holds it."""
+
+    namespace: str
+    id: str
+    revision: int
+    source: str
+    updated: datetime
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A namespace file's metadata (its content is read with ``read_file``)."""
+
+    namespace: str
+    path: str
+    revision: int
+    size: int
+    sha256: str
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One log line of an execution."""
+
+    timestamp: datetime
+    level: str
+    message: str
+    task_id: str | None = None
+
+
+@dataclass
+class ExecutionRecord:
+    """An execution of a flow: state, times, outputs keyed by task id, logs."""
+
+    id: str
+    namespace: str
+    flow_id: str
+    flow_revision: int | None
+    state: str
+    start_date: datetime
+    end_date: datetime | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    failed_task_id: str | None = None
+    logs: list[LogRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, as ``kestra-git run --json`` prints it."""
+        return {
+            "id": self.id,
+            "namespace": self.namespace,
+            "flowId": self.flow_id,
+            "flowRevision": self.flow_revision,
+            "state": self.state,
+            "startDate": self.start_date.isoformat(),
+            "endDate": self.end_date.isoformat() if self.end_date else None,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "error": self.error,
+            "failedTaskId": self.failed_task_id,
+            "logs": [
+                {
+                    "timestamp": log.timestamp.isoformat(),
+                    "level": log.level,
+                    "taskId": log.task_id,
+                    "message": log.message,
+                }
+                for log in self.logs
+            ],
+        }
+
+
+@runtime_checkable
+class Instance(Protocol):
+    """Flows and namespace files of a Kestra-like instance."""
+
+    # -- flows ---------------------------------------------------------------------------------
+    def list_flows(self, namespace: str, *, include_children: bool = False) -> list[FlowRecord]:
+        """Non-deleted flows of ``namespace`` (and its children), sorted by namespace then id."""
+        ...
+
+    def list_namespaces(self) -> list[str]:
+        """Every namespace holding at least one non-deleted flow or file, sorted."""
+        ...
+
+    def get_flow(self, namespace: str, flow_id: str) -> FlowRecord | None:
+        """The latest non-deleted revision, or None."""
+        ...
+
+    def flow_revisions(self, namespace: str, flow_id: str) -> list[FlowRecord]:
+        """Every revision, oldest first, deleted ones included."""
+        ...
+
+    def validate_flows(self, sources: list[str]) -> list[list[str]]:
+        """For each source, the list of problems the instance finds (empty when valid)."""
+        ...
+
+    def put_flow(self, source: str) -> FlowRecord:
+        """Create or update the flow ``source`` declares; identical source keeps the revision.
+
+        Raises :class:`~kestra_git_tasks.errors.FlowValidationError` when the source is invalid.
+        """
+        ...
+
+    def delete_flow(self, namespace: str, flow_id: str) -> bool:
+        """Soft-delete; False when there was nothing to delete."""
+        ...
+
+    # -- namespace files -----------------------------------------------------------------------
+    def list_files(self, namespace: str, *, include_children: bool = False) -> list[FileRecord]:
+        """Every non-deleted file of ``namespace`` (recursively), sorted by namespace then path."""
+        ...
+
+    def read_file(self, namespace: str, path: str) -> bytes:
+        """Content of the latest revision; raises NotFoundError when absent."""
+        ...
+
+    def write_file(self, namespace: str, path: str, content: bytes) -> FileRecord:
+        """Create or overwrite; identical content keeps the revision."""
+        ...
+
+    def delete_file(self, namespace: str, path: str) -> bool:
+        """Soft-delete; False when there was nothing to delete."""
+        ...
+
+    # -- all or nothing ------------------------------------------------------------------------
+    def batch(self) -> AbstractContextManager[None]:
+        """Group writes: on an exception inside the block, none of them is kept."""
+        ...
+
