@@ -1,0 +1,75 @@
+"""kestra-git-tasks: Kestra's Git patterns as Python tasks, with a local runner.
+
+Import tasks and helpers from here; other modules are internal::
+
+    from kestra_git_tasks import LocalInstance, run_flow
+"""
+
+from .context import FlowInfo, RunContext
+from .errors import (
+    ConfigError,
+    FlowFileError,
+    FlowProblem,
+    FlowValidationError,
+    GitAuthError,
+    GitDirectoryNotFoundError,
+    GitError,
+    GitNetworkError,
+    GitRefNotFoundError,
+    InstanceError,
+    KestraApiError,
+    KestraAuthError,
+    KestraGitError,
+    NotFoundError,
+    PushRejectedError,
+    SecretNotFoundError,
+    TaskFailedError,
+    TemplateError,
+)
+from .flow import Flow, load_flow_file, parse_flow, validate_source
+from .instance.base import ExecutionRecord, FileRecord, FlowRecord, Instance, LogRecord
+from .instance.local import LocalInstance
+from .runner import run_flow
+from .secrets import SecretStore
+from .tasks.base import Output, Task
+from .tasks.log import Log
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "ExecutionRecord",
+    "FileRecord",
+    "Flow",
+    "FlowFileError",
+    "FlowInfo",
+    "FlowProblem",
+    "FlowRecord",
+    "FlowValidationError",
+    "GitAuthError",
+    "GitDirectoryNotFoundError",
+    "GitError",
+    "GitNetworkError",
+    "GitRefNotFoundError",
+    "Instance",
+    "InstanceError",
+    "KestraApiError",
+    "KestraAuthError",
+    "KestraGitError",
+    "LocalInstance",
+    "Log",
+    "LogRecord",
+    "NotFoundError",
+    "Output",
+    "PushRejectedError",
+    "RunContext",
+    "SecretNotFoundError",
+    "SecretStore",
+    "Task",
+    "TaskFailedError",
+    "TemplateError",
+    "load_flow_file",
+    "parse_flow",
+    "run_flow",
+    "validate_source",
+]

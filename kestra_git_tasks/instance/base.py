@@ -180,4 +180,3 @@ class Instance(Protocol):
     def batch(self) -> AbstractContextManager[None]:
         """Group writes: on an exception inside the block, none of them is kept."""
         ...
-

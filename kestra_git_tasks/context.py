@@ -1,0 +1,204 @@
+"""RunContext: everything a running task may use, and nothing global.
+
+A task receives a :class:`RunContext` in ``run(ctx)``. Through it the task logs (secrets masked),
+finds the instance holding flows and files, the execution's output folder, its working
+directory, and the template variables of the execution.
+
+From Python, build one with :meth:`RunContext.create`::
+
+    ctx = RunContext.create(instance=LocalInstance(home), secrets={"GITHUB_TOKEN": "..."})
+    SyncFlows(id="sync", url=..., target_namespace="prod").run(ctx)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import KestraGitError
+from .instance.base import Instance, LogRecord
+from .secrets import SecretMasker, SecretStore, env_variables
+from .templating import Renderer
+
+__all__ = ["FlowInfo", "RunContext", "default_home"]
+
+HOME_ENV = "KESTRA_GIT_HOME"
+LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40}
+
+_logger = logging.getLogger("kestra_git_tasks.execution")
+# A library does not print by itself: applications configure logging (the CLI prints through
+# its own sink).
+logging.getLogger("kestra_git_tasks").addHandler(logging.NullHandler())
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The runner's home folder: ``KESTRA_GIT_HOME``, else ``~/.kestra-git``."""
+    environ = os.environ if environ is None else environ
+    configured = environ.get(HOME_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".kestra-git"
+
+
+@dataclass(frozen=True)
+class FlowInfo:
+    """Identity of the flow being run (``flow.*`` in templates)."""
+
+    id: str
+    namespace: str
+    revision: int | None = None
+
+
+LogSink = Callable[[LogRecord], None]
+
+
+@dataclass
+class RunContext:
+    """What a task sees while it runs."""
+
+    flow: FlowInfo
+    instance: Instance | None
+    home: Path
+    secrets: SecretStore
+    execution_id: str = field(default_factory=lambda: uuid.uuid4().hex[:22])
+    start_date: datetime = field(default_factory=lambda: datetime.now(UTC))
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
+    trigger: dict[str, Any] = field(default_factory=dict)
+    envs: dict[str, str] = field(default_factory=dict)
+    working_dir: Path | None = None
+    task_id: str | None = None
+    task_type: str | None = None
+    sinks: list[LogSink] = field(default_factory=list)
+    renderer: Renderer = field(default_factory=Renderer)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        instance: Instance | None = None,
+        secrets: Mapping[str, str] | SecretStore | None = None,
+        flow_id: str = "python",
+        namespace: str = "company.team",
+        home: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> RunContext:
+        """A context for calling tasks from Python, outside any flow file."""
+        store = (
+            secrets if isinstance(secrets, SecretStore) else SecretStore(secrets, environ=environ)
+        )
+        return cls(
+            flow=FlowInfo(flow_id, namespace),
+            instance=instance,
+            home=Path(home) if home is not None else default_home(environ),
+            secrets=store,
+            envs=env_variables(environ),
+        )
+
+    # -- secrets and masking -------------------------------------------------------------------
+    @property
+    def masker(self) -> SecretMasker:
+        """The masker holding every secret value rendered in this execution."""
+        return self.secrets.masker
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret value seen so far replaced by ``******``."""
+        return self.masker.mask(text)
+
+    # -- logging -------------------------------------------------------------------------------
+    def log(self, level: str, message: str) -> None:
+        """Log a line of this execution (masked), attributed to the running task."""
+        level = level.upper()
+        record = LogRecord(
+            timestamp=datetime.now(UTC),
+            level=level,
+            message=self.mask(str(message)),
+            task_id=self.task_id,
+        )
+        _logger.log(LEVELS.get(level, 20), "[%s] %s", record.task_id or "-", record.message)
+        for sink in self.sinks:
+            sink(record)
+
+    def info(self, message: str) -> None:
+        """Log at INFO."""
+        self.log("INFO", message)
+
+    def warn(self, message: str) -> None:
+        """Log at WARN."""
+        self.log("WARN", message)
+
+    # -- templates -----------------------------------------------------------------------------
+    def template_variables(self) -> dict[str, Any]:
+        """The variables templates see (SPEC section 4)."""
+        return {
+            "flow": {
+                "id": self.flow.id,
+                "namespace": self.flow.namespace,
+                "revision": self.flow.revision,
+                "tenantId": "main",
+            },
+            "execution": {"id": self.execution_id, "startDate": self.start_date.isoformat()},
+            "task": {"id": self.task_id, "type": self.task_type},
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "vars": self.variables,
+            "labels": self.labels,
+            "trigger": self.trigger,
+            "envs": self.envs,
+            "secret": self._secret_function,
+            "workingDir": str(self.working_dir) if self.working_dir else None,
+        }
+
+    def render(self, value: Any, *, where: str = "", skip: frozenset[str] = frozenset()) -> Any:
+        """Render every template inside ``value`` against this context."""
+        return self.renderer.render_tree(value, self.template_variables(), where=where, skip=skip)
+
+    def _secret_function(
+        self, key: str, namespace: str | None = None, subkey: str | None = None
+    ) -> str:
+        value = self.secrets.get(str(key))
+        if subkey is None:
+            return value
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise KestraGitError(
+                f"Failed to read secret sub-key '{subkey}' in secret '{key}'. Ensure the "
+                "secret contains valid JSON value."
+            ) from exc
+        if not isinstance(data, dict) or subkey not in data:
+            raise KestraGitError(f"Cannot find secret sub-key '{subkey}' in secret '{key}'.")
+        result = str(data[subkey])
+        self.masker.add(result)
+        return result
+
+    # -- folders -------------------------------------------------------------------------------
+    @property
+    def output_dir(self) -> Path:
+        """Folder for this execution's files (diff files...); created on first use."""
+        folder = self.home / "executions" / self.execution_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def temp_dir(self, prefix: str = "task-") -> Path:
+        """A fresh temporary folder for the running task."""
+        return Path(tempfile.mkdtemp(prefix=prefix))
+
+    def require_instance(self) -> Instance:
+        """The instance, or a clear error when the context has none."""
+        if self.instance is None:
+            raise KestraGitError(
+                f"task '{self.task_id}' needs an instance (embedded or Kestra server); "
+                "pass instance= to RunContext.create()"
+            )
+        return self.instance

@@ -1,0 +1,385 @@
+"""The flow model: parse flow YAML and check it with Kestra's rules, naming file and line.
+
+:func:`parse_flow` returns a :class:`Flow` or raises :class:`FlowFileError` listing every
+problem found (not only the first), each with its file and line. :func:`validate_source` is the
+same check returning the problems as text, which is what an instance needs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, FlowFileError, FlowProblem
+from .tasks.base import Task
+from .tasks.registry import resolve_task_type
+from .triggers import Trigger, resolve_trigger_type
+from .yamlio import LineDict, line_of, load_yaml
+
+__all__ = [
+    "FLOW_ID_PATTERN",
+    "NAMESPACE_PATTERN",
+    "Flow",
+    "FlowInput",
+    "TaskSpec",
+    "TriggerSpec",
+    "load_flow_file",
+    "parse_flow",
+    "validate_source",
+]
+
+FLOW_ID_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
+NAMESPACE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
+TASK_ID_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")
+INPUT_ID_PATTERN = re.compile(r"[a-zA-Z0-9][.a-zA-Z0-9_-]*")
+FLOW_ID_MAX = 100
+NAMESPACE_MAX = 150
+
+INPUT_TYPES = frozenset(
+    {
+        *("STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME", "DATE"),
+        *("TIME", "DURATION", "FILE", "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML"),
+        "EMAIL",
+    }
+)
+TOP_LEVEL_KEYS = frozenset(
+    {
+        *("id", "namespace", "description", "labels", "inputs", "variables", "outputs"),
+        *("tasks", "errors", "finally", "afterExecution", "listeners", "triggers"),
+        *("pluginDefaults", "taskDefaults", "concurrency", "retry", "sla", "checks"),
+        *("disabled", "revision", "tenantId", "deleted", "workerSelector"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task as declared in the flow: its class, raw properties and children."""
+
+    id: str
+    type_name: str
+    cls: type[Task]
+    properties: dict[str, Any]
+    line: int | None
+    children: dict[str, list[TaskSpec]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """A trigger as declared in the flow."""
+
+    id: str
+    type_name: str
+    cls: type[Trigger]
+    properties: dict[str, Any]
+    line: int | None
+
+
+@dataclass(frozen=True)
+class FlowInput:
+    """A declared flow input."""
+
+    id: str
+    type: str
+    required: bool
+    defaults: Any
+    description: str | None
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A parsed, checked flow."""
+
+    id: str
+    namespace: str
+    source: str
+    path: str
+    tasks: list[TaskSpec]
+    errors: list[TaskSpec] = field(default_factory=list)
+    finally_: list[TaskSpec] = field(default_factory=list)
+    triggers: list[TriggerSpec] = field(default_factory=list)
+    inputs: list[FlowInput] = field(default_factory=list)
+    variables: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    revision: int | None = None
+    disabled: bool = False
+
+    @property
+    def uid(self) -> str:
+        """``namespace/id``, how the CLI names a flow."""
+        return f"{self.namespace}/{self.id}"
+
+
+class _Checker:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[FlowProblem] = []
+        self.task_ids: dict[str, int | None] = {}
+
+    def problem(self, line: int | None, message: str) -> None:
+        self.problems.append(FlowProblem(self.path, line, message))
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def tasks(self, items: Any, where: str, line: int | None) -> list[TaskSpec]:
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            self.problem(line, f"'{where}' must be a list of tasks")
+            return []
+        specs = []
+        for index, item in enumerate(items):
+            spec = self.task(item, f"{where}[{index}]", line_of(items, index))
+            if spec is not None:
+                specs.append(spec)
+        return specs
+
+    def task(self, raw: Any, where: str, line: int | None) -> TaskSpec | None:
+        if not isinstance(raw, dict):
+            self.problem(line, f"{where} must be a mapping with 'id' and 'type'")
+            return None
+        task_id = raw.get("id")
+        label = f"task '{task_id}'" if isinstance(task_id, str) else where
+        valid_id = self.identifier(raw, "id", TASK_ID_PATTERN, label, "task id")
+        if valid_id is not None:
+            if valid_id in self.task_ids:
+                first = self.task_ids[valid_id]
+                self.problem(
+                    line_of(raw, "id"),
+                    f"Duplicate task id with name [{valid_id}] (first declared at line "
+                    f"{first}); task ids must be unique across the whole flow",
+                )
+            else:
+                self.task_ids[valid_id] = line_of(raw, "id")
+        type_name = raw.get("type")
+        if not isinstance(type_name, str) or not type_name:
+            self.problem(line_of(raw, "type") or line, f"{label}: missing 'type'")
+            return None
+        try:
+            cls = resolve_task_type(type_name)
+        except ConfigError as exc:
+            self.problem(line_of(raw, "type"), f"{label}: {exc}")
+            return None
+        properties = {key: value for key, value in raw.items() if key != "type"}
+        for key, message in cls.check_properties(properties):
+            self.problem(
+                line_of(raw, key) if key else line_of(raw),
+                f"{label} ({type_name}): {message}",
+            )
+        children = {}
+        for child_field in cls.child_task_fields:
+            if child_field in raw:
+                children[child_field] = self.tasks(
+                    raw[child_field], f"{label}.{child_field}", line_of(raw, child_field)
+                )
+        if valid_id is None:
+            return None
+        return TaskSpec(valid_id, type_name, cls, properties, line_of(raw), children)
+
+    # -- triggers ------------------------------------------------------------------------------
+    def triggers(self, items: Any, line: int | None) -> list[TriggerSpec]:
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            self.problem(line, "'triggers' must be a list")
+            return []
+        specs: list[TriggerSpec] = []
+        seen: dict[str, int | None] = {}
+        for index, raw in enumerate(items):
+            item_line = line_of(items, index)
+            if not isinstance(raw, dict):
+                self.problem(item_line, f"triggers[{index}] must be a mapping")
+                continue
+            trigger_id = raw.get("id")
+            label = f"trigger '{trigger_id}'" if isinstance(trigger_id, str) else f"trigger {index}"
+            valid_id = self.identifier(raw, "id", TASK_ID_PATTERN, label, "trigger id")
+            if valid_id is not None and valid_id in seen:
+                self.problem(line_of(raw, "id"), f"Duplicate trigger id with name [{valid_id}]")
+            elif valid_id is not None:
+                seen[valid_id] = line_of(raw, "id")
+            type_name = raw.get("type")
+            if not isinstance(type_name, str):
+                self.problem(line_of(raw, "type") or item_line, f"{label}: missing 'type'")
+                continue
+            try:
+                cls = resolve_trigger_type(type_name)
+            except ConfigError as exc:
+                self.problem(line_of(raw, "type"), f"{label}: {exc}")
+                continue
+            properties = {key: value for key, value in raw.items() if key != "type"}
+            for key, message in cls.check_properties(properties):
+                self.problem(
+                    line_of(raw, key) if key else item_line, f"{label} ({type_name}): {message}"
+                )
+            if valid_id is not None:
+                specs.append(TriggerSpec(valid_id, type_name, cls, properties, item_line))
+        return specs
+
+    # -- inputs and labels ---------------------------------------------------------------------
+    def inputs(self, items: Any, line: int | None) -> list[FlowInput]:
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            self.problem(line, "'inputs' must be a list")
+            return []
+        result: list[FlowInput] = []
+        for index, raw in enumerate(items):
+            if not isinstance(raw, dict):
+                self.problem(line_of(items, index), f"inputs[{index}] must be a mapping")
+                continue
+            input_id = self.identifier(raw, "id", INPUT_ID_PATTERN, f"inputs[{index}]", "input id")
+            input_type = str(raw.get("type", "STRING")).upper()
+            if input_type not in INPUT_TYPES:
+                self.problem(
+                    line_of(raw, "type"),
+                    f"input '{input_id}': unknown type '{raw.get('type')}'; use one of "
+                    + ", ".join(sorted(INPUT_TYPES)),
+                )
+            if input_id is None:
+                continue
+            if any(existing.id == input_id for existing in result):
+                self.problem(line_of(raw, "id"), f"Duplicate input with name [{input_id}]")
+                continue
+            result.append(
+                FlowInput(
+                    id=input_id,
+                    type=input_type,
+                    required=bool(raw.get("required", True)),
+                    defaults=raw.get("defaults"),
+                    description=raw.get("description"),
+                )
+            )
+        return result
+
+    def labels(self, raw: Any, line: int | None) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        pairs: list[tuple[Any, Any, int | None]] = []
+        if isinstance(raw, dict):
+            pairs = [(key, value, line_of(raw, key)) for key, value in raw.items()]
+        elif isinstance(raw, list):
+            for index, item in enumerate(raw):
+                if not isinstance(item, dict) or "key" not in item:
+                    self.problem(line_of(raw, index), "each label must be {key: ..., value: ...}")
+                    continue
+                pairs.append((item["key"], item.get("value"), line_of(raw, index)))
+        else:
+            self.problem(line, "'labels' must be a map or a list of {key, value}")
+        labels: dict[str, Any] = {}
+        for key, value, key_line in pairs:
+            if str(key).startswith("system.") and key != "system.readOnly":
+                self.problem(
+                    key_line,
+                    "System labels can only be set by Kestra itself, offending label: "
+                    f"{key}={value}",
+                )
+            labels[str(key)] = value
+        return labels
+
+    def identifier(
+        self, raw: dict[str, Any], key: str, pattern: re.Pattern[str], label: str, what: str
+    ) -> str | None:
+        value = raw.get(key)
+        if value is None:
+            self.problem(line_of(raw), f"{label}: missing '{key}'")
+            return None
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            self.problem(
+                line_of(raw, key),
+                f"{label}: invalid {what} {value!r}; it must match {pattern.pattern}",
+            )
+            return None
+        return value
+
+
+def parse_flow(source: str, path: str = "<string>") -> Flow:
+    """Parse and check a flow; raise :class:`FlowFileError` listing every problem."""
+    document = load_yaml(source, path)
+    checker = _Checker(path)
+    if not isinstance(document, LineDict):
+        raise FlowFileError(
+            [FlowProblem(path, line_of(document), "a flow must be a YAML mapping (id, ...)")]
+        )
+    for key in document:
+        if key not in TOP_LEVEL_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(TOP_LEVEL_KEYS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            checker.problem(
+                line_of(document, key),
+                f"Unrecognized field '{key}' at the top level of the flow{hint}",
+            )
+    flow_id = checker.identifier(document, "id", FLOW_ID_PATTERN, "flow", "flow id")
+    if flow_id is not None and len(flow_id) > FLOW_ID_MAX:
+        checker.problem(line_of(document, "id"), f"flow id is longer than {FLOW_ID_MAX} characters")
+    namespace = checker.identifier(
+        document, "namespace", NAMESPACE_PATTERN, "flow", "namespace (lower-case)"
+    )
+    if namespace is not None and len(namespace) > NAMESPACE_MAX:
+        checker.problem(
+            line_of(document, "namespace"), f"namespace is longer than {NAMESPACE_MAX} characters"
+        )
+    raw_tasks = document.get("tasks")
+    if not raw_tasks:
+        checker.problem(
+            line_of(document, "tasks") if "tasks" in document else line_of(document),
+            "'tasks' must be a non-empty list of tasks",
+        )
+    tasks = checker.tasks(raw_tasks, "tasks", line_of(document, "tasks"))
+    errors = checker.tasks(document.get("errors"), "errors", line_of(document, "errors"))
+    finally_ = checker.tasks(document.get("finally"), "finally", line_of(document, "finally"))
+    checker.tasks(
+        document.get("afterExecution"), "afterExecution", line_of(document, "afterExecution")
+    )
+    triggers = checker.triggers(document.get("triggers"), line_of(document, "triggers"))
+    inputs = checker.inputs(document.get("inputs"), line_of(document, "inputs"))
+    labels = checker.labels(document.get("labels"), line_of(document, "labels"))
+    variables = document.get("variables") or {}
+    if not isinstance(variables, dict):
+        checker.problem(line_of(document, "variables"), "'variables' must be a mapping")
+        variables = {}
+    revision = document.get("revision")
+    if revision is not None and (not isinstance(revision, int) or revision < 1):
+        checker.problem(line_of(document, "revision"), "'revision' must be an integer >= 1")
+    if checker.problems:
+        raise FlowFileError(sorted(checker.problems, key=lambda p: p.line or 0))
+    assert flow_id is not None and namespace is not None
+    return Flow(
+        id=flow_id,
+        namespace=namespace,
+        source=source,
+        path=path,
+        tasks=tasks,
+        errors=errors,
+        finally_=finally_,
+        triggers=triggers,
+        inputs=inputs,
+        variables=dict(variables),
+        labels=labels,
+        description=document.get("description"),
+        revision=revision,
+        disabled=bool(document.get("disabled", False)),
+    )
+
+
+def load_flow_file(path: str | Path) -> Flow:
+    """Read and parse a flow file."""
+    file = Path(path)
+    try:
+        source = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FlowFileError([FlowProblem(str(file), None, f"cannot read: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise FlowFileError([FlowProblem(str(file), None, "not UTF-8 text")]) from exc
+    return parse_flow(source, str(file))
+
+
+def validate_source(source: str, path: str = "<string>") -> list[str]:
+    """Problems of a flow source as text (empty when valid); for instances and sync plans."""
+    try:
+        parse_flow(source, path)
+    except FlowFileError as exc:
+        return [str(problem) for problem in exc.problems]
+    return []

@@ -1,0 +1,38 @@
+"""The Git layer: the only package of kestra-git-tasks that imports pygit2.
+
+Sync tasks read flows and files from a remote branch without a work tree::
+
+    cache = RepoCache(home / "repos")
+    creds = Credentials(username="me", password=token)
+    sha = cache.fetch_branch(url, "main", creds)            # one ls-remote when unchanged
+    files = cache.list_tree(url, sha, "_flows")             # {"a.yml": blob_sha, ...} or None
+    source = cache.read_blob(url, files["a.yml"])
+
+Errors (all from :mod:`kestra_git_tasks.errors`, the pygit2 exception kept as ``__cause__``):
+
+- ``GitAuthError``: credentials missing, or rejected (after one attempt, not libgit2's 15);
+- ``GitNetworkError``: unknown host, refused connection, timeout, TLS failure;
+- ``GitRefNotFoundError``: the branch (or a commit or blob read from the cache) is absent;
+- ``GitDirectoryNotFoundError``: ``list_tree`` was given a path that is a file;
+- ``GitError``: anything else (e.g. no repository at the URL);
+- ``ConfigError``: an invalid branch name, depth, timeout or ``trustedCaPemPath``.
+
+No message, cache file or ``.git/config`` ever holds a password: URLs are passed through
+:func:`redact_url`, and a password embedded in a URL is moved into the credentials.
+"""
+
+from kestra_git_tasks.git.cache import RepoCache
+from kestra_git_tasks.git.transport import (
+    Credentials,
+    TransportOptions,
+    apply_process_wide_settings,
+    redact_url,
+)
+
+__all__ = [
+    "Credentials",
+    "RepoCache",
+    "TransportOptions",
+    "apply_process_wide_settings",
+    "redact_url",
+]

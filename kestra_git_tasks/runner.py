@@ -1,0 +1,258 @@
+"""Run a flow: parse -> check -> render each task -> validate -> run -> record the execution.
+
+::
+
+    from kestra_git_tasks import run_flow, LocalInstance
+
+    with LocalInstance(home) as instance:
+        execution = run_flow("flows/hello.yml", instance=instance, secrets={"X": "..."})
+        assert execution.state == "SUCCESS"
+
+Tasks run in order; ``outputs.<taskId>.<name>`` of earlier tasks is visible to later ones. A
+task that fails fails the execution (unless it has ``allowFailure: true``); the flow's
+``errors`` tasks then run, and its ``finally`` tasks always run. The execution (state, times,
+inputs, outputs, logs, error) is recorded in the embedded instance, with every secret value
+masked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .context import FlowInfo, RunContext, default_home
+from .errors import ConfigError, KestraGitError, NotFoundError
+from .flow import Flow, FlowInput, TaskSpec, load_flow_file, parse_flow
+from .instance.base import ExecutionRecord, Instance, LogRecord
+from .instance.local import LocalInstance
+from .secrets import SecretMasker, SecretStore, env_variables
+
+__all__ = ["coerce_inputs", "load_flow_target", "run_flow"]
+
+_FLOW_REF = re.compile(r"^(?P<namespace>[a-z0-9][a-z0-9._-]*)/(?P<id>[a-zA-Z0-9][a-zA-Z0-9._-]*)$")
+_FALSY = {"", "false", "0", "-0", "none", "null"}
+
+
+def load_flow_target(target: str | Path | Flow, instance: Instance | None = None) -> Flow:
+    """A flow from a file path, or from the instance as ``namespace/id``."""
+    if isinstance(target, Flow):
+        return target
+    path = Path(target)
+    if path.exists():
+        return load_flow_file(path)
+    match = _FLOW_REF.match(str(target))
+    if match and instance is not None:
+        record = instance.get_flow(match["namespace"], match["id"])
+        if record is None:
+            raise NotFoundError(
+                f"flow {target} not found in the instance; deploy it with "
+                "`kestra-git flows deploy FILE` or give the path of a flow file"
+            )
+        flow = parse_flow(record.source, f"{record.namespace}/{record.id}")
+        return _with_revision(flow, record.revision)
+    raise NotFoundError(f"no flow file '{target}' (and it is not a namespace/id of a saved flow)")
+
+
+def _with_revision(flow: Flow, revision: int) -> Flow:
+    from dataclasses import replace
+
+    return replace(flow, revision=revision)
+
+
+def coerce_inputs(flow: Flow, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Flow inputs from ``given`` (strings from the CLI are converted by type), with defaults."""
+    declared = {item.id: item for item in flow.inputs}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        names = ", ".join(declared) or "none"
+        raise ConfigError(
+            f"unknown input(s) {', '.join(unknown)} for flow {flow.uid}; it declares: {names}"
+        )
+    values: dict[str, Any] = {}
+    for item in flow.inputs:
+        if item.id in given:
+            values[item.id] = _convert_input(item, given[item.id])
+        elif item.defaults is not None:
+            values[item.id] = _convert_input(item, item.defaults)
+        elif item.required:
+            raise ConfigError(
+                f"missing required input '{item.id}' for flow {flow.uid}; "
+                f"pass it with --input {item.id}=VALUE"
+            )
+    return values
+
+
+def _convert_input(item: FlowInput, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        if item.type == "INT":
+            return int(value)
+        if item.type == "FLOAT":
+            return float(value)
+        if item.type in ("BOOLEAN", "BOOL"):
+            lowered = value.strip().lower()
+            if lowered not in ("true", "false"):
+                raise ValueError("expected true or false")
+            return lowered == "true"
+        if item.type in ("JSON", "ARRAY", "MULTISELECT"):
+            return json.loads(value)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"input '{item.id}' ({item.type}): invalid value {value!r}: {exc}"
+        ) from exc
+    return value
+
+
+@dataclass
+class _Outcome:
+    state: str = "SUCCESS"
+    error: str | None = None
+    failed_task_id: str | None = None
+
+
+def run_flow(
+    target: str | Path | Flow,
+    *,
+    instance: LocalInstance | None = None,
+    flows: Instance | None = None,
+    secrets: Mapping[str, str] | SecretStore | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    home: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    log_sinks: list[Callable[[LogRecord], None]] | None = None,
+) -> ExecutionRecord:
+    """Run a flow once and return its recorded execution.
+
+    Parameters:
+        target: a flow file, ``namespace/id`` of a saved flow, or a parsed :class:`Flow`.
+        instance: the embedded instance recording the execution (opened in ``home`` if None).
+        flows: where tasks read and write flows and files; defaults to ``instance``.
+        secrets: explicit secrets (looked up before ``SECRET_*`` variables).
+        inputs: flow inputs; strings are converted by the input's type.
+        home: the runner's home folder (``KESTRA_GIT_HOME`` or ``~/.kestra-git`` if None).
+        environ: environment for ``SECRET_*`` / ``ENV_*`` lookups (``os.environ`` if None).
+        log_sinks: callables receiving each (masked) log record as it is written.
+    """
+    home_path = Path(home) if home is not None else default_home(environ)
+    if instance is None:
+        with LocalInstance(home_path) as owned:
+            return run_flow(
+                target,
+                instance=owned,
+                flows=flows,
+                secrets=secrets,
+                inputs=inputs,
+                home=home_path,
+                environ=environ,
+                log_sinks=log_sinks,
+            )
+    flow_store = flows if flows is not None else instance
+    flow = load_flow_target(target, flow_store)
+    store = (
+        secrets
+        if isinstance(secrets, SecretStore)
+        else SecretStore(secrets, environ=environ, masker=SecretMasker())
+    )
+    ctx = RunContext(
+        flow=FlowInfo(flow.id, flow.namespace, flow.revision),
+        instance=flow_store,
+        home=home_path,
+        secrets=store,
+        variables=dict(flow.variables),
+        labels=dict(flow.labels),
+        envs=env_variables(environ),
+    )
+    record = ExecutionRecord(
+        id=ctx.execution_id,
+        namespace=flow.namespace,
+        flow_id=flow.id,
+        flow_revision=flow.revision,
+        state="RUNNING",
+        start_date=ctx.start_date,
+    )
+    instance.create_execution(record)
+
+    def keep(log: LogRecord) -> None:
+        record.logs.append(log)
+        instance.append_log(record.id, log)
+
+    ctx.sinks.extend([keep, *(log_sinks or [])])
+    outcome = _Outcome()
+    try:
+        record.inputs = coerce_inputs(flow, dict(inputs or {}))
+        ctx.inputs = dict(record.inputs)
+        _run_tasks(flow.tasks, ctx, outcome)
+        if outcome.state == "FAILED" and flow.errors:
+            _run_tasks(flow.errors, ctx, _Outcome())
+    except KestraGitError as exc:
+        outcome.state, outcome.error = "FAILED", ctx.mask(str(exc))
+    except BaseException as exc:
+        # A bug or an interrupt: record it, then let it propagate with its traceback.
+        outcome.state = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        outcome.error = ctx.mask(f"internal error: {type(exc).__name__}: {exc}")
+        _finish(instance, record, ctx, outcome)
+        raise
+    finally_outcome = _Outcome()
+    _run_tasks(flow.finally_, ctx, finally_outcome)
+    if finally_outcome.state == "FAILED" and outcome.state != "FAILED":
+        outcome = finally_outcome
+    _finish(instance, record, ctx, outcome)
+    return record
+
+
+def _finish(
+    instance: LocalInstance, record: ExecutionRecord, ctx: RunContext, outcome: _Outcome
+) -> None:
+    record.state = outcome.state
+    record.error = outcome.error
+    record.failed_task_id = outcome.failed_task_id
+    record.outputs = _mask_tree(ctx.outputs, ctx.masker)
+    record.inputs = _mask_tree(record.inputs, ctx.masker)
+    record.end_date = datetime.now(UTC)
+    instance.update_execution(record)
+
+
+def _run_tasks(specs: list[TaskSpec], ctx: RunContext, outcome: _Outcome) -> None:
+    """Run ``specs`` in order; a failure stops the list and is written into ``outcome``."""
+    for spec in specs:
+        ctx.task_id, ctx.task_type = spec.id, spec.type_name
+        try:
+            if spec.properties.get("disabled") is True:
+                continue
+            rendered = ctx.render(spec.properties, skip=frozenset(spec.cls.child_task_fields))
+            task = spec.cls.from_properties(rendered)
+            if task.run_if is not None and task.run_if.strip().lower() in _FALSY:
+                ctx.info(f"runIf is {task.run_if!r}: task skipped")
+                continue
+            output = task.run(ctx)
+            ctx.outputs[spec.id] = output.to_dict() if output is not None else {}
+        except KestraGitError as exc:
+            exc.task_id, exc.task_type = spec.id, spec.type_name
+            message = ctx.mask(f"task '{spec.id}' ({spec.type_name}) failed: {exc}")
+            ctx.log("ERROR", message)
+            if spec.properties.get("allowFailure") is True:
+                if outcome.state == "SUCCESS":
+                    outcome.state = "WARNING"
+                continue
+            outcome.state, outcome.error, outcome.failed_task_id = "FAILED", message, spec.id
+            return
+        finally:
+            ctx.task_id = ctx.task_type = None
+
+
+def _mask_tree(value: Any, masker: SecretMasker) -> Any:
+    if not masker:
+        return value
+    if isinstance(value, dict):
+        return {key: _mask_tree(item, masker) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_tree(item, masker) for item in value]
+    if isinstance(value, str):
+        return masker.mask(value)
+    return value

@@ -1,0 +1,145 @@
+"""Where ``secret('NAME')`` finds its value, and how secret values are kept out of every output.
+
+Lookup order (first hit wins):
+
+1. secrets given explicitly: the ``secrets=`` mapping in Python, ``--secret NAME=VALUE`` on the
+   command line;
+2. Kestra OSS environment variables: ``SECRET_<NAME>`` (name upper-cased) holding the value
+   **base64-encoded**, exactly as a Kestra server reads them;
+3. a secrets file (``--secrets-file`` or ``KESTRA_GIT_SECRETS_FILE``): a YAML mapping of names
+   to plain values.
+
+Every value handed out is registered with the :class:`SecretMasker`, which replaces it with
+``******`` in log lines, error messages, outputs and stored executions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError, SecretNotFoundError
+
+__all__ = ["MASK", "SecretMasker", "SecretStore", "env_variables"]
+
+MASK = "******"
+SECRETS_FILE_ENV = "KESTRA_GIT_SECRETS_FILE"
+
+
+class SecretMasker:
+    """Remembers secret values and masks them in any text."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: str) -> None:
+        """Mask ``value`` from now on (empty values are ignored: masking them means nothing)."""
+        if value:
+            self._values.add(value)
+            # A multi-line secret (a private key) may be logged line by line.
+            for line in value.splitlines():
+                if len(line.strip()) >= 8:
+                    self._values.add(line.strip())
+
+    def mask(self, text: str) -> str:
+        """``text`` with every known secret value replaced by ``******``."""
+        if not self._values or not text:
+            return text
+        for value in sorted(self._values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+
+class SecretStore:
+    """Resolves secret names to values, in the order described in the module docstring."""
+
+    def __init__(
+        self,
+        explicit: Mapping[str, str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        secrets_file: str | Path | None = None,
+        masker: SecretMasker | None = None,
+    ) -> None:
+        self._explicit = {name.upper(): value for name, value in (explicit or {}).items()}
+        self._environ = os.environ if environ is None else environ
+        file_name = secrets_file or self._environ.get(SECRETS_FILE_ENV)
+        self._file = Path(file_name) if file_name else None
+        self._file_values: dict[str, str] | None = None
+        self.masker = masker or SecretMasker()
+        for value in self._explicit.values():
+            self.masker.add(value)
+
+    def get(self, name: str) -> str:
+        """The value of secret ``name``; raises :class:`SecretNotFoundError` when it has none."""
+        key = name.upper()
+        value = self._lookup(key)
+        if value is None:
+            raise SecretNotFoundError(
+                f"Cannot find secret for key '{name}'. Provide it with --secret {key}=VALUE, "
+                f"the environment variable SECRET_{key} (base64-encoded value), "
+                f"or a secrets file ({SECRETS_FILE_ENV}).",
+                name=name,
+            )
+        self.masker.add(value)
+        return value
+
+    def _lookup(self, key: str) -> str | None:
+        if key in self._explicit:
+            return self._explicit[key]
+        encoded = self._environ.get(f"SECRET_{key}")
+        if encoded is not None:
+            try:
+                raw = base64.b64decode("".join(encoded.split()), validate=True)
+                return raw.decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError) as exc:
+                raise ConfigError(
+                    f"Could not decode secret 'SECRET_{key}', make sure it is Base64-encoded "
+                    f'(for example: echo -n "$value" | base64).'
+                ) from exc
+        return self._from_file().get(key)
+
+    def _from_file(self) -> dict[str, str]:
+        if self._file_values is None:
+            self._file_values = {}
+            if self._file is not None:
+                self._file_values = _read_secrets_file(self._file)
+                for value in self._file_values.values():
+                    self.masker.add(value)
+        return self._file_values
+
+
+def _read_secrets_file(path: Path) -> dict[str, str]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the secrets file {path}: {exc.strerror}.") from exc
+    except yaml.YAMLError as exc:
+        # Never echo the file's content: it is full of secrets.
+        raise ConfigError(
+            f"The secrets file {path} is not valid YAML; it must be a mapping NAME: value."
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"The secrets file {path} must be a YAML mapping NAME: value.")
+    return {str(name).upper(): str(value) for name, value in data.items() if value is not None}
+
+
+def env_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``envs`` for templates: ``ENV_MY_VAR`` becomes ``envs.my_var`` (Kestra 0.23+)."""
+    environ = os.environ if environ is None else environ
+    return {
+        name[len("ENV_") :].lower(): value
+        for name, value in environ.items()
+        if name.startswith("ENV_") and len(name) > len("ENV_")
+    }

@@ -1,0 +1,227 @@
+"""Base classes of every task, and the checks a flow file gets before anything runs.
+
+A task is a pydantic model whose fields are the task's properties: snake_case in Python,
+camelCase in YAML (``git_directory`` / ``gitDirectory``). The runner renders a task's raw
+mapping once and then calls :meth:`Task.from_properties`; inside :meth:`Task.run` every value
+is typed and final.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import types
+import typing
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, Union, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PydanticUserError,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from ..errors import ConfigError
+from ..templating import has_template
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+
+__all__ = ["Output", "Task", "format_validation_error", "secret_value"]
+
+
+class Output(BaseModel):
+    """Outputs of a task; each task nests its own ``Output`` subclass."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready outputs with Kestra's camelCase names (``outputs.<taskId>.<name>``)."""
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return data
+
+
+class Task(BaseModel):
+    """A task of a flow. Subclasses set ``type`` and implement :meth:`run`.
+
+    Fields common to every Kestra task (``id``, ``description``, ``disabled``,
+    ``allowFailure``...) are declared here.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        coerce_numbers_to_str=True,
+    )
+
+    #: Kestra's fully qualified type name, e.g. ``io.kestra.plugin.git.SyncFlows``.
+    type: ClassVar[str] = ""
+    #: Older type names that resolve to this class.
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: Properties holding child tasks (rendered only when those children run).
+    child_task_fields: ClassVar[tuple[str, ...]] = ()
+
+    id: str = Field(
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$",
+        description="Identifier of the task, unique in the flow.",
+    )
+    description: str | None = Field(default=None, description="Free text about the task.")
+    disabled: bool = Field(default=False, description="When true the task does not run.")
+    allow_failure: bool = Field(
+        default=False,
+        description="When true a failure of this task sets the execution to WARNING and the "
+        "flow goes on.",
+    )
+    allow_warning: bool = Field(default=False, description="Accepted for Kestra parity.")
+    log_level: str | None = Field(default=None, description="Accepted for Kestra parity.")
+    log_to_file: bool = Field(default=False, description="Accepted for Kestra parity.")
+    retry: dict[str, Any] | None = Field(default=None, description="Accepted for Kestra parity.")
+    timeout: str | None = Field(
+        default=None, description="ISO-8601 duration; honoured by tasks that run commands."
+    )
+    run_if: str | None = Field(
+        default=None,
+        description="Rendered before the task runs; a false value (`false`, `0`, empty) "
+        "skips the task.",
+    )
+    worker_group: dict[str, Any] | None = Field(
+        default=None, description="Accepted for Kestra parity (EE)."
+    )
+    version: str | None = Field(default=None, description="Accepted for Kestra parity.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_json_collections(cls, data: Any) -> Any:
+        """A rendered ``{{ some_list }}`` arrives as JSON text; turn it back into a list/map."""
+        if not isinstance(data, dict):
+            return data
+        fixed = dict(data)
+        for name, field in cls.model_fields.items():
+            for key in (field.alias, name):
+                value = fixed.get(key) if key else None
+                if isinstance(value, str) and _expects_collection(field.annotation):
+                    text = value.strip()
+                    if text[:1] in ("[", "{"):
+                        with contextlib.suppress(json.JSONDecodeError):
+                            fixed[key] = json.loads(text)
+        return fixed
+
+    # -- construction --------------------------------------------------------------------------
+    @classmethod
+    def from_properties(cls, properties: dict[str, Any]) -> Task:
+        """Validate a rendered mapping (YAML names, without ``type``) into a task."""
+        try:
+            return cls.model_validate(properties)
+        except ValidationError as exc:
+            task_id = properties.get("id", "?")
+            raise ConfigError(format_validation_error(exc, task_id, cls.type)) from exc
+
+    @classmethod
+    def check_properties(cls, properties: dict[str, Any]) -> list[tuple[str | None, str]]:
+        """Static checks before rendering: unknown, missing and wrongly typed properties.
+
+        Returns ``(yaml key or None, message)`` pairs. Values holding a template are not
+        type-checked: their type is only known once rendered.
+        """
+        problems: list[tuple[str | None, str]] = []
+        known = _yaml_names(cls)
+        for key in properties:
+            if key == "type" or key in known:
+                continue
+            close = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            problems.append((key, f"unknown property '{key}'{hint}"))
+        for yaml_name, name in known.items():
+            field = cls.model_fields[name]
+            present = yaml_name in properties or (name != yaml_name and name in properties)
+            if not present:
+                if field.is_required() and yaml_name == (field.alias or name):
+                    problems.append((None, f"missing required property '{yaml_name}'"))
+                continue
+            if name in cls.child_task_fields or name == "id":  # ids: checked by the flow
+                continue
+            value = properties.get(yaml_name, properties.get(name))
+            if _contains_template(value):
+                continue
+            try:
+                _adapter(cls, name).validate_python(value)
+            except ValidationError as exc:
+                detail = exc.errors()[0]["msg"]
+                problems.append((yaml_name, f"property '{yaml_name}': {detail}"))
+        return problems
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, ctx: RunContext) -> Output | None:
+        """Run the task; return its outputs (None when it has none)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+
+def secret_value(value: SecretStr | None) -> str | None:
+    """The plain value of an optional secret field."""
+    return value.get_secret_value() if value is not None else None
+
+
+def format_validation_error(exc: ValidationError, task_id: Any, task_type: str) -> str:
+    """One line naming each bad property and what is wrong with it."""
+    parts = []
+    for error in exc.errors():
+        loc = ".".join(str(item) for item in error["loc"]) or "(task)"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"unknown property '{loc}'")
+        elif error["type"] == "missing":
+            parts.append(f"missing required property '{loc}'")
+        else:
+            parts.append(f"property '{loc}': {error['msg']}")
+    return f"task '{task_id}' ({task_type}): " + "; ".join(parts)
+
+
+def _contains_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return has_template(value)
+    if isinstance(value, dict):
+        return any(_contains_template(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_contains_template(item) for item in value)
+    return False
+
+
+def _expects_collection(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (list, dict, tuple, set):
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_expects_collection(arg) for arg in get_args(annotation))
+    if origin is typing.Annotated:
+        return _expects_collection(get_args(annotation)[0])
+    return annotation in (list, dict)
+
+
+@cache
+def _yaml_names(cls: type[Task]) -> dict[str, str]:
+    """YAML name -> field name, for every field (snake_case names are accepted too)."""
+    names: dict[str, str] = {}
+    for name, field in cls.model_fields.items():
+        names[field.alias or name] = name
+        names.setdefault(name, name)
+    return names
+
+
+@cache
+def _adapter(cls: type[Task], name: str) -> TypeAdapter[Any]:
+    field = cls.model_fields[name]
+    annotation: Any = field.annotation
+    if field.metadata:
+        annotation = typing.Annotated[(annotation, *field.metadata)]
+    try:
+        return TypeAdapter(annotation, config=ConfigDict(coerce_numbers_to_str=True))
+    except PydanticUserError:  # a model type carries its own config
+        return TypeAdapter(annotation)

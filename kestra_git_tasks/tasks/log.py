@@ -1,0 +1,53 @@
+"""``io.kestra.plugin.core.log.Log``: write a message to the execution's logs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import Field
+
+from .base import Output, Task
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+
+__all__ = ["Log"]
+
+
+class Log(Task):
+    """Log a message.
+
+    Writes one log line (or one per item when ``message`` is a list) at the given level to the
+    execution's logs. Secret values rendered into the message are masked.
+
+    Examples:
+
+    Log a greeting that uses an input:
+
+    ```yaml
+    id: hello
+    namespace: company.team
+    inputs:
+      - id: name
+        type: STRING
+        defaults: world
+    tasks:
+      - id: greet
+        type: io.kestra.plugin.core.log.Log
+        message: "Hello {{ inputs.name }} from {{ flow.namespace }}.{{ flow.id }}"
+    ```
+    """
+
+    type: ClassVar[str] = "io.kestra.plugin.core.log.Log"
+    aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.tasks.log.Log",)
+
+    message: str | list[str] = Field(description="The message, or a list of messages, to log.")
+    level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] = Field(
+        default="INFO", description="Log level of the message."
+    )
+
+    def run(self, ctx: RunContext) -> Output | None:
+        messages = self.message if isinstance(self.message, list) else [self.message]
+        for message in messages:
+            ctx.log(self.level, message)
+        return None
