@@ -18,7 +18,7 @@ import click
 
 from .context import HOME_ENV, default_home
 from .errors import FlowFileError, KestraGitError, NotFoundError
-from .flow import load_flow_file
+from .flow import load_flow_file, validate_source
 from .instance.base import LogRecord
 from .instance.local import LocalInstance
 
@@ -60,7 +60,7 @@ def _json_option(func: F) -> F:
 
 @contextmanager
 def _instance(home: Path | None) -> Iterator[LocalInstance]:
-    with LocalInstance(home or default_home()) as instance:
+    with LocalInstance(home or default_home(), validator=validate_source) as instance:
         yield instance
 
 

@@ -114,9 +114,15 @@ class Flow:
         return f"{self.namespace}/{self.id}"
 
 
+#: Keys under which Kestra's flowable tasks hold child tasks (for plugins we do not implement).
+GENERIC_CHILD_KEYS = ("tasks", "errors", "finally", "then", "else")
+TYPE_PATTERN = re.compile(r"[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*")
+
+
 class _Checker:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, known_types_only: bool = True) -> None:
         self.path = path
+        self.known_types_only = known_types_only
         self.problems: list[FlowProblem] = []
         self.task_ids: dict[str, int | None] = {}
 
@@ -161,7 +167,10 @@ class _Checker:
         try:
             cls = resolve_task_type(type_name)
         except ConfigError as exc:
-            self.problem(line_of(raw, "type"), f"{label}: {exc}")
+            if self.known_types_only:
+                self.problem(line_of(raw, "type"), f"{label}: {exc}")
+            else:
+                self.unknown_task(raw, type_name, label)
             return None
         properties = {key: value for key, value in raw.items() if key != "type"}
         for key, message in cls.check_properties(properties):
@@ -178,6 +187,20 @@ class _Checker:
         if valid_id is None:
             return None
         return TaskSpec(valid_id, type_name, cls, properties, line_of(raw), children)
+
+    def unknown_task(self, raw: dict[str, Any], type_name: str, label: str) -> None:
+        """A task of a plugin we do not implement: check what Kestra core checks."""
+        if not TYPE_PATTERN.fullmatch(type_name):
+            self.problem(line_of(raw, "type"), f"{label}: Invalid type: {type_name}")
+        for key in GENERIC_CHILD_KEYS:
+            value = raw.get(key)
+            if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+                self.tasks(value, f"{label}.{key}", line_of(raw, key))
+        cases = raw.get("cases")
+        if isinstance(cases, dict):
+            for case, value in cases.items():
+                if isinstance(value, list):
+                    self.tasks(value, f"{label}.cases.{case}", line_of(cases, case))
 
     # -- triggers ------------------------------------------------------------------------------
     def triggers(self, items: Any, line: int | None) -> list[TriggerSpec]:
@@ -207,7 +230,10 @@ class _Checker:
             try:
                 cls = resolve_trigger_type(type_name)
             except ConfigError as exc:
-                self.problem(line_of(raw, "type"), f"{label}: {exc}")
+                if self.known_types_only:
+                    self.problem(line_of(raw, "type"), f"{label}: {exc}")
+                elif not TYPE_PATTERN.fullmatch(type_name):
+                    self.problem(line_of(raw, "type"), f"{label}: Invalid type: {type_name}")
                 continue
             properties = {key: value for key, value in raw.items() if key != "type"}
             for key, message in cls.check_properties(properties):
@@ -295,10 +321,15 @@ class _Checker:
         return value
 
 
-def parse_flow(source: str, path: str = "<string>") -> Flow:
-    """Parse and check a flow; raise :class:`FlowFileError` listing every problem."""
+def parse_flow(source: str, path: str = "<string>", *, known_types_only: bool = True) -> Flow:
+    """Parse and check a flow; raise :class:`FlowFileError` listing every problem.
+
+    With ``known_types_only=False`` tasks and triggers of types this library does not implement
+    (any other Kestra plugin) are accepted with Kestra core's checks only, and are left out of
+    the returned flow: use it to store flows, not to run them.
+    """
     document = load_yaml(source, path)
-    checker = _Checker(path)
+    checker = _Checker(path, known_types_only=known_types_only)
     if not isinstance(document, LineDict):
         raise FlowFileError(
             [FlowProblem(path, line_of(document), "a flow must be a YAML mapping (id, ...)")]
@@ -376,10 +407,16 @@ def load_flow_file(path: str | Path) -> Flow:
     return parse_flow(source, str(file))
 
 
-def validate_source(source: str, path: str = "<string>") -> list[str]:
-    """Problems of a flow source as text (empty when valid); for instances and sync plans."""
+def validate_source(
+    source: str, path: str = "<string>", *, known_types_only: bool = False
+) -> list[str]:
+    """Problems of a flow source as text (empty when valid); for instances and sync plans.
+
+    Unlike :func:`parse_flow`, flows using plugins this library does not implement are accepted
+    by default: an instance stores flows, whatever they run.
+    """
     try:
-        parse_flow(source, path)
+        parse_flow(source, path, known_types_only=known_types_only)
     except FlowFileError as exc:
         return [str(problem) for problem in exc.problems]
     return []

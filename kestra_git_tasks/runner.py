@@ -27,7 +27,7 @@ from typing import Any
 
 from .context import FlowInfo, RunContext, default_home
 from .errors import ConfigError, KestraGitError, NotFoundError
-from .flow import Flow, FlowInput, TaskSpec, load_flow_file, parse_flow
+from .flow import Flow, FlowInput, TaskSpec, load_flow_file, parse_flow, validate_source
 from .instance.base import ExecutionRecord, Instance, LogRecord
 from .instance.local import LocalInstance
 from .secrets import SecretMasker, SecretStore, env_variables
@@ -141,7 +141,7 @@ def run_flow(
     """
     home_path = Path(home) if home is not None else default_home(environ)
     if instance is None:
-        with LocalInstance(home_path) as owned:
+        with LocalInstance(home_path, validator=validate_source) as owned:
             return run_flow(
                 target,
                 instance=owned,
@@ -178,28 +178,39 @@ def run_flow(
     )
     instance.create_execution(record)
 
+    # Log lines are stored between tasks, never while a task runs: a task may hold a write
+    # transaction on the same database (a sync's all-or-nothing apply), and its logs must survive
+    # that transaction's rollback.
+    pending: list[LogRecord] = []
+
     def keep(log: LogRecord) -> None:
         record.logs.append(log)
-        instance.append_log(record.id, log)
+        pending.append(log)
+
+    def flush() -> None:
+        while pending:
+            instance.append_log(record.id, pending.pop(0))
 
     ctx.sinks.extend([keep, *(log_sinks or [])])
     outcome = _Outcome()
     try:
         record.inputs = coerce_inputs(flow, dict(inputs or {}))
         ctx.inputs = dict(record.inputs)
-        _run_tasks(flow.tasks, ctx, outcome)
+        _run_tasks(flow.tasks, ctx, outcome, flush)
         if outcome.state == "FAILED" and flow.errors:
-            _run_tasks(flow.errors, ctx, _Outcome())
+            _run_tasks(flow.errors, ctx, _Outcome(), flush)
     except KestraGitError as exc:
         outcome.state, outcome.error = "FAILED", ctx.mask(str(exc))
     except BaseException as exc:
         # A bug or an interrupt: record it, then let it propagate with its traceback.
         outcome.state = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         outcome.error = ctx.mask(f"internal error: {type(exc).__name__}: {exc}")
+        flush()
         _finish(instance, record, ctx, outcome)
         raise
     finally_outcome = _Outcome()
-    _run_tasks(flow.finally_, ctx, finally_outcome)
+    _run_tasks(flow.finally_, ctx, finally_outcome, flush)
+    flush()
     if finally_outcome.state == "FAILED" and outcome.state != "FAILED":
         outcome = finally_outcome
     _finish(instance, record, ctx, outcome)
@@ -218,8 +229,12 @@ def _finish(
     instance.update_execution(record)
 
 
-def _run_tasks(specs: list[TaskSpec], ctx: RunContext, outcome: _Outcome) -> None:
-    """Run ``specs`` in order; a failure stops the list and is written into ``outcome``."""
+def _run_tasks(
+    specs: list[TaskSpec], ctx: RunContext, outcome: _Outcome, flush: Callable[[], None]
+) -> None:
+    """Run ``specs`` in order; a failure stops the list and is written into ``outcome``.
+
+    ``flush`` stores the log lines written so far; it is called after each task."""
     for spec in specs:
         ctx.task_id, ctx.task_type = spec.id, spec.type_name
         try:
@@ -244,6 +259,7 @@ def _run_tasks(specs: list[TaskSpec], ctx: RunContext, outcome: _Outcome) -> Non
             return
         finally:
             ctx.task_id = ctx.task_type = None
+            flush()
 
 
 def _mask_tree(value: Any, masker: SecretMasker) -> Any:

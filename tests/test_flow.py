@@ -88,7 +88,7 @@ tasks:
   - id: a
     type: nope.Nope
 """
-    problems = validate_source(source, "many.yml")
+    problems = validate_source(source, "many.yml", known_types_only=True)
     assert len(problems) == 5
     assert problems[0].startswith("many.yml:2:")
     assert any("many.yml:7: Duplicate task id" in p for p in problems)
@@ -145,3 +145,48 @@ def test_seed_trigger_crons_are_valid() -> None:
             f"    message: m\ntriggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n"
             f'    cron: "{cron}"\n'
         )
+
+
+def test_flows_of_other_plugins_are_valid_for_storage_but_not_for_running() -> None:
+    source = """\
+id: other_plugins
+namespace: company.team
+tasks:
+  - id: parallel
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: query
+        type: io.kestra.plugin.jdbc.postgresql.Query
+        sql: select 1
+      - id: log
+        type: io.kestra.plugin.core.log.Log
+        message: hi
+triggers:
+  - id: on_flow
+    type: io.kestra.plugin.core.trigger.Flow
+"""
+    assert validate_source(source) == []
+    with pytest.raises(
+        FlowFileError, match=r"unknown task type 'io\.kestra\.plugin\.core\.flow\.Parallel'"
+    ):
+        parse_flow(source)
+
+
+def test_lenient_check_still_finds_duplicate_ids_inside_unknown_flowable_tasks() -> None:
+    source = """\
+id: dup
+namespace: n
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.flow.If
+    condition: "true"
+    then:
+      - id: a
+        type: io.kestra.plugin.Other
+    else:
+      - id: b
+        type: "not a type!"
+"""
+    problems = validate_source(source, "dup.yml")
+    assert any("dup.yml:8: Duplicate task id with name [a]" in p for p in problems)
+    assert any("dup.yml:12:" in p and "Invalid type: not a type!" in p for p in problems)
