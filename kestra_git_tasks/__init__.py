@@ -33,6 +33,9 @@ from .runner import run_flow
 from .secrets import SecretStore
 from .tasks.base import Output, Task
 from .tasks.log import Log
+from .tasks.sync_flow import SyncFlow
+from .tasks.sync_flows import SyncFlows
+from .tasks.sync_namespace_files import SyncNamespaceFiles
 
 __version__ = "0.1.0"
 
@@ -65,6 +68,9 @@ __all__ = [
     "RunContext",
     "SecretNotFoundError",
     "SecretStore",
+    "SyncFlow",
+    "SyncFlows",
+    "SyncNamespaceFiles",
     "Task",
     "TaskFailedError",
     "TemplateError",

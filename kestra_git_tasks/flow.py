@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, FlowFileError, FlowProblem
+from .ids import (
+    FLOW_ID_MAX,
+    FLOW_ID_PATTERN,
+    INPUT_ID_PATTERN,
+    NAMESPACE_MAX,
+    NAMESPACE_PATTERN,
+    TASK_ID_PATTERN,
+)
 from .tasks.base import Task
 from .tasks.registry import resolve_task_type
 from .triggers import Trigger, resolve_trigger_type
@@ -31,12 +39,6 @@ __all__ = [
     "validate_source",
 ]
 
-FLOW_ID_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
-NAMESPACE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
-TASK_ID_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")
-INPUT_ID_PATTERN = re.compile(r"[a-zA-Z0-9][.a-zA-Z0-9_-]*")
-FLOW_ID_MAX = 100
-NAMESPACE_MAX = 150
 
 INPUT_TYPES = frozenset(
     {

@@ -180,7 +180,8 @@ class RepoCache:
                         [f"+refs/heads/{branch}:{ref_name}"],
                         callbacks=callbacks,
                         proxy=options.proxy,
-                        depth=depth or 0,
+                        # libgit2's local transport cannot fetch shallow; a local copy is cheap
+                        depth=0 if _is_local(clean_url) else depth or 0,
                     )
                 if target not in repo:
                     raise GitError(
@@ -377,3 +378,8 @@ def _missing_branch_message(branch: str, url: str, advertised: dict[str, pygit2.
         f"Branch '{branch}' does not exist in {url}. Existing branches: {shown}. "
         "Check `branch`, or push the branch first."
     )
+
+
+def _is_local(url: str) -> bool:
+    """True for a repository reached through the file system (``file://`` or a path)."""
+    return url.startswith(("file://", "/", "./", "../")) or "://" not in url and ":" not in url

@@ -132,6 +132,13 @@ class Instance(Protocol):
         """Non-deleted flows of ``namespace`` (and its children), sorted by namespace then id."""
         ...
 
+    def flow_index(self, namespace: str, *, include_children: bool = False) -> dict[str, int]:
+        """``"namespace/id"`` -> latest revision of every live flow in scope, without sources.
+
+        Cheap: a sync uses it to learn that nothing changed since its last run.
+        """
+        ...
+
     def list_namespaces(self) -> list[str]:
         """Every namespace holding at least one non-deleted flow or file, sorted."""
         ...

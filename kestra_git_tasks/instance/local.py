@@ -162,6 +162,9 @@ class LocalInstance:
         self.home = Path(home)
         self.path = self.home / "instance.db"
         self._validator = validator
+        # source -> problems (validator's, then identity's) and identity: a sync validates its
+        # whole plan, then saves it; each source is parsed once.
+        self._checked: dict[str, tuple[list[str], tuple[str, str] | None]] = {}
         self._depth = 0
         try:
             self.home.mkdir(parents=True, exist_ok=True)
@@ -314,6 +317,17 @@ class LocalInstance:
         )
         return [self._flow(row) for row in rows]
 
+    def flow_index(self, namespace: str, *, include_children: bool = False) -> dict[str, int]:
+        """``"namespace/id"`` -> latest revision of every live flow in scope; no sources read."""
+        where, params = _scope(namespace, include_children)
+        latest = _LATEST.format(table="flows", key="id")
+        rows = self._query(
+            f"SELECT t.namespace, t.id, t.revision FROM flows AS t "
+            f"WHERE {where} AND t.deleted = 0 AND {latest}",
+            params,
+        )
+        return {f"{row[0]}/{row[1]}": row[2] for row in rows}
+
     def list_namespaces(self) -> list[str]:
         """Every namespace holding at least one non-deleted flow or file, sorted."""
         flows = _LATEST.format(table="flows", key="id")
@@ -343,15 +357,22 @@ class LocalInstance:
 
         Never raises for an invalid flow; an empty list means the source is valid.
         """
-        results = []
-        for source in sources:
-            problems = list(self._validator(source)) if self._validator else []
-            try:
-                _parse_identity(source)
-            except FlowValidationError as exc:
-                problems += [c for c in exc.constraints if c not in problems]
-            results.append(problems)
-        return results
+        return [list(self._check(source)[0]) for source in sources]
+
+    def _check(self, source: str) -> tuple[list[str], tuple[str, str] | None]:
+        cached = self._checked.get(source)
+        if cached is not None:
+            return cached
+        problems = list(self._validator(source)) if self._validator else []
+        identity: tuple[str, str] | None = None
+        try:
+            identity = _parse_identity(source)
+        except FlowValidationError as exc:
+            problems += [c for c in exc.constraints if c not in problems]
+        if len(self._checked) > 50_000:
+            self._checked.clear()
+        self._checked[source] = (problems, identity)
+        return problems, identity
 
     def put_flow(self, source: str) -> FlowRecord:
         """Save ``source`` as the next revision of the flow it declares, and return it.
@@ -360,11 +381,13 @@ class LocalInstance:
         :class:`~kestra_git_tasks.errors.FlowValidationError` when the validator finds problems
         or the source has no string ``id`` and ``namespace``; nothing is written then.
         """
-        problems = list(self._validator(source)) if self._validator else []
+        problems, identity = self._check(source)
         if problems:
             more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-            raise FlowValidationError(f"flow is invalid: {problems[0]}{more}", constraints=problems)
-        namespace, flow_id = _parse_identity(source)
+            prefix = "flow is invalid: " if self._validator else ""
+            raise FlowValidationError(f"{prefix}{problems[0]}{more}", constraints=problems)
+        assert identity is not None  # no problems means the identity was read
+        namespace, flow_id = identity
         with self.batch():
             latest = self._latest_flow(namespace, flow_id)
             if latest is not None and not latest.deleted and latest.source == source:

@@ -7,11 +7,14 @@ import difflib
 from ..errors import ConfigError
 from .base import Task
 from .log import Log
+from .sync_flow import SyncFlow
+from .sync_flows import SyncFlows
+from .sync_namespace_files import SyncNamespaceFiles
 
 __all__ = ["TASK_CLASSES", "TASK_TYPES", "known_task_types", "resolve_task_type"]
 
 #: Every task class this library implements, in the order the docs list them.
-TASK_CLASSES: tuple[type[Task], ...] = (Log,)
+TASK_CLASSES: tuple[type[Task], ...] = (SyncFlows, SyncNamespaceFiles, SyncFlow, Log)
 
 #: Type name or alias -> class.
 TASK_TYPES: dict[str, type[Task]] = {}

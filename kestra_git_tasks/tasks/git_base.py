@@ -1,0 +1,112 @@
+"""``GitTask``: the connection properties every Git task shares (Kestra's ``AbstractGitTask``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, SecretStr
+from pydantic.config import JsonDict
+
+from ..git import Credentials, RepoCache, TransportOptions
+from .base import Task, secret_value
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+
+__all__ = ["GitTask"]
+
+_CONNECTION: JsonDict = {"group": "connection"}
+_SECRET: JsonDict = {"group": "connection", "secret": True}
+
+
+class GitTask(Task):
+    """Base of the Git tasks: where the repository is and how to reach it."""
+
+    url: str = Field(
+        description="HTTP(S) or SSH URL of the repository. A password written in the URL is "
+        "used but never stored or logged.",
+        json_schema_extra=_CONNECTION,
+    )
+    username: SecretStr | None = Field(
+        default=None,
+        description="User for HTTP Basic authentication; with a personal access token any "
+        "non-empty value works.",
+        json_schema_extra=_SECRET,
+    )
+    password: SecretStr | None = Field(
+        default=None,
+        description="Password or personal access token, used with `username`.",
+        json_schema_extra=_SECRET,
+    )
+    private_key: SecretStr | None = Field(
+        default=None,
+        description="PEM content (not a path) of an SSH private key.",
+        json_schema_extra=_SECRET,
+    )
+    passphrase: SecretStr | None = Field(
+        default=None, description="Passphrase of `privateKey`.", json_schema_extra=_SECRET
+    )
+    trusted_ca_pem_path: str | None = Field(
+        default=None,
+        description="Path of a PEM bundle of CA certificates trusted in addition to the "
+        "system ones.",
+        json_schema_extra=_CONNECTION,
+    )
+    no_proxy: bool = Field(
+        default=False,
+        description="Connect directly, ignoring proxy settings.",
+        json_schema_extra=_CONNECTION,
+    )
+    connect_timeout: int = Field(
+        default=10000,
+        gt=0,
+        description="Connect timeout in milliseconds.",
+        json_schema_extra=_CONNECTION,
+    )
+    read_timeout: int = Field(
+        default=60000,
+        gt=0,
+        description="Read timeout in milliseconds.",
+        json_schema_extra=_CONNECTION,
+    )
+    git_config: dict[str, Any] | None = Field(
+        default=None,
+        description="Git configuration (`section.name: value`) for the repository. Accepted "
+        "for Kestra parity; the sync tasks read trees without a work tree and do not use it.",
+        json_schema_extra=_CONNECTION,
+    )
+    clone_submodules: bool | None = Field(
+        default=None,
+        description="Clone submodules too. Accepted for Kestra parity; the sync tasks read "
+        "the branch's own tree.",
+        json_schema_extra=_CONNECTION,
+    )
+
+    def credentials(self) -> Credentials:
+        """Credentials for the Git layer."""
+        return Credentials(
+            username=secret_value(self.username),
+            password=secret_value(self.password),
+            private_key=secret_value(self.private_key),
+            passphrase=secret_value(self.passphrase),
+        )
+
+    def transport_options(self) -> TransportOptions:
+        """Timeouts, proxy and TLS settings, applied to every Git operation of the task."""
+        return TransportOptions(
+            connect_timeout_ms=self.connect_timeout,
+            read_timeout_ms=self.read_timeout,
+            no_proxy=self.no_proxy,
+            trusted_ca_pem_path=self.trusted_ca_pem_path,
+        )
+
+    def repo_cache(self, ctx: RunContext) -> RepoCache:
+        """The runner's cache of remote repositories (``<home>/repos``)."""
+        return RepoCache(ctx.home / "repos")
+
+    def register_secrets(self, ctx: RunContext) -> None:
+        """Make sure credential values are masked even when given literally (not via secret())."""
+        for value in (self.username, self.password, self.private_key, self.passphrase):
+            plain = secret_value(value)
+            if plain and value is not self.username:
+                ctx.masker.add(plain)

@@ -1,0 +1,317 @@
+"""``SyncTask``: Git -> instance, as a plan and then an all-or-nothing apply.
+
+The pipeline shared by SyncFlows and SyncNamespaceFiles:
+
+1. **read Git**: learn the branch head (one round trip when nothing moved), fetch only what is
+   missing into the runner's repository cache, list ``gitDirectory`` straight from the object
+   database (no work tree), drop what ``.kestraignore`` and Kestra's skip rules exclude;
+2. **plan** (pure): compare with the instance and produce every diff row, with its state,
+   and the list of writes; every flow is validated here, before the first write;
+3. **apply**: the writes, in one batch (one transaction on the embedded instance);
+4. write the rows as JSON Lines in the execution's folder and remember what was synced, so the
+   next run can tell that nothing changed without reading a single file.
+
+``dryRun`` is steps 1-2 and 4 without 3: one code path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import abstractmethod
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pathspec
+from pydantic import Field
+
+from ..errors import ConfigError, GitDirectoryNotFoundError
+from ..git import RepoCache, redact_url
+from ..instance.base import Instance
+from .git_base import GitTask
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+
+__all__ = ["GitTree", "SyncPlan", "SyncState", "SyncTask", "Write", "build_plan"]
+
+KESTRAIGNORE = ".kestraignore"
+_SKIPPED_SUFFIXES = (".git", ".gitignore", ".gitkeep")
+
+
+class SyncState(StrEnum):
+    """State of a diff row (Kestra's ``SyncState``)."""
+
+    ADDED = "ADDED"
+    UPDATED = "UPDATED"
+    UNCHANGED = "UNCHANGED"
+    DELETED = "DELETED"
+    OVERWRITTEN = "OVERWRITTEN"
+
+
+@dataclass(frozen=True)
+class Write:
+    """One change of the instance: ``put_flow``, ``delete_flow``, ``write_file``, ``delete_file``.
+
+    ``row`` is the index of the diff row it belongs to (its revision is filled in by the apply).
+    """
+
+    action: str
+    row: int = -1
+    source: str | None = None
+    namespace: str | None = None
+    key: str | None = None
+    content: bytes | None = None
+
+
+@dataclass
+class SyncPlan:
+    """Everything a sync will do, computed before doing any of it."""
+
+    commit: str | None
+    rows: list[dict[str, Any]]
+    writes: list[Write] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    drifted: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        """How many writes the apply makes."""
+        return len(self.writes)
+
+
+@dataclass
+class GitTree:
+    """The files of ``gitDirectory`` at one commit: relative path -> blob id."""
+
+    url: str
+    commit: str | None
+    directory: str
+    files: dict[str, str]
+    cache: RepoCache | None
+
+    def read(self, relative: str) -> bytes:
+        """Content of one file of the tree."""
+        assert self.cache is not None
+        return self.cache.read_blob(self.url, self.files[relative])
+
+    def git_path(self, relative: str) -> str:
+        """``gitPath`` of a row: the task's ``gitDirectory`` joined with the file's path."""
+        return f"{self.directory}/{relative}" if self.directory else relative
+
+
+class SyncTask(GitTask):
+    """Shared properties and pipeline of the Git -> instance tasks."""
+
+    #: Output field holding the rows (``flows`` / ``files``).
+    rows_output: ClassVar[str] = "rows"
+
+    branch: str = Field(default="main", description="Branch to read; it must exist.")
+    delete: bool = Field(
+        default=False,
+        description="Delete from the instance what is in scope but no longer in Git. Never "
+        "deleted: the flow running the task, the `system` namespace unless it is the explicit "
+        "target, and everything when Git holds nothing (see `allowEmpty`).",
+    )
+    dry_run: bool = Field(
+        default=False, description="Compute and report the rows without changing anything."
+    )
+    fail_on_missing_directory: bool = Field(
+        default=True,
+        description="Fail when `gitDirectory` does not exist in the branch; when false a missing "
+        "directory counts as empty.",
+    )
+    allow_empty: bool = Field(
+        default=False,
+        description="Allow `delete` to remove everything in scope when the Git side is empty "
+        "(an empty or missing directory). Off by default: an emptied directory is more often a "
+        "mistake than an intent.",
+    )
+
+    # -- the pipeline --------------------------------------------------------------------------
+    def fetch(self, ctx: RunContext) -> tuple[RepoCache, str]:
+        """Bring the branch into the cache; one round trip when it has not moved."""
+        self.register_secrets(ctx)
+        cache = self.repo_cache(ctx)
+        commit = cache.fetch_branch(
+            self.url, self.branch, self.credentials(), self.transport_options()
+        )
+        return cache, commit
+
+    def read_git(self, cache: RepoCache, commit: str, directory: str, ctx: RunContext) -> GitTree:
+        """List ``directory`` at ``commit`` without ``.kestraignore``'d and skipped files."""
+        directory = _normalise_directory(directory)
+        listed = cache.list_tree(self.url, commit, directory)
+        if listed is None:
+            if self.fail_on_missing_directory:
+                raise GitDirectoryNotFoundError(
+                    f"The directory '{directory}' was not found in the git repository. Verify "
+                    f"if the path exists in the specified branch '{self.branch}'. (Set "
+                    "failOnMissingDirectory: false to treat it as empty.)"
+                )
+            ctx.warn(f"directory '{directory}' not found in branch '{self.branch}': empty")
+            listed = {}
+        files = dict(listed)
+        ignore_blob = files.pop(KESTRAIGNORE, None)
+        if ignore_blob is not None:
+            lines = cache.read_blob(self.url, ignore_blob).decode("utf-8", "replace").splitlines()
+            spec = pathspec.GitIgnoreSpec.from_lines(lines)
+            files = {path: sha for path, sha in files.items() if not spec.match_file(path)}
+        files = {path: sha for path, sha in files.items() if not path.endswith(_SKIPPED_SUFFIXES)}
+        return GitTree(self.url, commit, directory, files, cache)
+
+    @abstractmethod
+    def plan(self, ctx: RunContext) -> SyncPlan:
+        """Compare Git with the instance; change nothing."""
+
+    def apply(self, ctx: RunContext, plan: SyncPlan) -> list[dict[str, Any]]:
+        """Make the plan's writes, all or nothing; return the rows with final revisions."""
+        instance = ctx.require_instance()
+        rows = [dict(row) for row in plan.rows]
+        if not plan.writes:
+            return rows
+        ctx.info(f"applying {plan.changes} change(s)")
+        with instance.batch():
+            for write in plan.writes:
+                revision = _write(instance, write)
+                if revision is not None and "revision" in rows[write.row]:
+                    rows[write.row]["revision"] = revision
+        return rows
+
+    def run(self, ctx: RunContext) -> Any:
+        plan = self.plan(ctx)
+        rows = plan.rows if self.dry_run else self.apply(ctx, plan)
+        counts = _count(rows)
+        verb = "would change" if self.dry_run else "changed"
+        ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+        diff_file = ctx.output_dir / f"{ctx.task_id or 'sync'}-{self.rows_output}.jsonl"
+        with diff_file.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if not self.dry_run:
+            self.save_state(ctx, plan, rows)
+        return self.make_output(rows, plan, diff_file)
+
+    @abstractmethod
+    def make_output(self, rows: list[dict[str, Any]], plan: SyncPlan, diff_file: Path) -> Any:
+        """The task's Output from the final rows."""
+
+    # -- guards --------------------------------------------------------------------------------
+    def check_empty_guard(self, git_count: int, deletes: int, scope: str) -> None:
+        """Refuse to delete everything in scope when Git is empty, unless ``allowEmpty``."""
+        if self.delete and git_count == 0 and deletes > 0 and not self.allow_empty:
+            raise ConfigError(
+                f"refusing to delete all {deletes} item(s) of {scope}: the Git side is empty "
+                f"(branch '{self.branch}'). If that is what you want, set allowEmpty: true."
+            )
+
+    # -- memory of the last sync ---------------------------------------------------------------
+    def state_path(self, ctx: RunContext, scope: str) -> Path:
+        """Where this task's last sync of ``scope`` is remembered."""
+        config = self.model_dump(
+            mode="json",
+            include={
+                "branch",
+                "delete",
+                "git_directory",
+                "include_child_namespaces",
+                "ignore_invalid_flows",
+                "fail_on_missing_directory",
+                "allow_empty",
+            },
+        )
+        key_source = json.dumps(
+            [type(self).type, redact_url(self.url), scope, config], sort_keys=True
+        )
+        key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
+        return ctx.home / "sync-state" / f"{key}.json"
+
+    def load_state(self, ctx: RunContext, scope: str) -> dict[str, Any]:
+        """The state saved by the last successful sync of this task and scope (or empty)."""
+        path = self.state_path(ctx, scope)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save_state(self, ctx: RunContext, plan: SyncPlan, rows: list[dict[str, Any]]) -> None:
+        """Remember what was synced (commit, rows, instance index) for the next run."""
+        scope = plan.state.get("scope")
+        if not isinstance(scope, str):
+            return
+        path = self.state_path(ctx, scope)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {**plan.state, "commit": plan.commit, "rows": rows, "index": self.index_after(ctx)}
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data), encoding="utf-8")
+        temporary.replace(path)
+
+    @abstractmethod
+    def index_after(self, ctx: RunContext) -> dict[str, Any]:
+        """A cheap fingerprint of the instance side in scope, compared on the next run."""
+
+
+def unchanged_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The previous run's rows as they stand when nothing moved: deletions are gone, the rest is
+    UNCHANGED."""
+    return [
+        {**row, "syncState": SyncState.UNCHANGED.value}
+        for row in rows
+        if row.get("syncState") != SyncState.DELETED.value
+    ]
+
+
+#: A diff row and the write that makes it true (None when nothing needs writing).
+Entry = tuple[dict[str, Any], "Write | None"]
+
+
+def build_plan(
+    commit: str | None, entries: list[Entry], scope: str, drifted: list[str] | None = None
+) -> SyncPlan:
+    """Sort the rows in Kestra's order (by ``gitPath``, deletions first) and tie each write to
+    its row's final position."""
+    entries = sorted(entries, key=lambda e: (e[0]["gitPath"] is not None, e[0]["gitPath"] or ""))
+    writes = [
+        replace(write, row=index) for index, (_, write) in enumerate(entries) if write is not None
+    ]
+    return SyncPlan(commit, [row for row, _ in entries], writes, {"scope": scope}, drifted or [])
+
+
+def _normalise_directory(directory: str) -> str:
+    text = directory.strip().strip("/")
+    if text in ("", "."):
+        return ""
+    parts = [part for part in PurePosixPath(text).parts if part != "."]
+    if ".." in parts:
+        raise ConfigError(f"gitDirectory '{directory}' must stay inside the repository")
+    return "/".join(parts)
+
+
+def _write(instance: Instance, write: Write) -> int | None:
+    if write.action == "put_flow":
+        assert write.source is not None
+        return instance.put_flow(write.source).revision
+    if write.action == "delete_flow":
+        assert write.namespace is not None and write.key is not None
+        instance.delete_flow(write.namespace, write.key)
+        return None
+    if write.action == "write_file":
+        assert write.namespace is not None and write.key is not None
+        assert write.content is not None
+        instance.write_file(write.namespace, write.key, write.content)
+        return None
+    if write.action == "delete_file":
+        assert write.namespace is not None and write.key is not None
+        instance.delete_file(write.namespace, write.key)
+        return None
+    raise ValueError(f"unknown write action {write.action!r}")
+
+
+def _count(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["syncState"]] = counts.get(row["syncState"], 0) + 1
+    return counts or {"nothing": 0}

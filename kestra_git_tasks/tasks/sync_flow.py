@@ -1,0 +1,104 @@
+"""``io.kestra.plugin.git.SyncFlow``: save one flow file from Git into the instance."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import Field
+
+from ..errors import FlowValidationError, NotFoundError
+from ..ids import NAMESPACE_PATTERN
+from .base import Output
+from .git_base import GitTask
+from .sync_flows import flow_identity, rewrite_namespace
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+
+__all__ = ["SyncFlow"]
+
+
+class SyncFlow(GitTask):
+    """Sync one flow from Git to the instance.
+
+    Reads the file at `flowPath` on `branch`, sets its namespace to `targetNamespace`, validates
+    it and saves it (an identical source keeps its revision). With `dryRun` it reports the
+    revision the flow would get without saving it.
+
+    Examples:
+
+    Deploy one flow from the main branch to `prod`:
+
+    ```yaml
+    id: deploy_one_flow
+    namespace: system
+    tasks:
+      - id: sync
+        type: io.kestra.plugin.git.SyncFlow
+        url: https://github.com/kestra-io/scripts
+        branch: main
+        flowPath: flows/etl.yml
+        targetNamespace: prod
+        username: git_username
+        password: "{{ secret('GITHUB_ACCESS_TOKEN') }}"
+    ```
+    """
+
+    type: ClassVar[str] = "io.kestra.plugin.git.SyncFlow"
+
+    flow_path: str = Field(description="Path of the flow file in the repository.")
+    target_namespace: str = Field(
+        description="Namespace the flow is saved into (its `namespace:` is rewritten).",
+        pattern=NAMESPACE_PATTERN.pattern,
+    )
+    branch: str = Field(default="main", description="Branch to read; it must exist.")
+    dry_run: bool = Field(
+        default=False, description="Validate and report the revision without saving."
+    )
+
+    class Output(Output):
+        """Outputs of SyncFlow."""
+
+        flow_id: str = Field(description="Id of the flow.")
+        namespace: str = Field(description="Namespace it was saved into.")
+        revision: int = Field(description="Its revision (the projected one in a dry run).")
+
+    def run(self, ctx: RunContext) -> Output:
+        instance = ctx.require_instance()
+        self.register_secrets(ctx)
+        cache = self.repo_cache(ctx)
+        commit = cache.fetch_branch(
+            self.url, self.branch, self.credentials(), self.transport_options()
+        )
+        path = PurePosixPath(self.flow_path.strip().lstrip("/"))
+        folder = "" if str(path.parent) == "." else str(path.parent)
+        listed = cache.list_tree(self.url, commit, folder)
+        if listed is None or path.name not in listed:
+            raise NotFoundError(
+                f"Flow file not found at path: {self.flow_path} (branch '{self.branch}')"
+            )
+        raw = cache.read_blob(self.url, listed[path.name])
+        source = rewrite_namespace(raw.decode("utf-8", "replace"), self.target_namespace)
+        identity = flow_identity(source)
+        if identity is None:
+            raise FlowValidationError(f"Cannot parse flow id from YAML at path: {self.flow_path}")
+        problems = instance.validate_flows([source])[0]
+        if problems:
+            raise FlowValidationError(
+                f"Flow validation failed: {'; '.join(problems)}", constraints=problems
+            )
+        namespace, flow_id = identity
+        if self.dry_run:
+            current = instance.get_flow(namespace, flow_id)
+            if current is None:
+                revision = 1
+            elif current.source == source:
+                revision = current.revision
+            else:
+                revision = current.revision + 1
+            ctx.info(f"dry run: {namespace}/{flow_id} would be at revision {revision}")
+        else:
+            revision = instance.put_flow(source).revision
+            ctx.info(f"saved {namespace}/{flow_id} at revision {revision}")
+        return self.Output(flow_id=flow_id, namespace=namespace, revision=revision)
