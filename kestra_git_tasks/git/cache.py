@@ -382,4 +382,4 @@ def _missing_branch_message(branch: str, url: str, advertised: dict[str, pygit2.
 
 def _is_local(url: str) -> bool:
     """True for a repository reached through the file system (``file://`` or a path)."""
-    return url.startswith(("file://", "/", "./", "../")) or "://" not in url and ":" not in url
+    return url.startswith(("file://", "/", "./", "../")) or ("://" not in url and ":" not in url)
