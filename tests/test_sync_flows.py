@@ -254,7 +254,7 @@ def test_empty_git_side_does_not_delete_everything_unless_allow_empty(
 ) -> None:
     instance.put_flow(flow("precious", "prod"))
     repo = remote(files={"_flows/.gitkeep": ""})
-    with pytest.raises(ConfigError, match="refusing to delete all 1 item.*allowEmpty: true"):
+    with pytest.raises(ConfigError, match=r"refusing to delete all 1 item.*allowEmpty: true"):
         sync(instance, home, repo.url, delete=True)
     assert set(live_flows(instance)) == {"prod/precious"}
     output = sync(instance, home, repo.url, delete=True, allow_empty=True)
