@@ -117,6 +117,7 @@ def cli() -> None:
     help="YAML file of NAME: value secrets. [env: KESTRA_GIT_SECRETS_FILE]",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not print log lines on stderr.")
+@click.option("--verbose", "-v", is_flag=True, help="Print DEBUG and TRACE log lines too.")
 @_home_option
 @_json_option
 @_handle_errors
@@ -126,6 +127,7 @@ def run(
     inputs: tuple[str, ...],
     secrets_file: Path | None,
     quiet: bool,
+    verbose: bool,
     home: Path | None,
     as_json: bool,
 ) -> None:
@@ -139,6 +141,8 @@ def run(
     from .secrets import SecretStore
 
     def echo_log(log: LogRecord) -> None:
+        if log.level in ("DEBUG", "TRACE") and not verbose:
+            return
         task = f"[{log.task_id}] " if log.task_id else ""
         click.echo(f"{log.timestamp:%H:%M:%S} {log.level:<5} {task}{log.message}", err=True)
 

@@ -81,6 +81,17 @@ class RunContext:
     task_type: str | None = None
     sinks: list[LogSink] = field(default_factory=list)
     renderer: Renderer = field(default_factory=Renderer)
+    #: Set by the runner while a flowable task runs: ``run_children("tasks")`` runs that
+    #: property's child tasks in order and returns their state (SUCCESS or WARNING).
+    child_runner: Callable[[str], str] | None = None
+
+    def run_children(self, field_name: str = "tasks") -> str:
+        """Run the running task's child tasks of ``field_name`` (flowable tasks only)."""
+        if self.child_runner is None:
+            raise KestraGitError(
+                f"task '{self.task_id}' has child tasks, which only run inside a flow run"
+            )
+        return self.child_runner(field_name)
 
     @classmethod
     def create(

@@ -229,13 +229,25 @@ def _finish(
     instance.update_execution(record)
 
 
+class _ChildFailed(Exception):
+    """A child task of a flowable task failed; carries the child's outcome unchanged."""
+
+    def __init__(self, outcome: _Outcome) -> None:
+        super().__init__(outcome.error)
+        self.outcome = outcome
+
+
 def _run_tasks(
     specs: list[TaskSpec], ctx: RunContext, outcome: _Outcome, flush: Callable[[], None]
 ) -> None:
     """Run ``specs`` in order; a failure stops the list and is written into ``outcome``.
 
-    ``flush`` stores the log lines written so far; it is called after each task."""
+    ``flush`` stores the log lines written so far; it is called after each task. A flowable
+    task (one with child tasks, like WorkingDirectory) runs its children through
+    ``ctx.run_children(field)``, which comes back here.
+    """
     for spec in specs:
+        saved_runner = ctx.child_runner
         ctx.task_id, ctx.task_type = spec.id, spec.type_name
         try:
             if spec.properties.get("disabled") is True:
@@ -245,8 +257,16 @@ def _run_tasks(
             if task.run_if is not None and task.run_if.strip().lower() in _FALSY:
                 ctx.info(f"runIf is {task.run_if!r}: task skipped")
                 continue
+            ctx.child_runner = _child_runner(spec, ctx, flush)
             output = task.run(ctx)
             ctx.outputs[spec.id] = output.to_dict() if output is not None else {}
+        except _ChildFailed as failed:
+            outcome.state = failed.outcome.state
+            outcome.error, outcome.failed_task_id = (
+                failed.outcome.error,
+                failed.outcome.failed_task_id,
+            )
+            return
         except KestraGitError as exc:
             exc.task_id, exc.task_type = spec.id, spec.type_name
             message = ctx.mask(f"task '{spec.id}' ({spec.type_name}) failed: {exc}")
@@ -258,8 +278,26 @@ def _run_tasks(
             outcome.state, outcome.error, outcome.failed_task_id = "FAILED", message, spec.id
             return
         finally:
+            ctx.child_runner = saved_runner
             ctx.task_id = ctx.task_type = None
             flush()
+
+
+def _child_runner(
+    spec: TaskSpec, ctx: RunContext, flush: Callable[[], None]
+) -> Callable[[str], str]:
+    def run_children(field: str) -> str:
+        parent_id, parent_type = ctx.task_id, ctx.task_type
+        child_outcome = _Outcome()
+        try:
+            _run_tasks(spec.children.get(field, []), ctx, child_outcome, flush)
+        finally:
+            ctx.task_id, ctx.task_type = parent_id, parent_type
+        if child_outcome.state == "FAILED":
+            raise _ChildFailed(child_outcome)
+        return child_outcome.state
+
+    return run_children
 
 
 def _mask_tree(value: Any, masker: SecretMasker) -> Any:

@@ -181,7 +181,7 @@ class RepoCache:
                         callbacks=callbacks,
                         proxy=options.proxy,
                         # libgit2's local transport cannot fetch shallow; a local copy is cheap
-                        depth=0 if _is_local(clean_url) else depth or 0,
+                        depth=0 if is_local_url(clean_url) else depth or 0,
                     )
                 if target not in repo:
                     raise GitError(
@@ -380,6 +380,6 @@ def _missing_branch_message(branch: str, url: str, advertised: dict[str, pygit2.
     )
 
 
-def _is_local(url: str) -> bool:
+def is_local_url(url: str) -> bool:
     """True for a repository reached through the file system (``file://`` or a path)."""
     return url.startswith(("file://", "/", "./", "../")) or ("://" not in url and ":" not in url)

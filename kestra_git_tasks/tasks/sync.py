@@ -38,6 +38,23 @@ if TYPE_CHECKING:
 __all__ = ["GitTree", "SyncPlan", "SyncState", "SyncTask", "Write", "build_plan"]
 
 KESTRAIGNORE = ".kestraignore"
+# Properties that cannot change a plan (or must never be written to disk).
+_NOT_IN_STATE_KEY = frozenset(
+    {
+        "id",
+        "description",
+        "username",
+        "password",
+        "private_key",
+        "passphrase",
+        "dry_run",
+        "url",
+        "connect_timeout",
+        "read_timeout",
+        "no_proxy",
+        "trusted_ca_pem_path",
+    }
+)
 _SKIPPED_SUFFIXES = (".git", ".gitignore", ".gitkeep")
 
 
@@ -142,7 +159,7 @@ class SyncTask(GitTask):
 
     def read_git(self, cache: RepoCache, commit: str, directory: str, ctx: RunContext) -> GitTree:
         """List ``directory`` at ``commit`` without ``.kestraignore``'d and skipped files."""
-        directory = _normalise_directory(directory)
+        directory = normalise_directory(directory)
         listed = cache.list_tree(self.url, commit, directory)
         if listed is None:
             if self.fail_on_missing_directory:
@@ -209,21 +226,23 @@ class SyncTask(GitTask):
 
     # -- memory of the last sync ---------------------------------------------------------------
     def state_path(self, ctx: RunContext, scope: str) -> Path:
-        """Where this task's last sync of ``scope`` is remembered."""
-        config = self.model_dump(
-            mode="json",
-            include={
-                "branch",
-                "delete",
-                "git_directory",
-                "include_child_namespaces",
-                "ignore_invalid_flows",
-                "fail_on_missing_directory",
-                "allow_empty",
-            },
-        )
+        """Where this task's last sync of ``scope`` is remembered.
+
+        The key covers everything that can change the plan for the same commit and instance:
+        the task's configuration (which properties were written explicitly included, as
+        guards depend on it) and the flow running the task (it is never deleted).
+        """
+        config = self.model_dump(mode="json", exclude=set(_NOT_IN_STATE_KEY))
         key_source = json.dumps(
-            [type(self).type, redact_url(self.url), scope, config], sort_keys=True
+            [
+                type(self).type,
+                redact_url(self.url),
+                scope,
+                config,
+                sorted(self.model_fields_set - _NOT_IN_STATE_KEY),
+                f"{ctx.flow.namespace}/{ctx.flow.id}",
+            ],
+            sort_keys=True,
         )
         key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
         return ctx.home / "sync-state" / f"{key}.json"
@@ -280,7 +299,7 @@ def build_plan(
     return SyncPlan(commit, [row for row, _ in entries], writes, {"scope": scope}, drifted or [])
 
 
-def _normalise_directory(directory: str) -> str:
+def normalise_directory(directory: str) -> str:
     text = directory.strip().strip("/")
     if text in ("", "."):
         return ""

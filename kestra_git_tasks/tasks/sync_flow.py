@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ..errors import FlowValidationError, NotFoundError
 from ..ids import NAMESPACE_PATTERN
-from .base import Output
+from .base import Output as TaskOutput
 from .git_base import GitTask
 from .sync_flows import flow_identity, rewrite_namespace
 
@@ -57,7 +57,7 @@ class SyncFlow(GitTask):
         default=False, description="Validate and report the revision without saving."
     )
 
-    class Output(Output):
+    class Output(TaskOutput):
         """Outputs of SyncFlow."""
 
         flow_id: str = Field(description="Id of the flow.")

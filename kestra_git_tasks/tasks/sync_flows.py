@@ -12,7 +12,7 @@ from ..errors import FlowFileError, FlowValidationError, KestraGitError
 from ..ids import NAMESPACE_PATTERN
 from ..instance.base import FlowRecord, namespace_matches
 from ..yamlio import LineDict, load_yaml
-from .base import Output
+from .base import Output as TaskOutput
 from .sync import Entry, GitTree, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ class SyncFlows(SyncTask):
         "flow is never deleted from the instance.",
     )
 
-    class Output(Output):
+    class Output(TaskOutput):
         """Outputs of SyncFlows."""
 
         flows: list[dict[str, Any]] = Field(

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from ..ids import NAMESPACE_PATTERN
 from ..instance.base import namespace_matches
-from .base import Output
+from .base import Output as TaskOutput
 from .sync import Entry, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
 from .sync_flows import SYSTEM_NAMESPACE
 
@@ -67,7 +67,7 @@ class SyncNamespaceFiles(SyncTask):
         default="_files", description="Folder of the repository holding the files."
     )
 
-    class Output(Output):
+    class Output(TaskOutput):
         """Outputs of SyncNamespaceFiles."""
 
         files: list[dict[str, Any]] = Field(
