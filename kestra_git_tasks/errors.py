@@ -98,6 +98,8 @@ class FlowProblem:
     message: str
 
     def __str__(self) -> str:
+        if not self.path:  # a source without a file (an instance validating text)
+            return f"line {self.line}: {self.message}" if self.line is not None else self.message
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{where}: {self.message}"
 

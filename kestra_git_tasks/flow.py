@@ -409,9 +409,7 @@ def load_flow_file(path: str | Path) -> Flow:
     return parse_flow(source, str(file))
 
 
-def validate_source(
-    source: str, path: str = "<string>", *, known_types_only: bool = False
-) -> list[str]:
+def validate_source(source: str, path: str = "", *, known_types_only: bool = False) -> list[str]:
     """Problems of a flow source as text (empty when valid); for instances and sync plans.
 
     Unlike :func:`parse_flow`, flows using plugins this library does not implement are accepted

@@ -119,7 +119,7 @@ def test_task_ids_are_unique_across_errors_and_finally() -> None:
         "    message: m\n"
     )
     assert problems == [
-        "<string>:8: Duplicate task id with name [a] (first declared at line 4); "
+        "line 8: Duplicate task id with name [a] (first declared at line 4); "
         "task ids must be unique across the whole flow"
     ]
 

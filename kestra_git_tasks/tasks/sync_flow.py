@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from ..errors import FlowValidationError, NotFoundError
+from ..errors import FlowValidationError, GitDirectoryNotFoundError, NotFoundError
 from ..ids import NAMESPACE_PATTERN
 from .base import Output as TaskOutput
 from .git_base import GitTask
-from .sync_flows import flow_identity, rewrite_namespace
+from .sync_flows import flow_identity, next_revision, rewrite_namespace
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -73,30 +74,33 @@ class SyncFlow(GitTask):
         )
         path = PurePosixPath(self.flow_path.strip().lstrip("/"))
         folder = "" if str(path.parent) == "." else str(path.parent)
-        listed = cache.list_tree(self.url, commit, folder)
+        try:
+            listed = cache.list_tree(self.url, commit, folder)
+        except GitDirectoryNotFoundError:  # a parent of flowPath is a file
+            listed = None
         if listed is None or path.name not in listed:
             raise NotFoundError(
                 f"Flow file not found at path: {self.flow_path} (branch '{self.branch}')"
             )
         raw = cache.read_blob(self.url, listed[path.name])
         source = rewrite_namespace(raw.decode("utf-8", "replace"), self.target_namespace)
-        identity = flow_identity(source)
-        if identity is None:
+        if not re.search(r"^id:[ \t]*\S", source, re.MULTILINE):
             raise FlowValidationError(f"Cannot parse flow id from YAML at path: {self.flow_path}")
         problems = instance.validate_flows([source])[0]
-        if problems:
+        identity = flow_identity(source)
+        if problems or identity is None:
+            problems = problems or ["the flow has no readable top-level id and namespace"]
             raise FlowValidationError(
-                f"Flow validation failed: {'; '.join(problems)}", constraints=problems
+                f"Flow validation failed: {self.flow_path}: {'; '.join(problems)}",
+                constraints=problems,
             )
         namespace, flow_id = identity
         if self.dry_run:
             current = instance.get_flow(namespace, flow_id)
-            if current is None:
-                revision = 1
-            elif current.source == source:
+            if current is not None and current.source == source:
                 revision = current.revision
             else:
-                revision = current.revision + 1
+                revision = next_revision(instance, namespace, flow_id)
             ctx.info(f"dry run: {namespace}/{flow_id} would be at revision {revision}")
         else:
             revision = instance.put_flow(source).revision

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from ..errors import FlowFileError, FlowValidationError, KestraGitError
 from ..ids import NAMESPACE_PATTERN
-from ..instance.base import FlowRecord, namespace_matches
+from ..instance.base import FlowRecord, Instance, namespace_matches
 from ..yamlio import LineDict, load_yaml
 from .base import Output as TaskOutput
 from .sync import Entry, GitTree, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
@@ -59,6 +59,12 @@ def flow_identity(source: str) -> tuple[str, str] | None:
         if isinstance(namespace, str) and isinstance(flow_id, str):
             return namespace, flow_id
     return None
+
+
+def next_revision(instance: Instance, namespace: str, flow_id: str) -> int:
+    """The revision a save of a new or changed flow gets: deleted revisions count too."""
+    revisions = instance.flow_revisions(namespace, flow_id)
+    return revisions[-1].revision + 1 if revisions else 1
 
 
 class SyncFlows(SyncTask):
@@ -208,6 +214,8 @@ class SyncFlows(SyncTask):
                 "namespace": namespace,
                 "revision": 1,
             }
+            if current is None and self.dry_run:  # the apply reports the real revision
+                row["revision"] = next_revision(instance, namespace, flow_id)
             if current is not None and current.source == source:
                 row.update(syncState=SyncState.UNCHANGED.value, revision=current.revision)
                 entries.append((row, None))
