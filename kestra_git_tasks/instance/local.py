@@ -21,14 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..errors import FlowValidationError, InstanceError, NotFoundError
+from ..errors import FlowFileError, FlowValidationError, InstanceError, NotFoundError
+from ..yamlio import load_yaml
 from .base import ExecutionRecord, FileRecord, FlowRecord, FlowValidator, Instance, LogRecord
 
 __all__ = ["SCHEMA_VERSION", "LocalInstance", "normalize_file_path"]
 
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # _MIGRATIONS[n] takes the schema from version n to n + 1; append, never edit.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -119,12 +117,14 @@ def _parse_identity(source: str) -> tuple[str, str]:
     """``(namespace, id)`` of a flow source; raises FlowValidationError naming the problem."""
     problem = None
     try:
-        document = yaml.load(source, Loader=_SafeLoader)  # safe_load, with the C loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        detail = getattr(exc, "problem", None) or str(exc)
-        problem = f"flow source is not valid YAML{where}: {detail}"
+        # the flow model's loader: YAML scalars as Kestra reads them (`id: no` is a string)
+        document = load_yaml(source, "")
+    except FlowFileError as exc:
+        first = exc.problems[0]
+        where = f" at line {first.line}" if first.line is not None else ""
+        problem = (
+            f"flow source is not valid YAML{where}: {first.message.removeprefix('invalid YAML: ')}"
+        )
     else:
         if not isinstance(document, dict):
             problem = "flow source must be a YAML mapping with top-level 'id' and 'namespace'"

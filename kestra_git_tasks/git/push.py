@@ -1,0 +1,353 @@
+"""Commit and push without a work tree, and never report a push that did not land.
+
+:meth:`Pusher.push_changes` runs, up to ``attempts`` times:
+
+1. one connection learns the remote's refs; the branch tip is fetched into the repository
+   cache (a missing branch starts from the default branch's tip; an empty remote from nothing);
+2. the caller's ``changes`` callback sees that tip's files and says which paths to write or
+   delete; the new tree is built in memory from the tip's tree;
+3. nothing changed: no commit, no push. Otherwise a commit is made on the tip and pushed
+   without force;
+4. the remote branch is read again: success only when it points at our commit.
+
+A push refused because the branch moved meanwhile (another writer) starts the next attempt
+from the new tip; a push refused for any other reason (a server hook) raises
+:class:`~kestra_git_tasks.errors.PushRejectedError` with the server's message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pygit2
+from pygit2.enums import FileMode
+
+from kestra_git_tasks.errors import GitError, PushRejectedError
+from kestra_git_tasks.git.cache import RepoCache, is_local_url
+from kestra_git_tasks.git.transport import (
+    AuthCallbacks,
+    Credentials,
+    TransportOptions,
+    apply_process_wide_settings,
+    network_errors,
+    redact_url,
+    resolve_credentials,
+)
+
+__all__ = ["DiffRow", "Identity", "PushResult", "Pusher", "TreeView"]
+
+PUSH_REF_PREFIX = "refs/kestra-git/push/"
+_CACHE_PREFIX = "refs/remotes/cache/"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A commit author or committer."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One changed file, counted as Kestra does (per hunk, ``new - old`` lines)."""
+
+    file: str
+    additions: int
+    deletions: int
+    changes: int
+
+    def to_dict(self) -> dict[str, str]:
+        """Kestra's row: every value a string (``+10``, ``-0``, ``0``)."""
+        return {
+            "file": self.file,
+            "additions": f"+{self.additions}",
+            "deletions": f"-{self.deletions}",
+            "changes": str(self.changes),
+        }
+
+
+class TreeView:
+    """Read access to the files of the tip a push builds on (empty for a new repository)."""
+
+    def __init__(self, repo: pygit2.Repository, tree: pygit2.Tree | None) -> None:
+        self._repo = repo
+        self._tree = tree
+
+    def files(self, directory: str) -> dict[str, str]:
+        """``{path relative to directory: blob id}`` of every file under ``directory``."""
+        if self._tree is None:
+            return {}
+        node: pygit2.Object = self._tree
+        if directory:
+            try:
+                node = self._tree[directory]
+            except KeyError:
+                return {}
+        if not isinstance(node, pygit2.Tree):
+            return {}
+        found: dict[str, str] = {}
+        _walk(self._repo, node, "", found)
+        return found
+
+    def read(self, blob_id: str) -> bytes:
+        """Content of a blob listed by :meth:`files`."""
+        blob = self._repo[pygit2.Oid(hex=blob_id)]
+        assert isinstance(blob, pygit2.Blob)
+        return bytes(blob.data)
+
+
+#: Given the tip's files, ``{repository path: new content, or None to delete}``.
+ChangesCallback = Callable[[TreeView], dict[str, bytes | None]]
+
+
+@dataclass
+class PushResult:
+    """What a push did."""
+
+    commit_id: str | None
+    rows: list[DiffRow]
+    base_commit: str | None
+    created_branch: bool
+    attempts: int
+    deleted: list[str] = field(default_factory=list)
+
+
+class _PushCallbacks(AuthCallbacks):
+    def __init__(self, url: str, credentials: Credentials) -> None:
+        super().__init__(url, credentials)
+        self.rejections: dict[str, str] = {}
+        self.messages: list[str] = []
+
+    def push_update_reference(self, refname: str, message: str | None) -> None:
+        if message:
+            self.rejections[refname] = message
+
+    def sideband_progress(self, string: str) -> None:
+        self.messages.append(string)
+
+
+class _Moved(Exception):
+    """The remote branch moved between our read and our push."""
+
+
+class Pusher:
+    """Pushes commits built from the repository cache to one remote branch."""
+
+    def __init__(self, cache: RepoCache) -> None:
+        self.cache = cache
+
+    def push_changes(
+        self,
+        url: str,
+        branch: str,
+        changes: ChangesCallback,
+        *,
+        message: str,
+        author: Identity,
+        committer: Identity,
+        credentials: Credentials | None = None,
+        options: TransportOptions | None = None,
+        attempts: int = 3,
+        dry_run: bool = False,
+    ) -> PushResult:
+        """Commit ``changes`` on the tip of ``branch`` and push; see the module docstring."""
+        options = options or TransportOptions()
+        clean_url, creds = resolve_credentials(url, credentials)
+        repo = self.cache._repository(clean_url)
+        last_reason = ""
+        for attempt in range(1, max(1, attempts) + 1):
+            with self.cache._locked(clean_url):
+                apply_process_wide_settings(options)
+                tip, source_branch = self._fetch_tip(repo, clean_url, branch, creds, options)
+                base_commit = repo[tip] if tip is not None else None
+                assert base_commit is None or isinstance(base_commit, pygit2.Commit)
+                base_tree = base_commit.tree if base_commit is not None else None
+                wanted = changes(TreeView(repo, base_tree))
+                tree_id = _build_tree(repo, base_tree, wanted)
+                rows = _diff_rows(repo, base_tree, repo[tree_id])
+                deleted = sorted(path for path, content in wanted.items() if content is None)
+                created = source_branch != branch
+                result = PushResult(None, rows, str(tip) if tip else None, created, attempt)
+                result.deleted = [p for p in deleted if any(r.file == p for r in rows)]
+                if dry_run or (base_tree is not None and tree_id == base_tree.id) or not rows:
+                    return result
+                commit_id = repo.create_commit(
+                    None,
+                    pygit2.Signature(author.name, author.email),
+                    pygit2.Signature(committer.name, committer.email),
+                    message,
+                    tree_id,
+                    [tip] if tip is not None else [],
+                )
+                try:
+                    self._push(repo, clean_url, branch, commit_id, tip, creds, options)
+                except _Moved as moved:
+                    last_reason = str(moved)
+                    continue
+                result.commit_id = str(commit_id)
+                return result
+        raise PushRejectedError(
+            f"Could not push to branch '{branch}' of {redact_url(clean_url)}: it kept moving "
+            f"while we pushed ({attempts} attempts; last: {last_reason}). Retry later.",
+            server_message=last_reason,
+        )
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _fetch_tip(
+        self,
+        repo: pygit2.Repository,
+        url: str,
+        branch: str,
+        creds: Credentials,
+        options: TransportOptions,
+    ) -> tuple[pygit2.Oid | None, str | None]:
+        """The commit to build on and the branch it comes from (None, None: empty remote)."""
+        remote = repo.remotes.create_anonymous(url)
+        with network_errors(url, "ls-remote", creds):
+            remote.connect(callbacks=AuthCallbacks(url, creds), proxy=options.proxy)
+            heads = remote.list_heads(connect=False)
+        advertised = {h.name: h for h in heads if h.name}
+        source: str | None = branch
+        if f"refs/heads/{branch}" not in advertised:
+            source = _default_branch(advertised)
+            if source is None:
+                return None, None
+        target = advertised[f"refs/heads/{source}"].oid
+        if target not in repo:
+            with network_errors(url, "fetch", creds):
+                remote.fetch(
+                    [f"+refs/heads/{source}:{_CACHE_PREFIX}{source}"],
+                    callbacks=AuthCallbacks(url, creds),
+                    proxy=options.proxy,
+                    depth=0 if is_local_url(url) else 1,
+                )
+        if target not in repo:
+            raise GitError(f"Fetching '{source}' from {redact_url(url)} did not bring {target}.")
+        return target, source
+
+    def _push(
+        self,
+        repo: pygit2.Repository,
+        url: str,
+        branch: str,
+        commit_id: pygit2.Oid,
+        expected: pygit2.Oid | None,
+        creds: Credentials,
+        options: TransportOptions,
+    ) -> None:
+        local_ref = f"{PUSH_REF_PREFIX}{branch}"
+        remote_ref = f"refs/heads/{branch}"
+        repo.references.create(local_ref, commit_id, force=True)
+        remote = repo.remotes.create_anonymous(url)
+        callbacks = _PushCallbacks(url, creds)
+        try:
+            with network_errors(url, "push", creds):
+                remote.push([f"{local_ref}:{remote_ref}"], callbacks=callbacks, proxy=options.proxy)
+        except GitError as exc:
+            # libgit2 refuses, client-side, to push over commits it has not seen: the branch
+            # moved since we read it. Anything else is a real failure.
+            if _remote_tip(repo, url, branch, creds, options) != expected:
+                raise _Moved(str(exc)) from exc
+            raise
+        finally:
+            repo.references.delete(local_ref)
+        now = _remote_tip(repo, url, branch, creds, options)
+        if remote_ref in callbacks.rejections:
+            reason = callbacks.rejections[remote_ref]
+            if now != expected and now != commit_id:
+                raise _Moved(reason)
+            server = "".join(callbacks.messages).strip()
+            raise PushRejectedError(
+                f"{redact_url(url)} refused the push to '{branch}': {reason}"
+                + (f" ({_one_line(server)})" if server else ""),
+                server_message=server or reason,
+            )
+        if now != commit_id:
+            raise _Moved(f"after the push the branch points at {now}, not {commit_id}")
+
+
+def _remote_tip(
+    repo: pygit2.Repository, url: str, branch: str, creds: Credentials, options: TransportOptions
+) -> pygit2.Oid | None:
+    remote = repo.remotes.create_anonymous(url)
+    with network_errors(url, "ls-remote", creds):
+        remote.connect(callbacks=AuthCallbacks(url, creds), proxy=options.proxy)
+        heads = remote.list_heads(connect=False)
+    for head in heads:
+        if head.name == f"refs/heads/{branch}":
+            return head.oid
+    return None
+
+
+def _default_branch(advertised: Mapping[str, object]) -> str | None:
+    head = advertised.get("HEAD")
+    symref = getattr(head, "symref_target", None)
+    if isinstance(symref, str) and symref.startswith("refs/heads/") and symref in advertised:
+        return symref.removeprefix("refs/heads/")
+    for name in ("main", "master"):
+        if f"refs/heads/{name}" in advertised:
+            return name
+    branches = sorted(n for n in advertised if n.startswith("refs/heads/"))
+    return branches[0].removeprefix("refs/heads/") if branches else None
+
+
+def _build_tree(
+    repo: pygit2.Repository, base: pygit2.Tree | None, wanted: dict[str, bytes | None]
+) -> pygit2.Oid:
+    index = pygit2.Index()
+    if base is not None:
+        index.read_tree(base)
+    for path, content in sorted(wanted.items()):
+        if content is None:
+            if path in index:
+                index.remove(path)
+            continue
+        blob_id = repo.create_blob(content)
+        index.add(pygit2.IndexEntry(path, blob_id, FileMode.BLOB))
+    return index.write_tree(repo)
+
+
+def _diff_rows(
+    repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Object
+) -> list[DiffRow]:
+    assert isinstance(new, pygit2.Tree)
+    diff = old.diff_to_tree(new) if old is not None else new.diff_to_tree(swap=True)
+    rows = []
+    for patch in diff:
+        if patch is None:
+            continue
+        delta = patch.delta
+        path = (
+            delta.new_file.path
+            if delta.status != pygit2.enums.DeltaStatus.DELETED
+            else (delta.old_file.path)
+        )
+        additions = deletions = changes = 0
+        for hunk in patch.hunks:
+            change = hunk.new_lines - hunk.old_lines
+            if change > 0:
+                additions += change
+            elif change < 0:
+                deletions -= change
+            else:
+                changes += hunk.new_lines
+        rows.append(DiffRow(path, additions, deletions, changes))
+    return sorted(rows, key=lambda row: row.file)
+
+
+def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, found: dict[str, str]) -> None:
+    for entry in tree:
+        path = f"{prefix}{entry.name}"
+        if entry.filemode == FileMode.TREE:
+            child = repo[entry.id]
+            assert isinstance(child, pygit2.Tree)
+            _walk(repo, child, f"{path}/", found)
+        elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+            found[path] = str(entry.id)
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,232 @@
+"""``PushTask``: instance -> Git. Collect, build the tree on the branch tip, commit only if it
+changed, push, and report success only once the remote branch points at our commit.
+
+The Git work (fetching the tip, building the tree in memory, pushing, retrying when the branch
+moved, verifying) is :class:`kestra_git_tasks.git.push.Pusher`'s; a push task only says which
+files it wants under ``gitDirectory`` and which may be deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from urllib.parse import quote, urlsplit
+
+import pathspec
+from pydantic import BeforeValidator, Field
+
+from ..git.push import Identity, Pusher, PushResult, TreeView
+from .base import Output as TaskOutput
+from .base import secret_value
+from .git_base import GitTask
+from .sync import KESTRAIGNORE, normalise_directory
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+
+__all__ = ["Globs", "PushTask", "commit_url", "parse_globs"]
+
+DEFAULT_IDENTITY = Identity("kestra-git", "kestra-git@localhost")
+
+
+def parse_globs(value: Any) -> list[str] | None:
+    """Kestra's glob property: a list, a JSON list in a string, or one glob; None means all."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError:
+                return [value]
+            if isinstance(parsed, list):
+                return [str(item) for item in parsed]
+        return [value]
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    raise ValueError("must be a glob or a list of globs")
+
+
+#: Kestra's glob property: a list, a JSON list in a string, or one glob (None: everything).
+Globs = Annotated[list[str] | None, BeforeValidator(parse_globs)]
+
+
+def commit_url(url: str, commit_id: str, branch: str) -> str | None:
+    """Web URL of a commit on GitHub, GitLab, Bitbucket, Azure DevOps (HTTP or SSH remote)."""
+    ssh = re.match(r"^(?:ssh://)?[\w.-]+@(?:ssh\.)?([\w.-]+)[:/](?:v\d+/)?(.+)$", url)
+    scheme = "https"
+    if ssh and "://" not in url.split("@", 1)[0].replace("ssh://", ""):
+        host, path = ssh.group(1), ssh.group(2)
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        scheme = parts.scheme
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        path = parts.path.lstrip("/")
+    path = path.removesuffix("/").removesuffix(".git")
+    if "dev.azure.com" in host or "visualstudio.com" in host:
+        if "/_git/" not in f"/{path}":
+            head, _, last = path.rpartition("/")
+            path = f"{head}/_git/{last}" if head else f"_git/{last}"
+        ref = quote(f"refs/heads/{branch}", safe="")
+        return f"{scheme}://{host}/{path}/commit/{commit_id}?refName={ref}"
+    if host.endswith("bitbucket.org"):
+        return f"{scheme}://{host}/{path}/commits/{commit_id}"
+    return f"{scheme}://{host}/{path}/commit/{commit_id}"
+
+
+class PushTask(GitTask):
+    """Shared properties and pipeline of the instance -> Git tasks."""
+
+    rows_output: ClassVar[str] = "rows"
+
+    branch: str = Field(
+        default="main",
+        description="Branch to push to; created from the default branch's tip when missing.",
+    )
+    commit_message: str | None = Field(
+        default=None, description="Commit message; Kestra's default names the namespace."
+    )
+    author_name: str | None = Field(
+        default=None, description="Commit author name; falls back to `username`."
+    )
+    author_email: str | None = Field(default=None, description="Commit author e-mail.")
+    delete: bool = Field(
+        default=True,
+        description="Delete files under `gitDirectory` whose flow or file no longer exists in "
+        "the instance (only those matching the globs, when globs are given).",
+    )
+    dry_run: bool = Field(
+        default=False, description="Compute and report the diff rows; no commit, no push."
+    )
+    push_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="How many times to rebuild the commit on the new tip and push again when "
+        "the branch moved meanwhile.",
+    )
+
+    class Output(TaskOutput):
+        """Outputs shared by the push tasks (plus the rows, named per task)."""
+
+        commit_id: str | None = Field(description="The commit pushed; null when nothing changed.")
+        commit_url: str | None = Field(
+            alias="commitURL",
+            description="Web URL of the commit (GitHub, GitLab, Bitbucket, Azure).",
+        )
+        diff_file: str = Field(description="The diff rows as a JSON Lines file.")
+
+    # -- to implement --------------------------------------------------------------------------
+    @abstractmethod
+    def git_directory_value(self) -> str:
+        """The folder of the repository the task writes to."""
+
+    @abstractmethod
+    def collect(self, ctx: RunContext) -> dict[str, bytes]:
+        """Wanted files, by path relative to ``gitDirectory``."""
+
+    @abstractmethod
+    def may_delete(self, relative: str) -> bool:
+        """Whether a file under ``gitDirectory`` absent from the instance may be deleted."""
+
+    @abstractmethod
+    def default_commit_message(self, ctx: RunContext) -> str:
+        """Kestra's default commit message."""
+
+    @abstractmethod
+    def make_output(self, base: dict[str, Any], rows: list[dict[str, str]]) -> TaskOutput:
+        """The task's Output."""
+
+    def nothing_to_push(self, ctx: RunContext) -> None:
+        """Called when the instance has nothing to push (PushNamespaceFiles may raise)."""
+
+    # -- the pipeline --------------------------------------------------------------------------
+    def run(self, ctx: RunContext) -> TaskOutput:
+        self.register_secrets(ctx)
+        directory = normalise_directory(self.git_directory_value())
+        wanted = self.collect(ctx)
+        if not wanted:
+            self.nothing_to_push(ctx)
+        author, committer = self.identities()
+        result = Pusher(self.repo_cache(ctx)).push_changes(
+            self.url,
+            self.branch,
+            self._changes(directory, wanted),
+            message=self.commit_message or self.default_commit_message(ctx),
+            author=author,
+            committer=committer,
+            credentials=self.credentials(),
+            options=self.transport_options(),
+            attempts=self.push_attempts,
+            dry_run=self.dry_run,
+        )
+        return self._report(ctx, result)
+
+    def identities(self) -> tuple[Identity, Identity]:
+        """Author and committer: ``authorName`` (else ``username``) and ``authorEmail`` when
+        both resolve, else a neutral default identity for both."""
+        name = self.author_name or secret_value(self.username)
+        if name and self.author_email:
+            person = Identity(name, self.author_email)
+            return person, person
+        return DEFAULT_IDENTITY, DEFAULT_IDENTITY
+
+    def _changes(
+        self, directory: str, wanted: dict[str, bytes]
+    ) -> Callable[[TreeView], dict[str, bytes | None]]:
+        prefix = f"{directory}/" if directory else ""
+
+        def changes(view: TreeView) -> dict[str, bytes | None]:
+            existing = view.files(directory)
+            result: dict[str, bytes | None] = {}
+            ignore_blob = existing.get(KESTRAIGNORE)
+            spec = None
+            if ignore_blob is not None:
+                lines = view.read(ignore_blob).decode("utf-8", "replace").splitlines()
+                spec = pathspec.GitIgnoreSpec.from_lines(lines)
+            if KESTRAIGNORE in wanted:
+                lines = wanted[KESTRAIGNORE].decode("utf-8", "replace").splitlines()
+                spec = pathspec.GitIgnoreSpec.from_lines(lines)
+            for relative, content in wanted.items():
+                if spec is not None and relative != KESTRAIGNORE and spec.match_file(relative):
+                    continue
+                result[prefix + relative] = content
+            if self.delete:
+                for relative in existing:
+                    if relative in wanted or relative == KESTRAIGNORE:
+                        continue
+                    if spec is not None and spec.match_file(relative):
+                        continue
+                    if self.may_delete(relative):
+                        result[prefix + relative] = None
+            return result
+
+        return changes
+
+    def _report(self, ctx: RunContext, result: PushResult) -> TaskOutput:
+        rows = [row.to_dict() for row in result.rows]
+        if self.dry_run:
+            ctx.info(f"dry run: {len(rows)} file(s) would change on branch '{self.branch}'")
+        elif result.commit_id is None:
+            ctx.info("No changes to commit. Skipping push.")
+        else:
+            retried = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+            created = " (new branch)" if result.created_branch else ""
+            ctx.info(
+                f"pushed {result.commit_id[:12]} to '{self.branch}'{created}{retried}: "
+                f"{len(rows)} file(s) changed"
+            )
+        diff_file = ctx.output_dir / f"{ctx.task_id or 'push'}-{self.rows_output}.jsonl"
+        with diff_file.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row) + "\n")
+        url = commit_url(self.url, result.commit_id, self.branch) if result.commit_id else None
+        return self.make_output(
+            {"commit_id": result.commit_id, "commit_url": url, "diff_file": str(diff_file)}, rows
+        )

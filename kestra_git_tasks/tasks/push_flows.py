@@ -1,0 +1,166 @@
+"""``io.kestra.plugin.git.PushFlows``: commit and push the instance's flows to Git."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from ..ids import NAMESPACE_PATTERN
+from .base import Output as TaskOutput
+from .push import Globs, PushTask
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+
+__all__ = ["PushFlows", "rewrite_namespaces", "strip_revision"]
+
+_REVISION_LINE = re.compile(r"^revision:[ \t]*\d+[ \t]*(?:\r?\n|$)", re.MULTILINE)
+FLOW_SUFFIXES = (".yml", ".yaml")
+
+
+def strip_revision(source: str) -> str:
+    """``source`` without top-level ``revision: N`` lines (the instance owns revisions)."""
+    return _REVISION_LINE.sub("", source)
+
+
+def rewrite_namespaces(source: str, old: str, new: str) -> str:
+    """Rewrite ``namespace:`` values that are ``old`` or a child of it (``old.x``) to ``new``.
+
+    Indented keys (a Subflow task's ``namespace``) are rewritten too, as Kestra does, but the
+    match is exact on dot boundaries: ``dev`` -> ``prod`` never turns ``devops`` into
+    ``prodops``.
+    """
+    if old == new:
+        return source
+    pattern = re.compile(
+        r"^(?P<key>[ \t]*namespace:[ \t]*)(?P<quote>[\"']?)"
+        + re.escape(old)
+        + r"(?P<child>(?:\.[a-z0-9._-]*)?)(?P=quote)(?P<rest>[ \t]*(?:#[^\r\n]*)?)(?=\r?$)",
+        re.MULTILINE,
+    )
+    return pattern.sub(
+        lambda m: f"{m['key']}{m['quote']}{new}{m['child']}{m['quote']}{m['rest']}", source
+    )
+
+
+class PushFlows(PushTask):
+    """Commit and push flows from the instance to Git.
+
+    Exports the flows of `sourceNamespace` (and its child namespaces with
+    `includeChildNamespaces`) to `<gitDirectory>/<child namespace path>/<flowId>.yml`, with
+    `revision:` lines removed and the namespace rewritten to `targetNamespace` when set. The
+    commit is made on the branch's tip only when something changed, and the task reports
+    success only once the remote branch points at it; if the branch moved meanwhile, the commit
+    is rebuilt on the new tip and pushed again. With `delete` (the default), flow files whose
+    flow no longer exists are removed.
+
+    Examples:
+
+    Push the `dev` namespace's flows to the `kestra` branch every hour, as `prod` flows:
+
+    ```yaml
+    id: push_to_git
+    namespace: system
+    tasks:
+      - id: commit_and_push
+        type: io.kestra.plugin.git.PushFlows
+        url: https://github.com/kestra-io/scripts
+        sourceNamespace: dev
+        targetNamespace: prod
+        flows: "*"
+        branch: kestra
+        username: github_username
+        password: "{{ secret('GITHUB_ACCESS_TOKEN') }}"
+        commitMessage: add flows from dev
+    triggers:
+      - id: schedule
+        type: io.kestra.plugin.core.trigger.Schedule
+        cron: "0 * * * *"
+    ```
+    """
+
+    type: ClassVar[str] = "io.kestra.plugin.git.PushFlows"
+    rows_output: ClassVar[str] = "flows"
+
+    source_namespace: str | None = Field(
+        default=None,
+        description="Namespace to export; defaults to the namespace of the flow running the "
+        "task (`{{ flow.namespace }}`).",
+        pattern=NAMESPACE_PATTERN.pattern,
+    )
+    target_namespace: str | None = Field(
+        default=None,
+        description="Rewrite `sourceNamespace` (and its children) to this namespace in the "
+        "pushed sources.",
+        pattern=NAMESPACE_PATTERN.pattern,
+    )
+    flows: Globs = Field(
+        default=None,
+        description="Globs on flow ids (a list, a JSON list, or one glob); all flows when unset.",
+    )
+    include_child_namespaces: bool = Field(
+        default=False,
+        description="Also push child namespaces, into sub-folders named after them.",
+    )
+    git_directory: str = Field(
+        default="_flows", description="Folder of the repository the flows are written to."
+    )
+
+    class Output(PushTask.Output):
+        """Outputs of PushFlows."""
+
+        flows: list[dict[str, str]] = Field(
+            description="Diff rows `{file, additions, deletions, changes}` (strings, as Kestra)."
+        )
+
+    def source(self, ctx: RunContext) -> str:
+        """The namespace exported."""
+        return self.source_namespace or ctx.flow.namespace
+
+    def git_directory_value(self) -> str:
+        return self.git_directory
+
+    def collect(self, ctx: RunContext) -> dict[str, bytes]:
+        namespace = self.source(ctx)
+        records = ctx.require_instance().list_flows(
+            namespace, include_children=self.include_child_namespaces
+        )
+        wanted: dict[str, bytes] = {}
+        for record in records:
+            if self.flows is not None and not any(
+                fnmatch.fnmatchcase(record.id, glob) for glob in self.flows
+            ):
+                continue
+            suffix = record.namespace[len(namespace) + 1 :] if record.namespace != namespace else ""
+            folder = suffix.replace(".", "/") + "/" if suffix else ""
+            source = strip_revision(record.source)
+            if self.target_namespace:
+                source = rewrite_namespaces(source, namespace, self.target_namespace)
+            wanted[f"{folder}{record.id}.yml"] = source.encode("utf-8")
+        if not wanted:
+            ctx.info(f"no flow of {namespace} matches; only deletions (if any) are pushed")
+        return wanted
+
+    def may_delete(self, relative: str) -> bool:
+        if "/" in relative and not self.include_child_namespaces:
+            return False  # child-namespace folders are out of scope
+        name = relative.rsplit("/", 1)[-1]
+        if not name.endswith(FLOW_SUFFIXES):
+            return False  # only flow files are ours to delete; a README stays
+        if self.flows is None:
+            return True
+        stem = name.rsplit(".", 1)[0]
+        return any(
+            fnmatch.fnmatchcase(candidate, glob)
+            for glob in self.flows
+            for candidate in (relative, name, stem)
+        )
+
+    def default_commit_message(self, ctx: RunContext) -> str:
+        return f"Add flows from {self.source(ctx)} namespace"
+
+    def make_output(self, base: dict[str, Any], rows: list[dict[str, str]]) -> TaskOutput:
+        return self.Output(**base, flows=rows)
