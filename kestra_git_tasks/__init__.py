@@ -32,14 +32,20 @@ from .instance.local import LocalInstance
 from .runner import run_flow
 from .secrets import SecretStore
 from .tasks.base import Output, Task
+from .tasks.clone import Clone
+from .tasks.commands import PythonCommands, ShellCommands
 from .tasks.log import Log
+from .tasks.push_flows import PushFlows
+from .tasks.push_namespace_files import PushNamespaceFiles
 from .tasks.sync_flow import SyncFlow
 from .tasks.sync_flows import SyncFlows
 from .tasks.sync_namespace_files import SyncNamespaceFiles
+from .tasks.working_directory import WorkingDirectory
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Clone",
     "ConfigError",
     "ExecutionRecord",
     "FileRecord",
@@ -64,16 +70,21 @@ __all__ = [
     "LogRecord",
     "NotFoundError",
     "Output",
+    "PushFlows",
+    "PushNamespaceFiles",
     "PushRejectedError",
+    "PythonCommands",
     "RunContext",
     "SecretNotFoundError",
     "SecretStore",
+    "ShellCommands",
     "SyncFlow",
     "SyncFlows",
     "SyncNamespaceFiles",
     "Task",
     "TaskFailedError",
     "TemplateError",
+    "WorkingDirectory",
     "load_flow_file",
     "parse_flow",
     "run_flow",

@@ -113,7 +113,8 @@ def _field_rows(model: type[BaseModel], exclude: set[str]) -> list[str]:
             default = ""
         else:
             default = f"`{_yaml_value(field.default)}`"
-        secret = " (secret)" if (field.json_schema_extra or {}) == {"secret": True} else ""
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        secret = " (secret)" if extra.get("secret") else ""
         rows.append(
             f"| `{yaml_name}` | {_type_name(field.annotation)}{secret} | {default} | "
             f"{_cell(field.description or '')} |"
@@ -130,7 +131,10 @@ def _yaml_value(value: Any) -> str:
 def _type_name(annotation: Any) -> str:
     text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
     text = re.sub(r"typing\.|pydantic\.types\.|<class '([^']+)'>", r"\1", text)
+    text = re.sub(r"\b(?:[a-z_][a-z0-9_]*\.)+([A-Z]\w*)", r"\1", text)  # module paths
+    text = re.sub(r"Optional\[(.*)\]$", r"\1 | None", text)
     text = text.replace("NoneType", "null").replace("Literal", "one of ")
+    text = text.replace("SecretStr", "str")
     return _cell(text)
 
 

@@ -257,15 +257,21 @@ def _run_tasks(
             if task.run_if is not None and task.run_if.strip().lower() in _FALSY:
                 ctx.info(f"runIf is {task.run_if!r}: task skipped")
                 continue
-            ctx.child_runner = _child_runner(spec, ctx, flush)
+            child_states: list[str] = []
+            ctx.child_runner = _child_runner(spec, ctx, flush, child_states)
             output = task.run(ctx)
             ctx.outputs[spec.id] = output.to_dict() if output is not None else {}
+            if "WARNING" in child_states and outcome.state == "SUCCESS":
+                outcome.state = "WARNING"  # a child failed with allowFailure
         except _ChildFailed as failed:
+            if spec.properties.get("allowFailure") is True:
+                ctx.log("WARN", f"task '{spec.id}' failed through a child; allowFailure: going on")
+                if outcome.state == "SUCCESS":
+                    outcome.state = "WARNING"
+                continue
             outcome.state = failed.outcome.state
-            outcome.error, outcome.failed_task_id = (
-                failed.outcome.error,
-                failed.outcome.failed_task_id,
-            )
+            outcome.error = failed.outcome.error
+            outcome.failed_task_id = failed.outcome.failed_task_id
             return
         except KestraGitError as exc:
             exc.task_id, exc.task_type = spec.id, spec.type_name
@@ -284,7 +290,7 @@ def _run_tasks(
 
 
 def _child_runner(
-    spec: TaskSpec, ctx: RunContext, flush: Callable[[], None]
+    spec: TaskSpec, ctx: RunContext, flush: Callable[[], None], states: list[str]
 ) -> Callable[[str], str]:
     def run_children(field: str) -> str:
         parent_id, parent_type = ctx.task_id, ctx.task_type
@@ -293,6 +299,7 @@ def _child_runner(
             _run_tasks(spec.children.get(field, []), ctx, child_outcome, flush)
         finally:
             ctx.task_id, ctx.task_type = parent_id, parent_type
+        states.append(child_outcome.state)
         if child_outcome.state == "FAILED":
             raise _ChildFailed(child_outcome)
         return child_outcome.state

@@ -10,7 +10,7 @@ import pytest
 
 from kestra_git_tasks.cli import cli
 from kestra_git_tasks.docgen import docstring_examples, generate_docs
-from kestra_git_tasks.flow import parse_flow
+from kestra_git_tasks.flow import TaskSpec, parse_flow
 from kestra_git_tasks.tasks.registry import TASK_CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,16 @@ def test_task_has_title_fields_and_examples(cls: type) -> None:
     assert examples, f"{cls.__name__} has no example flow"
     for example in examples:
         flow = parse_flow(example, f"{cls.__name__} docstring")
-        assert any(task.cls is cls for task in flow.tasks)
+        assert cls in _classes(flow.tasks), "the example must use the task (maybe nested)"
+
+
+def _classes(specs: list[TaskSpec]) -> set[type]:
+    found: set[type] = set()
+    for spec in specs:
+        found.add(spec.cls)
+        for children in spec.children.values():
+            found |= _classes(children)
+    return found
 
 
 def _commands(group: click.Command, prefix: str = "kestra-git") -> list[str]:

@@ -309,3 +309,88 @@ def test_bad_input_value_is_a_config_error_naming_the_input(tmp_path: Path) -> N
     )
     with pytest.raises(ConfigError, match="input 'count' \\(INT\\): invalid value 'many'"):
         coerce_inputs(flow, {"count": "many"})
+
+
+WD = "io.kestra.plugin.core.flow.WorkingDirectory"
+
+
+def test_a_failing_child_fails_the_execution_naming_the_child(
+    tmp_path: Path, instance: LocalInstance
+) -> None:
+    flow = write_flow(
+        tmp_path,
+        f"""\
+id: nested
+namespace: n
+tasks:
+  - id: wd
+    type: {WD}
+    tasks:
+      - id: ok
+        type: {LOG}
+        message: fine
+      - id: broken
+        type: {LOG}
+        message: "{{{{ nope }}}}"
+  - id: after
+    type: {LOG}
+    message: not reached
+""",
+    )
+    execution = run_flow(flow, instance=instance, home=tmp_path / "home")
+    assert execution.state == "FAILED"
+    assert execution.failed_task_id == "broken"
+    assert (execution.error or "").startswith(f"task 'broken' ({LOG}) failed:")
+    assert not any(log.task_id == "after" for log in execution.logs)
+
+
+def test_a_child_with_allow_failure_makes_the_execution_warning(
+    tmp_path: Path, instance: LocalInstance
+) -> None:
+    flow = write_flow(
+        tmp_path,
+        f"""\
+id: nested_warning
+namespace: n
+tasks:
+  - id: wd
+    type: {WD}
+    tasks:
+      - id: broken
+        type: {LOG}
+        allowFailure: true
+        message: "{{{{ nope }}}}"
+      - id: next
+        type: {LOG}
+        message: still here
+""",
+    )
+    execution = run_flow(flow, instance=instance, home=tmp_path / "home")
+    assert execution.state == "WARNING"
+    assert execution.logs[-1].message == "still here"
+
+
+def test_allow_failure_on_a_flowable_task_covers_its_children(
+    tmp_path: Path, instance: LocalInstance
+) -> None:
+    flow = write_flow(
+        tmp_path,
+        f"""\
+id: tolerant_parent
+namespace: n
+tasks:
+  - id: wd
+    type: {WD}
+    allowFailure: true
+    tasks:
+      - id: broken
+        type: {LOG}
+        message: "{{{{ nope }}}}"
+  - id: after
+    type: {LOG}
+    message: after the working directory
+""",
+    )
+    execution = run_flow(flow, instance=instance, home=tmp_path / "home")
+    assert execution.state == "WARNING"
+    assert execution.logs[-1].message == "after the working directory"

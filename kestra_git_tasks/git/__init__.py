@@ -8,6 +8,9 @@ Sync tasks read flows and files from a remote branch without a work tree::
     files = cache.list_tree(url, sha, "_flows")             # {"a.yml": blob_sha, ...} or None
     source = cache.read_blob(url, files["a.yml"])
 
+``clone_repository(url, folder, ...)`` makes a work tree (the ``Clone`` task): branch, depth,
+commit, tag, single branch, no tags, submodules, into an empty or a non-empty folder.
+
 Errors (all from :mod:`kestra_git_tasks.errors`, the pygit2 exception kept as ``__cause__``):
 
 - ``GitAuthError``: credentials missing, or rejected (after one attempt, not libgit2's 15);
@@ -22,6 +25,7 @@ No message, cache file or ``.git/config`` ever holds a password: URLs are passed
 """
 
 from kestra_git_tasks.git.cache import RepoCache
+from kestra_git_tasks.git.clone import CloneResult, check_clone_options, clone_repository
 from kestra_git_tasks.git.transport import (
     Credentials,
     TransportOptions,
@@ -30,9 +34,12 @@ from kestra_git_tasks.git.transport import (
 )
 
 __all__ = [
+    "CloneResult",
     "Credentials",
     "RepoCache",
     "TransportOptions",
     "apply_process_wide_settings",
+    "check_clone_options",
+    "clone_repository",
     "redact_url",
 ]

@@ -6,15 +6,31 @@ import difflib
 
 from ..errors import ConfigError
 from .base import Task
+from .clone import Clone
+from .commands import PythonCommands, ShellCommands
 from .log import Log
+from .push_flows import PushFlows
+from .push_namespace_files import PushNamespaceFiles
 from .sync_flow import SyncFlow
 from .sync_flows import SyncFlows
 from .sync_namespace_files import SyncNamespaceFiles
+from .working_directory import WorkingDirectory
 
 __all__ = ["TASK_CLASSES", "TASK_TYPES", "known_task_types", "resolve_task_type"]
 
 #: Every task class this library implements, in the order the docs list them.
-TASK_CLASSES: tuple[type[Task], ...] = (SyncFlows, SyncNamespaceFiles, SyncFlow, Log)
+TASK_CLASSES: tuple[type[Task], ...] = (
+    SyncFlows,
+    SyncNamespaceFiles,
+    SyncFlow,
+    PushFlows,
+    PushNamespaceFiles,
+    Clone,
+    WorkingDirectory,
+    ShellCommands,
+    PythonCommands,
+    Log,
+)
 
 #: Type name or alias -> class.
 TASK_TYPES: dict[str, type[Task]] = {}

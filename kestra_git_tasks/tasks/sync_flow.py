@@ -12,7 +12,7 @@ from ..errors import FlowValidationError, GitDirectoryNotFoundError, NotFoundErr
 from ..ids import NAMESPACE_PATTERN
 from .base import Output as TaskOutput
 from .git_base import GitTask
-from .sync_flows import flow_identity, next_revision, rewrite_namespace
+from .sync_flows import next_revision, prepare_flow
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -83,11 +83,10 @@ class SyncFlow(GitTask):
                 f"Flow file not found at path: {self.flow_path} (branch '{self.branch}')"
             )
         raw = cache.read_blob(self.url, listed[path.name])
-        source = rewrite_namespace(raw.decode("utf-8", "replace"), self.target_namespace)
+        source, identity = prepare_flow(raw.decode("utf-8", "replace"), self.target_namespace)
         if not re.search(r"^id:[ \t]*\S", source, re.MULTILINE):
             raise FlowValidationError(f"Cannot parse flow id from YAML at path: {self.flow_path}")
         problems = instance.validate_flows([source])[0]
-        identity = flow_identity(source)
         if problems or identity is None:
             problems = problems or ["the flow has no readable top-level id and namespace"]
             raise FlowValidationError(

@@ -18,14 +18,15 @@ from .sync import Entry, GitTree, SyncPlan, SyncState, SyncTask, Write, build_pl
 if TYPE_CHECKING:
     from ..context import RunContext
 
-__all__ = ["SyncFlows", "flow_identity", "rewrite_namespace"]
+__all__ = ["SyncFlows", "next_revision", "prepare_flow", "rewrite_namespace"]
 
 FLOW_SUFFIXES = (".yml", ".yaml")
 SYSTEM_NAMESPACE = "system"
 
 
-def rewrite_namespace(source: str, namespace: str) -> str:
-    """``source`` with its top-level ``namespace:`` line set to ``namespace``.
+def prepare_flow(source: str, namespace: str) -> tuple[str, tuple[str, str] | None]:
+    """``source`` with its top-level ``namespace:`` set to ``namespace``, and the flow's
+    ``(namespace, id)`` when it can be read; the YAML is parsed once.
 
     Only the flow's own key is touched (found by parsing, so ``namespace:  x`` and quoted values
     work too); indented keys of subflow tasks or triggers are left alone. A source that does not
@@ -34,31 +35,30 @@ def rewrite_namespace(source: str, namespace: str) -> str:
     try:
         document = load_yaml(source)
     except FlowFileError:
-        return source
-    if not isinstance(document, LineDict) or "namespace" not in document:
-        return source
+        return source, None
+    if not isinstance(document, LineDict):
+        return source, None
+    flow_id, declared = document.get("id"), document.get("namespace")
+    if "namespace" not in document:
+        return source, None
     line_number = document.key_lines["namespace"]
     lines = source.splitlines(keepends=True)
     old = lines[line_number - 1]
     if not old.startswith("namespace:") or old.rstrip("\r\n").rstrip().endswith((":", "|", ">")):
-        return source  # a flow or block style we do not rewrite by text; validation decides
+        # a flow or block style we do not rewrite by text; validation decides
+        valid = isinstance(flow_id, str) and isinstance(declared, str)
+        return source, (str(declared), str(flow_id)) if valid else None
     ending = old[len(old.rstrip("\r\n")) :]
     comment = re.search(r"\s+#.*$", old.rstrip("\r\n"))
     lines[line_number - 1] = f"namespace: {namespace}{comment.group(0) if comment else ''}{ending}"
-    return "".join(lines)
+    identity = (namespace, flow_id) if isinstance(flow_id, str) else None
+    return "".join(lines), identity
 
 
-def flow_identity(source: str) -> tuple[str, str] | None:
-    """``(namespace, id)`` a source declares, when it can be read."""
-    try:
-        document = load_yaml(source)
-    except FlowFileError:
-        return None
-    if isinstance(document, dict):
-        namespace, flow_id = document.get("namespace"), document.get("id")
-        if isinstance(namespace, str) and isinstance(flow_id, str):
-            return namespace, flow_id
-    return None
+def rewrite_namespace(source: str, namespace: str) -> str:
+    """``source`` with its top-level ``namespace:`` line set to ``namespace`` (see
+    :func:`prepare_flow`)."""
+    return prepare_flow(source, namespace)[0]
 
 
 def next_revision(instance: Instance, namespace: str, flow_id: str) -> int:
@@ -168,12 +168,11 @@ class SyncFlows(SyncTask):
         """The plan for a listed Git tree (no network from here on)."""
         instance = ctx.require_instance()
         candidates = self._git_flows(ctx, tree)
-        problems = instance.validate_flows([source for _, source in candidates])
+        problems = instance.validate_flows([source for _, source, _ in candidates])
         git_flows: dict[str, tuple[str, str]] = {}  # uid -> (gitPath, source)
         protected: set[str] = set()
         invalid: list[str] = []
-        for (git_path, source), flow_problems in zip(candidates, problems, strict=True):
-            identity = flow_identity(source)
+        for (git_path, source, identity), flow_problems in zip(candidates, problems, strict=True):
             uid = f"{identity[0]}/{identity[1]}" if identity else None
             if flow_problems:
                 message = f"Invalid flow imported from Git ({git_path}): {'; '.join(flow_problems)}"
@@ -252,8 +251,10 @@ class SyncFlows(SyncTask):
                 )
         return build_plan(tree.commit, entries, self.target_namespace, drifted)
 
-    def _git_flows(self, ctx: RunContext, tree: GitTree) -> list[tuple[str, str]]:
-        """``(gitPath, source with its namespace rewritten)`` of every flow file."""
+    def _git_flows(
+        self, ctx: RunContext, tree: GitTree
+    ) -> list[tuple[str, str, tuple[str, str] | None]]:
+        """``(gitPath, source with its namespace rewritten, identity)`` of every flow file."""
         flows = []
         for relative in sorted(tree.files, key=lambda p: (p.count("/"), p)):
             folder, _, name = relative.rpartition("/")
@@ -269,7 +270,7 @@ class SyncFlows(SyncTask):
             except UnicodeDecodeError:
                 source = raw.decode("utf-8", "replace")
             namespace = self.target_namespace + ("." + folder.replace("/", ".") if folder else "")
-            flows.append((git_path, rewrite_namespace(source, namespace)))
+            flows.append((git_path, *prepare_flow(source, namespace)))
         return flows
 
     def _may_delete(
