@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,28 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from .errors import KestraGitError
+from .home import default_home
 from .instance.base import Instance, LogRecord
 from .secrets import SecretMasker, SecretStore, env_variables
 from .templating import Renderer
 
 __all__ = ["FlowInfo", "RunContext", "default_home"]
 
-HOME_ENV = "KESTRA_GIT_HOME"
 LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40}
 
 _logger = logging.getLogger("kestra_git_tasks.execution")
 # A library does not print by itself: applications configure logging (the CLI prints through
 # its own sink).
 logging.getLogger("kestra_git_tasks").addHandler(logging.NullHandler())
-
-
-def default_home(environ: Mapping[str, str] | None = None) -> Path:
-    """The runner's home folder: ``KESTRA_GIT_HOME``, else ``~/.kestra-git``."""
-    environ = os.environ if environ is None else environ
-    configured = environ.get(HOME_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".kestra-git"
 
 
 @dataclass(frozen=True)

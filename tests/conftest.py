@@ -1,4 +1,5 @@
-"""Shared fixtures. Sections: environment isolation, Git server and remotes.
+"""Shared fixtures. Sections: environment isolation, Git server and remotes, fake Kestra,
+either backend.
 
 Every test runs in an isolated environment (``isolated_env``, autouse): no developer or CI
 setting (secrets, proxies, git config, Kestra variables) can change its result.
@@ -16,8 +17,15 @@ from pathlib import Path
 
 import pygit2
 import pytest
+from fakekestra import FakeKestra
 from gitserver import DEFAULT_PASSWORD, DEFAULT_USERNAME, BareRemote, GitHttpServer
 from pygit2.enums import ConfigLevel
+from pytest_httpserver import HTTPServer
+
+from kestra_git_tasks.flow import validate_source
+from kestra_git_tasks.instance.base import Instance
+from kestra_git_tasks.instance.kestra import KestraInstance
+from kestra_git_tasks.instance.local import LocalInstance
 
 # ---------------------------------------------------------------------------------------------
 # Environment isolation
@@ -118,3 +126,53 @@ def remote(git_server: GitHttpServer, request: pytest.FixtureRequest) -> Iterato
     yield make_remote
     for bare in created:
         shutil.rmtree(bare.path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fake Kestra server (tests/fakekestra.py) and a KestraInstance connected to it
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_kestra(httpserver: HTTPServer) -> Iterator[FakeKestra]:
+    """A stateful fake Kestra on pytest-httpserver: tenant ``main``, HTTP Basic
+    ``admin@kestra.io`` / ``Admin1234``. Errors raised inside the fake fail the test."""
+    fake = FakeKestra().install(httpserver)
+    yield fake
+    httpserver.check_handler_errors()
+
+
+@pytest.fixture
+def kestra_instance(fake_kestra: FakeKestra) -> Iterator[KestraInstance]:
+    """A :class:`KestraInstance` connected to ``fake_kestra`` with its credentials."""
+    with KestraInstance(
+        fake_kestra.url, username=fake_kestra.username, password=fake_kestra.password
+    ) as instance:
+        yield instance
+
+
+# ---------------------------------------------------------------------------------------------
+# Either backend: the sync and push suites run against the embedded instance and the fake server
+# ---------------------------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "embedded_only(reason): the test reads the embedded instance's own storage (SQLite), so "
+        "it runs on the embedded backend only",
+    )
+
+
+@pytest.fixture(params=["embedded", "kestra"])
+def any_instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instance]:
+    """The embedded instance (in ``tmp_path / "home"``), then a KestraInstance on the fake
+    Kestra server: a test using it runs against both."""
+    if request.param == "embedded":
+        with LocalInstance(tmp_path / "home", validator=validate_source) as local:
+            yield local
+        return
+    marker = request.node.get_closest_marker("embedded_only")
+    if marker is not None:
+        pytest.skip(f"embedded instance only: {marker.args[0] if marker.args else ''}")
+    yield request.getfixturevalue("kestra_instance")

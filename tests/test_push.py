@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ import pytest
 from kestra_git_tasks import LocalInstance, RunContext
 from kestra_git_tasks.errors import GitAuthError, NotFoundError, PushRejectedError
 from kestra_git_tasks.flow import validate_source
+from kestra_git_tasks.instance.base import Instance
 from kestra_git_tasks.tasks.push import commit_url, parse_globs
 from kestra_git_tasks.tasks.push_flows import PushFlows, rewrite_namespaces, strip_revision
 from kestra_git_tasks.tasks.push_namespace_files import PushNamespaceFiles, path_matches
@@ -76,9 +76,9 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def instance(home: Path) -> Iterator[LocalInstance]:
-    with LocalInstance(home, validator=validate_source) as opened:
-        yield opened
+def instance(any_instance: Instance) -> Instance:
+    """The embedded instance, then the fake Kestra server (see conftest.any_instance)."""
+    return any_instance
 
 
 def context(instance: LocalInstance, home: Path, namespace: str = "system") -> RunContext:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from backends import run_flow_on, stored_execution
 from gitserver import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
-from kestra_git_tasks import LocalInstance, run_flow
+from kestra_git_tasks import LocalInstance
 from kestra_git_tasks.context import RunContext
 from kestra_git_tasks.errors import (
     ConfigError,
@@ -18,7 +18,7 @@ from kestra_git_tasks.errors import (
     GitRefNotFoundError,
     NotFoundError,
 )
-from kestra_git_tasks.flow import validate_source
+from kestra_git_tasks.instance.base import Instance
 from kestra_git_tasks.tasks.sync_flow import SyncFlow
 
 if TYPE_CHECKING:
@@ -49,9 +49,9 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def instance(home: Path) -> Iterator[LocalInstance]:
-    with LocalInstance(home, validator=validate_source) as opened:
-        yield opened
+def instance(any_instance: Instance) -> Instance:
+    """The embedded instance, then the fake Kestra server (see conftest.any_instance)."""
+    return any_instance
 
 
 @pytest.fixture
@@ -387,17 +387,17 @@ tasks:
     )
     secrets = {"GITHUB_ACCESS_TOKEN": DEFAULT_PASSWORD}
 
-    execution = run_flow(flow, instance=instance, home=home, secrets=secrets)
+    execution = run_flow_on(instance, flow, home=home, secrets=secrets)
 
     assert execution.state == "SUCCESS", execution.error
     assert execution.outputs["sync"] == {"flowId": "etl", "namespace": "prod", "revision": 1}
     assert execution.outputs["plan"] == {"flowId": "etl", "namespace": "prod", "revision": 1}
     assert execution.logs[-1].message == "prod/etl r1"
-    assert instance.get_execution(execution.id).outputs["sync"]["revision"] == 1
+    assert stored_execution(instance, home, execution.id).outputs["sync"]["revision"] == 1
     assert revisions(instance, "prod", "etl") == [(1, False)]
 
     bare.commit({"flows/etl.yml": ETL_CHANGED})
-    again = run_flow(flow, instance=instance, home=home, secrets=secrets)
+    again = run_flow_on(instance, flow, home=home, secrets=secrets)
 
     assert again.outputs["sync"]["revision"] == 2
     assert again.outputs["plan"]["revision"] == 2  # saved just before: identical now
@@ -424,8 +424,8 @@ tasks:
 """
     )
 
-    execution = run_flow(
-        flow, instance=instance, home=home, secrets={"GITHUB_ACCESS_TOKEN": DEFAULT_PASSWORD}
+    execution = run_flow_on(
+        instance, flow, home=home, secrets={"GITHUB_ACCESS_TOKEN": DEFAULT_PASSWORD}
     )
 
     assert execution.state == "FAILED"

@@ -25,11 +25,15 @@ from kestra_git_tasks.errors import (
     KestraGitError,
 )
 from kestra_git_tasks.flow import validate_source
+from kestra_git_tasks.instance.base import Instance
 from kestra_git_tasks.tasks.sync_flows import rewrite_namespace
 
 if TYPE_CHECKING:
     from conftest import MakeRemote
+    from fakekestra import FakeKestra
     from gitserver import GitHttpServer
+
+    from kestra_git_tasks.instance.kestra import KestraInstance
 
 USER, PASSWORD = "git_user", "s3cr3t-token"
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +52,9 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def instance(home: Path) -> Iterator[LocalInstance]:
-    with LocalInstance(home, validator=validate_source) as opened:
-        yield opened
+def instance(any_instance: Instance) -> Instance:
+    """The embedded instance, then the fake Kestra server (see conftest.any_instance)."""
+    return any_instance
 
 
 def sync(
@@ -447,6 +451,7 @@ import sys
 from pathlib import Path
 from kestra_git_tasks import LocalInstance, RunContext, SyncFlows
 from kestra_git_tasks.flow import validate_source
+from kestra_git_tasks.instance.base import Instance
 
 home, url = Path(sys.argv[1]), sys.argv[2]
 with LocalInstance(home, validator=validate_source) as instance:
@@ -602,3 +607,47 @@ def test_seed_example_without_the_secret_fails_with_one_clear_line(
         execution.error is not None
         and "Cannot find secret for key 'GITHUB_ACCESS_TOKEN'." in execution.error
     )
+
+
+# -- all or nothing on a Kestra server ----------------------------------------------------------
+@pytest.mark.parametrize("failing_write", [1, 2, 4])
+def test_sync_failing_part_way_on_a_server_restores_the_state_before_the_apply(
+    remote: MakeRemote,
+    fake_kestra: FakeKestra,
+    kestra_instance: KestraInstance,
+    home: Path,
+    failing_write: int,
+) -> None:
+    for flow_id in ("keep", "change", "drop"):
+        kestra_instance.put_flow(flow(flow_id, "prod"))
+    before = fake_kestra.live_flows()
+    repo = remote(
+        files={
+            "_flows/keep.yml": flow("keep"),
+            "_flows/change.yml": flow("change", message="changed"),
+            "_flows/new1.yml": flow("new1"),
+            "_flows/new2.yml": flow("new2"),
+        }
+    )
+    fake_kestra.fail_write(failing_write)
+    task = SyncFlows(
+        id="sync",
+        url=repo.url,
+        username=USER,
+        password=PASSWORD,
+        target_namespace="prod",
+        delete=True,
+    )
+    with pytest.raises(KestraGitError) as caught:
+        task.run(RunContext.create(instance=kestra_instance, home=home))
+    assert fake_kestra.live_flows() == before
+    if failing_write > 1:
+        assert "restored" in str(caught.value)
+    # the next sync completes
+    task.run(RunContext.create(instance=kestra_instance, home=home))
+    assert set(fake_kestra.live_flows()) == {
+        ("prod", "keep"),
+        ("prod", "change"),
+        ("prod", "new1"),
+        ("prod", "new2"),
+    }

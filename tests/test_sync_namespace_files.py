@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from backends import files_state, run_flow_on, stored_execution
 from gitserver import DEFAULT_PASSWORD, DEFAULT_USERNAME, BareRemote, GitHttpServer
 
-from kestra_git_tasks import LocalInstance, run_flow
+from kestra_git_tasks import LocalInstance
 from kestra_git_tasks.context import RunContext
 from kestra_git_tasks.errors import (
     ConfigError,
@@ -20,8 +21,7 @@ from kestra_git_tasks.errors import (
     GitRefNotFoundError,
     NotFoundError,
 )
-from kestra_git_tasks.flow import validate_source
-from kestra_git_tasks.instance.base import LogRecord
+from kestra_git_tasks.instance.base import Instance, LogRecord
 from kestra_git_tasks.tasks.sync_namespace_files import SyncNamespaceFiles
 
 if TYPE_CHECKING:
@@ -42,9 +42,9 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def instance(home: Path) -> Iterator[LocalInstance]:
-    with LocalInstance(home, validator=validate_source) as opened:
-        yield opened
+def instance(any_instance: Instance) -> Instance:
+    """The embedded instance, then the fake Kestra server (see conftest.any_instance)."""
+    return any_instance
 
 
 def make_ctx(
@@ -93,16 +93,6 @@ def file_history(home: Path, namespace: str, path: str) -> list[tuple[int, int, 
         ).fetchall()
     db.close()
     return [(revision, deleted, bytes(content)) for revision, deleted, content in rows]
-
-
-def files_table(home: Path) -> list[tuple[str, str, int, int]]:
-    """The whole ``files`` table without contents: (namespace, path, revision, deleted)."""
-    with sqlite3.connect(home / "instance.db") as db:
-        rows = db.execute(
-            "SELECT namespace, path, revision, deleted FROM files ORDER BY namespace, path, revision"
-        ).fetchall()
-    db.close()
-    return [tuple(row) for row in rows]
 
 
 def write_flow(folder: Path, text: str) -> Path:
@@ -234,6 +224,7 @@ def test_branch_defaults_to_main_and_another_branch_can_be_read(
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.embedded_only("reads the embedded instance's SQLite tables")
 def test_added_rows_carry_kestra_path_and_git_path(
     remote: MakeRemote, instance: LocalInstance, home: Path
 ) -> None:
@@ -285,6 +276,7 @@ def test_nested_folders_keep_their_structure(
     }
 
 
+@pytest.mark.embedded_only("reads the embedded instance's SQLite tables")
 def test_changed_content_is_overwritten_as_a_new_revision_keeping_the_old_one(
     remote: MakeRemote, instance: LocalInstance, home: Path
 ) -> None:
@@ -302,6 +294,7 @@ def test_changed_content_is_overwritten_as_a_new_revision_keeping_the_old_one(
     assert file_history(home, "prod", "/same.txt") == [(1, 0, b"same")]
 
 
+@pytest.mark.embedded_only("reads the embedded instance's SQLite tables")
 def test_identical_content_already_in_the_instance_is_unchanged_without_new_revision(
     remote: MakeRemote, instance: LocalInstance, home: Path
 ) -> None:
@@ -326,6 +319,7 @@ def test_files_missing_from_git_are_kept_without_delete(
     assert stored(instance, "prod") == {"/a.txt": b"A", "/only-in-kestra.txt": b"K"}
 
 
+@pytest.mark.embedded_only("reads the embedded instance's SQLite tables")
 def test_delete_true_deletes_files_missing_from_git_keeping_their_history(
     remote: MakeRemote, instance: LocalInstance, home: Path
 ) -> None:
@@ -478,6 +472,7 @@ def test_gitkeep_and_gitignore_files_are_skipped(
     assert stored(instance, "prod") == {"/a.txt": b"A"}
 
 
+@pytest.mark.embedded_only("reads the embedded instance's SQLite tables")
 def test_binary_files_round_trip_byte_for_byte(
     remote: MakeRemote, instance: LocalInstance, home: Path
 ) -> None:
@@ -510,7 +505,7 @@ def test_dry_run_reports_the_same_rows_and_writes_nothing(
     instance.write_file("prod", "/changed.txt", b"v1")
     instance.write_file("prod", "/same.txt", b"S")
     instance.write_file("prod", "/gone.txt", b"G")
-    before = files_table(home)
+    before = files_state(instance)
     ctx = make_ctx(instance, home)
 
     planned = sync(ctx, bare.url, namespace="prod", delete=True, dry_run=True)
@@ -521,7 +516,7 @@ def test_dry_run_reports_the_same_rows_and_writes_nothing(
         ("_files/new.txt", "ADDED"),
         ("_files/same.txt", "UNCHANGED"),
     ]
-    assert files_table(home) == before
+    assert files_state(instance) == before
     assert not (home / "sync-state").exists() or not any((home / "sync-state").iterdir())
 
     applied = sync(ctx, bare.url, namespace="prod", delete=True)
@@ -591,7 +586,7 @@ def test_missing_branch_raises_ref_not_found_naming_it_and_changes_nothing(
 ) -> None:
     bare = remote(files={"_files/a.txt": "A"})
     instance.write_file("prod", "/kept.txt", b"K")
-    before = files_table(home)
+    before = files_state(instance)
 
     with pytest.raises(GitRefNotFoundError, match="no-such-branch"):
         sync(
@@ -602,7 +597,7 @@ def test_missing_branch_raises_ref_not_found_naming_it_and_changes_nothing(
             delete=True,
         )
 
-    assert files_table(home) == before
+    assert files_state(instance) == before
 
 
 def test_wrong_password_raises_auth_error_and_changes_nothing(
@@ -610,7 +605,7 @@ def test_wrong_password_raises_auth_error_and_changes_nothing(
 ) -> None:
     bare = remote(files={"_files/a.txt": "A"})
     instance.write_file("prod", "/kept.txt", b"K")
-    before = files_table(home)
+    before = files_state(instance)
 
     with pytest.raises(GitAuthError) as caught:
         sync(
@@ -622,7 +617,7 @@ def test_wrong_password_raises_auth_error_and_changes_nothing(
         )
 
     assert "wrong-pass-123" not in str(caught.value)
-    assert files_table(home) == before
+    assert files_state(instance) == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -636,12 +631,12 @@ def test_delete_with_an_empty_git_directory_is_refused_mentioning_allow_empty(
     bare = remote(files={"_files/.gitkeep": "", "README.md": "r"})
     instance.write_file("prod", "/a.txt", b"A")
     instance.write_file("prod", "/b.txt", b"B")
-    before = files_table(home)
+    before = files_state(instance)
 
     with pytest.raises(ConfigError, match="allowEmpty"):
         sync(make_ctx(instance, home), bare.url, namespace="prod", delete=True)
 
-    assert files_table(home) == before
+    assert files_state(instance) == before
 
 
 def test_delete_with_a_missing_directory_treated_as_empty_is_refused_too(
@@ -729,7 +724,7 @@ tasks:
     )
     secrets = {"GIT_PASSWORD": DEFAULT_PASSWORD}
 
-    execution = run_flow(implicit, instance=instance, home=home, secrets=secrets)
+    execution = run_flow_on(instance, implicit, home=home, secrets=secrets)
 
     assert execution.state == "SUCCESS", execution.error
     assert [row["syncState"] for row in execution.outputs["sync"]["files"]] == ["ADDED"]
@@ -745,7 +740,7 @@ tasks:
         ),
     )
 
-    execution = run_flow(flow, instance=instance, home=home, secrets=secrets)
+    execution = run_flow_on(instance, flow, home=home, secrets=secrets)
 
     assert execution.state == "SUCCESS", execution.error
     assert [row["syncState"] for row in execution.outputs["sync"]["files"]] == [
@@ -794,7 +789,7 @@ def test_second_sync_with_nothing_changed_rewrites_nothing_and_only_lists_refs(
         ("_files/sub/b.bin", "ADDED"),
     ]
     assert upload_pack_posts(git_server, bare) >= 1
-    table = files_table(home)
+    table = files_state(instance)
     mark = len(git_server.requests.matching(repo=bare.name))
 
     second = sync(ctx, bare.url, namespace="prod", delete=True)
@@ -804,12 +799,13 @@ def test_second_sync_with_nothing_changed_rewrites_nothing_and_only_lists_refs(
         "/prod/_files/a.txt",
         "/prod/_files/sub/b.bin",
     ]
-    assert files_table(home) == table
+    assert files_state(instance) == table
     assert upload_pack_posts(git_server, bare, since=mark) == 0
     since = git_server.requests.matching(repo=bare.name)[mark:]
     assert {(r.method, r.endpoint) for r in since} == {("GET", "info/refs")}
 
 
+@pytest.mark.embedded_only("reads the embedded instance's SQLite tables")
 def test_sync_after_an_edit_in_the_instance_restores_git_content_on_the_same_commit(
     remote: MakeRemote, instance: LocalInstance, home: Path
 ) -> None:
@@ -869,9 +865,9 @@ tasks:
 """,
     )
 
-    execution = run_flow(
+    execution = run_flow_on(
+        instance,
         flow,
-        instance=instance,
         home=home,
         secrets={"GIT_USER": DEFAULT_USERNAME, "GIT_PASSWORD": DEFAULT_PASSWORD},
     )
@@ -894,7 +890,7 @@ tasks:
     assert Path(outputs["diffFile"]).is_file()
     assert execution.logs[-1].message == f"2 file(s) at {bare.head()}"
     assert stored(instance, "company.team") == {"/a.txt": b"A", "/queries/q.sql": b"select 1"}
-    assert instance.get_execution(execution.id).outputs == execution.outputs
+    assert stored_execution(instance, home, execution.id).outputs == execution.outputs
 
 
 def all_bytes_under(folder: Path) -> Iterator[tuple[Path, bytes]]:
@@ -903,6 +899,7 @@ def all_bytes_under(folder: Path) -> Iterator[tuple[Path, bytes]]:
             yield path, path.read_bytes()
 
 
+@pytest.mark.embedded_only("reads the embedded instance's SQLite tables")
 def test_password_never_appears_in_home_files_outputs_or_logs(
     remote: MakeRemote, instance: LocalInstance, home: Path, tmp_path: Path
 ) -> None:
@@ -926,9 +923,9 @@ tasks:
     )
     seen: list[LogRecord] = []
 
-    execution = run_flow(
+    execution = run_flow_on(
+        instance,
         flow,
-        instance=instance,
         home=home,
         secrets={"GIT_PASSWORD": DEFAULT_PASSWORD},
         log_sinks=[seen.append],
@@ -947,7 +944,7 @@ tasks:
     assert "token is ******" in [log.message for log in execution.logs]
     texts = [
         json.dumps(execution.outputs),
-        json.dumps(instance.get_execution(execution.id).outputs),
+        json.dumps(stored_execution(instance, home, execution.id).outputs),
         *(log.message for log in [*execution.logs, *seen, *logs]),
         json.dumps(direct.to_dict() if direct is not None else {}),
         str(caught.value),

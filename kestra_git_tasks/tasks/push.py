@@ -21,7 +21,7 @@ from pydantic import BeforeValidator, Field
 from ..git.push import Identity, Pusher, PushResult, TreeView
 from .base import Output as TaskOutput
 from .base import secret_value
-from .git_base import GitTask
+from .kestra_api import KestraApiTask
 from .sync import KESTRAIGNORE, normalise_directory
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def commit_url(url: str, commit_id: str, branch: str) -> str | None:
     return f"{scheme}://{host}/{path}/commit/{commit_id}"
 
 
-class PushTask(GitTask):
+class PushTask(KestraApiTask):
     """Shared properties and pipeline of the instance -> Git tasks."""
 
     rows_output: ClassVar[str] = "rows"
@@ -148,6 +148,10 @@ class PushTask(GitTask):
 
     # -- the pipeline --------------------------------------------------------------------------
     def run(self, ctx: RunContext) -> TaskOutput:
+        with self.kestra_scope(ctx):
+            return self._run(ctx)
+
+    def _run(self, ctx: RunContext) -> TaskOutput:
         self.register_secrets(ctx)
         directory = normalise_directory(self.git_directory_value())
         wanted = self.collect(ctx)

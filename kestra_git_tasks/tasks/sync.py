@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -30,7 +31,7 @@ from pydantic import Field
 from ..errors import ConfigError, GitDirectoryNotFoundError
 from ..git import RepoCache, redact_url
 from ..instance.base import Instance
-from .git_base import GitTask
+from .kestra_api import KestraApiTask
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -101,25 +102,39 @@ class SyncPlan:
 
 @dataclass
 class GitTree:
-    """The files of ``gitDirectory`` at one commit: relative path -> blob id."""
+    """The files to sync: relative path -> an id, and how to read each one.
 
-    url: str
+    From Git (``read_git``) the ids are blob ids read from the repository cache; ``from_folder``
+    builds the same view over a local folder (``kestra-git deploy``).
+    """
+
     commit: str | None
     directory: str
     files: dict[str, str]
-    cache: RepoCache | None
+    reader: Callable[[str], bytes]
 
     def read(self, relative: str) -> bytes:
         """Content of one file of the tree."""
-        assert self.cache is not None
-        return self.cache.read_blob(self.url, self.files[relative])
+        return self.reader(self.files[relative])
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> GitTree:
+        """Every file under ``folder`` (``.kestraignore`` and skip rules applied); rows'
+        ``gitPath`` start with ``folder`` as given."""
+        listed = {
+            path.relative_to(folder).as_posix(): str(path)
+            for path in sorted(folder.rglob("*"))
+            if path.is_file() and ".git" not in path.relative_to(folder).parts
+        }
+        label = folder.as_posix().rstrip("/")
+        return cls(None, label, *filter_files(listed, lambda p: Path(p).read_bytes()))
 
     def git_path(self, relative: str) -> str:
         """``gitPath`` of a row: the task's ``gitDirectory`` joined with the file's path."""
         return f"{self.directory}/{relative}" if self.directory else relative
 
 
-class SyncTask(GitTask):
+class SyncTask(KestraApiTask):
     """Shared properties and pipeline of the Git -> instance tasks."""
 
     #: Output field holding the rows (``flows`` / ``files``).
@@ -170,14 +185,9 @@ class SyncTask(GitTask):
                 )
             ctx.warn(f"directory '{directory}' not found in branch '{self.branch}': empty")
             listed = {}
-        files = dict(listed)
-        ignore_blob = files.pop(KESTRAIGNORE, None)
-        if ignore_blob is not None:
-            lines = cache.read_blob(self.url, ignore_blob).decode("utf-8", "replace").splitlines()
-            spec = pathspec.GitIgnoreSpec.from_lines(lines)
-            files = {path: sha for path, sha in files.items() if not spec.match_file(path)}
-        files = {path: sha for path, sha in files.items() if not path.endswith(_SKIPPED_SUFFIXES)}
-        return GitTree(self.url, commit, directory, files, cache)
+        url = self.url
+        files, reader = filter_files(listed, lambda blob: cache.read_blob(url, blob))
+        return GitTree(commit, directory, files, reader)
 
     @abstractmethod
     def plan(self, ctx: RunContext) -> SyncPlan:
@@ -198,6 +208,10 @@ class SyncTask(GitTask):
         return rows
 
     def run(self, ctx: RunContext) -> Any:
+        with self.kestra_scope(ctx):
+            return self._run(ctx)
+
+    def _run(self, ctx: RunContext) -> Any:
         plan = self.plan(ctx)
         rows = plan.rows if self.dry_run else self.apply(ctx, plan)
         counts = _count(rows)
@@ -271,6 +285,20 @@ class SyncTask(GitTask):
     @abstractmethod
     def index_after(self, ctx: RunContext) -> dict[str, Any]:
         """A cheap fingerprint of the instance side in scope, compared on the next run."""
+
+
+def filter_files(
+    listed: dict[str, str], reader: Callable[[str], bytes]
+) -> tuple[dict[str, str], Callable[[str], bytes]]:
+    """Drop the root ``.kestraignore`` (and what it ignores) and ``.git*`` files."""
+    files = dict(listed)
+    ignore_id = files.pop(KESTRAIGNORE, None)
+    if ignore_id is not None:
+        lines = reader(ignore_id).decode("utf-8", "replace").splitlines()
+        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        files = {path: ident for path, ident in files.items() if not spec.match_file(path)}
+    files = {path: ident for path, ident in files.items() if not path.endswith(_SKIPPED_SUFFIXES)}
+    return files, reader
 
 
 def unchanged_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

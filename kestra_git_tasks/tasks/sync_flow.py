@@ -11,7 +11,7 @@ from pydantic import Field
 from ..errors import FlowValidationError, GitDirectoryNotFoundError, NotFoundError
 from ..ids import NAMESPACE_PATTERN
 from .base import Output as TaskOutput
-from .git_base import GitTask
+from .kestra_api import KestraApiTask
 from .sync_flows import next_revision, prepare_flow
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SyncFlow"]
 
 
-class SyncFlow(GitTask):
+class SyncFlow(KestraApiTask):
     """Sync one flow from Git to the instance.
 
     Reads the file at `flowPath` on `branch`, sets its namespace to `targetNamespace`, validates
@@ -66,6 +66,10 @@ class SyncFlow(GitTask):
         revision: int = Field(description="Its revision (the projected one in a dry run).")
 
     def run(self, ctx: RunContext) -> Output:
+        with self.kestra_scope(ctx):
+            return self._run(ctx)
+
+    def _run(self, ctx: RunContext) -> Output:
         instance = ctx.require_instance()
         self.register_secrets(ctx)
         cache = self.repo_cache(ctx)
