@@ -141,7 +141,6 @@ def local_instance(home: Path | None) -> Iterator[LocalInstance]:
     from .flow import validate_source
     from .instance.local import LocalInstance
 
-
     with LocalInstance(home or default_home(), validator=validate_source) as instance:
         yield instance
 

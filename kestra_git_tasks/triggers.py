@@ -5,9 +5,9 @@ They are validated with the flow; ``kestra-git run`` runs a flow once, whatever 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
-from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -79,7 +79,7 @@ class Schedule(Trigger):
         if expression.lower() in _NICKNAMES:
             return value
         fields = expression.split()
-        if len(fields) not in (5, 6) or not croniter.is_valid(expression):
+        if len(fields) not in (5, 6) or not _cron_is_valid(expression):
             raise ValueError(
                 f"invalid cron expression '{value}': expected 5 fields "
                 "(minute hour day-of-month month day-of-week) or a nickname such as @daily"
@@ -104,6 +104,13 @@ class Webhook(Trigger):
         if not value.strip():
             raise ValueError("the webhook key must not be blank")
         return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _cron_is_valid(expression: str) -> bool:
+    from croniter import croniter  # imported on the first cron checked
+
+    return bool(croniter.is_valid(expression))
 
 
 TRIGGER_TYPES: dict[str, type[Trigger]] = {}

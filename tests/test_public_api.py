@@ -40,3 +40,24 @@ def test_error_tree_in_docstring_names_every_error() -> None:
     for name, obj in inspect.getmembers(errors, inspect.isclass):
         if issubclass(obj, errors.KestraGitError):
             assert name in doc, name
+
+
+def test_the_registry_knows_every_alias_a_task_class_declares() -> None:
+    from kestra_git_tasks.tasks.registry import TASK_CLASSES, known_task_types, task_class
+
+    assert sorted(cls.type for cls in TASK_CLASSES) == known_task_types()
+    for cls in TASK_CLASSES:
+        for name in (cls.type, *cls.aliases):
+            assert task_class(name) is cls, name
+
+
+def test_importing_the_cli_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kestra_git_tasks.cli; "
+        "print(sorted(m for m in ('pygit2', 'httpx', 'jinja2', 'pydantic') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

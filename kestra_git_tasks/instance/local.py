@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FlowFileError, FlowValidationError, InstanceError, NotFoundError
-from ..yamlio import load_yaml
+from ..yamlio import load_yaml, top_level_identity
 from .base import ExecutionRecord, FileRecord, FlowRecord, FlowValidator, Instance, LogRecord
 
 __all__ = ["SCHEMA_VERSION", "LocalInstance", "normalize_file_path"]
@@ -115,6 +115,9 @@ def _scope(namespace: str, include_children: bool) -> tuple[str, list[str]]:
 
 def _parse_identity(source: str) -> tuple[str, str]:
     """``(namespace, id)`` of a flow source; raises FlowValidationError naming the problem."""
+    quick = top_level_identity(source)
+    if quick is not None:  # plain `id:` / `namespace:` lines: no need to parse the YAML
+        return quick[0], quick[1]
     problem = None
     try:
         # the flow model's loader: YAML scalars as Kestra reads them (`id: no` is a string)
@@ -320,13 +323,13 @@ class LocalInstance:
     def flow_index(self, namespace: str, *, include_children: bool = False) -> dict[str, int]:
         """``"namespace/id"`` -> latest revision of every live flow in scope; no sources read."""
         where, params = _scope(namespace, include_children)
-        latest = _LATEST.format(table="flows", key="id")
+        # one pass over the primary key: SQLite returns the `deleted` of the MAX row
         rows = self._query(
-            f"SELECT t.namespace, t.id, t.revision FROM flows AS t "
-            f"WHERE {where} AND t.deleted = 0 AND {latest}",
+            f"SELECT t.namespace, t.id, MAX(t.revision), t.deleted FROM flows AS t "
+            f"WHERE {where} GROUP BY t.namespace, t.id",
             params,
         )
-        return {f"{row[0]}/{row[1]}": row[2] for row in rows}
+        return {f"{row[0]}/{row[1]}": row[2] for row in rows if not row[3]}
 
     def list_namespaces(self) -> list[str]:
         """Every namespace holding at least one non-deleted flow or file, sorted."""

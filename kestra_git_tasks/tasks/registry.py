@@ -1,57 +1,79 @@
-"""Task type names (and Kestra's older aliases) mapped to task classes."""
+"""Task type names (and Kestra's older aliases) mapped to task classes.
+
+A task's module is imported the first time its type is resolved, so checking or running a flow
+that only logs does not import pygit2 or build every task model.
+"""
 
 from __future__ import annotations
 
 import difflib
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .base import Task
-from .clone import Clone
-from .commands import PythonCommands, ShellCommands
-from .log import Log
-from .push_flows import PushFlows
-from .push_namespace_files import PushNamespaceFiles
-from .sync_flow import SyncFlow
-from .sync_flows import SyncFlows
-from .sync_namespace_files import SyncNamespaceFiles
-from .working_directory import WorkingDirectory
 
-__all__ = ["TASK_CLASSES", "TASK_TYPES", "known_task_types", "resolve_task_type"]
+if TYPE_CHECKING:
+    from .base import Task
 
-#: Every task class this library implements, in the order the docs list them.
-TASK_CLASSES: tuple[type[Task], ...] = (
-    SyncFlows,
-    SyncNamespaceFiles,
-    SyncFlow,
-    PushFlows,
-    PushNamespaceFiles,
-    Clone,
-    WorkingDirectory,
-    ShellCommands,
-    PythonCommands,
-    Log,
+    TASK_CLASSES: tuple[type[Task], ...]  # provided lazily by __getattr__ below
+
+__all__ = ["TASK_CLASSES", "known_task_types", "resolve_task_type", "task_class"]
+
+# type name, "module:Class", older names. The order is the docs' order.
+_TASKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("io.kestra.plugin.git.SyncFlows", "sync_flows:SyncFlows", ()),
+    ("io.kestra.plugin.git.SyncNamespaceFiles", "sync_namespace_files:SyncNamespaceFiles", ()),
+    ("io.kestra.plugin.git.SyncFlow", "sync_flow:SyncFlow", ()),
+    ("io.kestra.plugin.git.PushFlows", "push_flows:PushFlows", ()),
+    ("io.kestra.plugin.git.PushNamespaceFiles", "push_namespace_files:PushNamespaceFiles", ()),
+    ("io.kestra.plugin.git.Clone", "clone:Clone", ()),
+    (
+        "io.kestra.plugin.core.flow.WorkingDirectory",
+        "working_directory:WorkingDirectory",
+        ("io.kestra.core.tasks.flows.WorkingDirectory",),
+    ),
+    ("io.kestra.plugin.scripts.shell.Commands", "commands:ShellCommands", ()),
+    ("io.kestra.plugin.scripts.python.Commands", "commands:PythonCommands", ()),
+    ("io.kestra.plugin.core.log.Log", "log:Log", ("io.kestra.core.tasks.log.Log",)),
 )
 
-#: Type name or alias -> class.
-TASK_TYPES: dict[str, type[Task]] = {}
-for _cls in TASK_CLASSES:
-    TASK_TYPES[_cls.type] = _cls
-    for _alias in _cls.aliases:
-        TASK_TYPES[_alias] = _cls
+_LOCATIONS: dict[str, str] = {}
+for _type, _location, _aliases in _TASKS:
+    _LOCATIONS[_type] = _location
+    for _alias in _aliases:
+        _LOCATIONS[_alias] = _location
+
+
+def _load(location: str) -> type[Task]:
+    module, _, name = location.partition(":")
+    cls: type[Task] = getattr(importlib.import_module(f".{module}", __package__), name)
+    return cls
 
 
 def known_task_types() -> list[str]:
     """Canonical type names, sorted."""
-    return sorted(cls.type for cls in TASK_CLASSES)
+    return sorted(type_name for type_name, _, _ in _TASKS)
+
+
+def task_class(name: str) -> type[Task] | None:
+    """The class for a type name or alias, or None."""
+    location = _LOCATIONS.get(name)
+    return _load(location) if location else None
 
 
 def resolve_task_type(name: str) -> type[Task]:
     """The class for ``name``; raises :class:`ConfigError` listing the known types."""
-    try:
-        return TASK_TYPES[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(TASK_TYPES), n=1)
+    cls = task_class(name)
+    if cls is None:
+        close = difflib.get_close_matches(name, list(_LOCATIONS), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise ConfigError(
             f"unknown task type '{name}'; {hint}known types: {', '.join(known_task_types())}"
-        ) from None
+        )
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TASK_CLASSES":  # every task class, in the docs' order (imports them all)
+        return tuple(_load(location) for _, location, _ in _TASKS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -218,10 +218,10 @@ class SyncTask(KestraApiTask):
         verb = "would change" if self.dry_run else "changed"
         ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
         diff_file = ctx.output_dir / f"{ctx.task_id or 'sync'}-{self.rows_output}.jsonl"
-        with diff_file.open("w", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        if not self.dry_run:
+        diff_file.write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8"
+        )
+        if not self.dry_run and not plan.state.get("unchanged"):
             self.save_state(ctx, plan, rows)
         return self.make_output(rows, plan, diff_file)
 
@@ -277,7 +277,14 @@ class SyncTask(KestraApiTask):
             return
         path = self.state_path(ctx, scope)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {**plan.state, "commit": plan.commit, "rows": rows, "index": self.index_after(ctx)}
+        # the index read by the plan is still right when the apply wrote nothing
+        index = plan.state["index"] if "index" in plan.state and not plan.writes else None
+        data = {
+            **plan.state,
+            "commit": plan.commit,
+            "rows": rows,
+            "index": index if index is not None else self.index_after(ctx),
+        }
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(data), encoding="utf-8")
         temporary.replace(path)

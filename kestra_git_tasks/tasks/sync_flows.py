@@ -11,7 +11,7 @@ from pydantic import Field
 from ..errors import FlowFileError, FlowValidationError, KestraGitError
 from ..ids import NAMESPACE_PATTERN
 from ..instance.base import FlowRecord, Instance, namespace_matches
-from ..yamlio import LineDict, load_yaml
+from ..yamlio import LineDict, load_yaml, top_level_identity
 from .base import Output as TaskOutput
 from .sync import Entry, GitTree, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
 
@@ -32,6 +32,12 @@ def prepare_flow(source: str, namespace: str) -> tuple[str, tuple[str, str] | No
     work too); indented keys of subflow tasks or triggers are left alone. A source that does not
     parse, or has no top-level ``namespace``, is returned unchanged: validation reports it.
     """
+    quick = top_level_identity(source)
+    if quick is not None:  # plain `id:` / `namespace:` lines: rewrite without parsing
+        _, quick_id, start, end = quick
+        comment = re.search(r"\s+#.*$", source[start:end])
+        new_line = f"namespace: {namespace}{comment.group(0) if comment else ''}"
+        return source[:start] + new_line + source[end:], (namespace, quick_id)
     try:
         document = load_yaml(source)
     except FlowFileError:
@@ -160,9 +166,12 @@ class SyncFlows(SyncTask):
         index = instance.flow_index(scope, include_children=self.include_child_namespaces)
         if state.get("commit") == commit and state.get("index") == index:
             ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
-            return SyncPlan(commit, unchanged_rows(state.get("rows", [])), state={"scope": scope})
+            rows = unchanged_rows(state.get("rows", []))
+            return SyncPlan(commit, rows, state={"scope": scope, "unchanged": True})
         tree = self.read_git(cache, commit, self.git_directory, ctx)
-        return self.plan_from_tree(ctx, tree, state)
+        plan = self.plan_from_tree(ctx, tree, state)
+        plan.state["index"] = index
+        return plan
 
     def plan_from_tree(self, ctx: RunContext, tree: GitTree, state: dict[str, Any]) -> SyncPlan:
         """The plan for a listed Git tree (no network from here on)."""

@@ -88,9 +88,8 @@ class SyncNamespaceFiles(SyncTask):
         state = self.load_state(ctx, namespace)
         if state.get("commit") == commit and state.get("index") == self.index_after(ctx):
             ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
-            return SyncPlan(
-                commit, unchanged_rows(state.get("rows", [])), state={"scope": namespace}
-            )
+            rows = unchanged_rows(state.get("rows", []))
+            return SyncPlan(commit, rows, state={"scope": namespace, "unchanged": True})
         tree = self.read_git(cache, commit, self.git_directory, ctx)
         existing = {record.path: record for record in instance.list_files(namespace)}
         entries: list[Entry] = []

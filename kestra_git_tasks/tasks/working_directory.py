@@ -137,7 +137,7 @@ class WorkingDirectory(Task):
     @classmethod
     def check_properties(cls, properties: dict[str, Any]) -> list[tuple[str | None, str]]:
         """Kestra's checks: non-empty `tasks`, only runnable children, no `workerGroup`."""
-        from .registry import TASK_TYPES
+        from .registry import task_class
 
         problems = super().check_properties(properties)
         if isinstance(properties.get("tasks"), list) and not properties["tasks"]:
@@ -147,7 +147,7 @@ class WorkingDirectory(Task):
             for child in children if isinstance(children, list) else []:
                 if not isinstance(child, dict):
                     continue
-                child_cls = TASK_TYPES.get(str(child.get("type")))
+                child_cls = task_class(str(child.get("type")))
                 if child_cls is not None and child_cls.child_task_fields:
                     problems.append(
                         (
