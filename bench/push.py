@@ -168,7 +168,7 @@ def create_template_remote(bench: Bench) -> None:
 
 def new_remote(bench: Bench, name: str) -> Path:
     """A fresh copy of the template remote, served as ``name``."""
-    path = bench.server.root / name
+    path = Path(bench.server.root) / name
     shutil.rmtree(path, ignore_errors=True)
     shutil.copytree(bench.template_remote, path, symlinks=True)
     return path
@@ -308,14 +308,26 @@ class Checker:
 # -- baseline: the git CLI -----------------------------------------------------------------------
 
 
+def requests_seen(bench: Bench) -> list[str]:
+    """The requests the server answered since the last reset, one short line each."""
+    return [
+        f"{r.method} {r.endpoint}"
+        + (f" ({r.service})" if r.service and r.service not in r.endpoint else "")
+        + f" {r.status}"
+        for r in bench.server.requests
+    ]
+
+
 def _measure(bench: Bench, args: list[str], log: Path, cwd: Path) -> dict[str, Any]:
     bench.server.requests.reset()
     result = run_measured(args, env=bench.git_env, log=log, cwd=cwd)
+    requests = requests_seen(bench)
     _check(result.returncode, log, " ".join(args[:3]))
     return {
         "wall_s": result.seconds,
         "rss_mb": result.max_rss_mb,
-        "http_requests": len(bench.server.requests),
+        "http_requests": len(requests),
+        "requests": requests,
     }
 
 
@@ -337,6 +349,7 @@ def _sum(parts: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         "wall_s": sum(p["wall_s"] for p in parts.values()),
         "rss_mb": max(p["rss_mb"] for p in parts.values()),
         "http_requests": sum(p["http_requests"] for p in parts.values()),
+        "requests": [r for p in parts.values() for r in p["requests"]],
         "parts_s": {name: p["wall_s"] for name, p in parts.items()},
     }
 
@@ -470,7 +483,7 @@ def run_sequence(
                     args += ["--profile", str(profile[step])]
                 env = {**bench.env, "BENCH_GIT_PASSWORD": bench.password}
                 result = run_measured(args, env=env, log=log, cwd=bench.cwd)
-                requests = len(bench.server.requests)
+                requests = requests_seen(bench)
                 _check(result.returncode, log, f"{tag} {step}")
                 data = json.loads(out.read_text(encoding="utf-8"))
                 commit, rows = data.pop("commit"), data.pop("rows")
@@ -480,7 +493,8 @@ def run_sequence(
                 sample = {
                     "wall_s": result.seconds,
                     "rss_mb": result.max_rss_mb,
-                    "http_requests": requests,
+                    "http_requests": len(requests),
+                    "requests": requests,
                     **data,
                 }
             else:
@@ -488,7 +502,7 @@ def run_sequence(
                 args += [str(flow_file(bench, repo)), "--home", str(home)]
                 args += ["--secret", f"GIT_PASSWORD={bench.password}"]
                 result = run_measured(args, env=bench.env, log=log, cwd=bench.cwd)
-                requests = len(bench.server.requests)
+                requests = requests_seen(bench)
                 _check(result.returncode, log, f"{tag} {step}")
                 state, exec_s, commit, rows = last_execution(home)
                 if state != "SUCCESS":
@@ -496,7 +510,8 @@ def run_sequence(
                 sample = {
                     "wall_s": result.seconds,
                     "rss_mb": result.max_rss_mb,
-                    "http_requests": requests,
+                    "http_requests": len(requests),
+                    "requests": requests,
                     "exec_s": exec_s,
                     "startup_s": result.seconds - exec_s,
                     "outer_s": result.outer_seconds,
@@ -564,6 +579,7 @@ def summarise(n: int, samples: dict[str, dict[str, list[dict[str, Any]]]]) -> li
             "max_s": max(s["wall_s"] for s in cli),
             "peak_rss_mb": max(rss) if rss else None,
             "http_requests": _median(cli, "http_requests"),
+            "requests_run1": cli[0].get("requests"),
             "samples": cli,
         }
         if "parts_s" in cli[0]:
@@ -600,6 +616,7 @@ def summarise(n: int, samples: dict[str, dict[str, list[dict[str, Any]]]]) -> li
                 "pass": time_ok,
                 "peak_rss_mb": max(s["rss_mb"] for s in cli),
                 "http_requests": _median(cli, "http_requests"),
+                "requests_run1": cli[0].get("requests"),
                 "exec_s": _median(cli, "exec_s"),
                 "startup_s": _median(cli, "startup_s"),
                 "run_s": _median(inproc, "run_s"),
@@ -666,14 +683,22 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def profile_misses(
-    bench: Bench, setup: Setup, rows: list[dict[str, Any]], out_dir: Path, limit: int, run: int
+    bench: Bench,
+    setup: Setup,
+    rows: list[dict[str, Any]],
+    out: Path,
+    limit: int,
+    run: int,
+    every: bool = False,
 ) -> dict[str, Any]:
-    """Profile, in-process, every PushFlows step of this N that missed its target."""
+    """Profile, in-process, every PushFlows step of this N that missed its target (``every``:
+    every step); the ``.prof`` files go next to the JSON report ``out``, named after it."""
+    out_dir, prefix = out.parent, out.stem
     n = setup.n
-    missed = [r["step"] for r in rows if "step" in r and r["pass"] is False]
+    missed = [r["step"] for r in rows if "step" in r and (every or r["pass"] is False)]
     if not missed:
         return {}
-    paths = {step: out_dir / f"push-n{n}-{step}.prof" for step in missed}
+    paths = {step: out_dir / f"{prefix}-n{n}-{step}.prof" for step in missed}
     tag = f"n{n}-profile"
     try:
         run_sequence(bench, setup, run, inprocess=True, tag=tag, profile=paths)
@@ -717,6 +742,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-profile", action="store_true", help="do not profile the cases that miss a target"
     )
+    parser.add_argument(
+        "--profile-all", action="store_true", help="profile every step, not only the misses"
+    )
     parser.add_argument("--profile-top", type=int, default=25, help="functions per profile")
     parser.add_argument(
         "--rev",
@@ -734,6 +762,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=_default_tmp_dir(),
         help="where the remotes, homes and clones live (default: /dev/shm when it exists)",
+    )
+    parser.add_argument(
+        "--server-nodelay",
+        action="store_true",
+        help="the test server answers with TCP_NODELAY (no ~40 ms Nagle/delayed-ACK stall after "
+        "each answer, as a production server would); default: the server as the tests use it",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
@@ -761,6 +795,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"measuring kestra_git_tasks: {library}", flush=True)
     password = secrets.token_hex(16)
     server = GitHttpServer(tmp / "srv", username=USERNAME, password=password)
+    if args.server_nodelay:
+        # Answer with TCP_NODELAY: without it the test server's two writes per response (headers,
+        # then body) wait ~40 ms for the client's delayed ACK, on every answer, for both clients.
+        handler = server._server.RequestHandlerClass
+        server._server.RequestHandlerClass = type(
+            "NoDelayHandler", (handler,), {"disable_nagle_algorithm": True}
+        )
     bench = Bench(
         tmp, env, server, password, inprocess=not args.no_inprocess, cwd=cwd, package=package
     )
@@ -771,6 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     versions = _versions(env, library)
     versions["tmp_filesystem"] = _filesystem(tmp)
+    versions["server_nodelay"] = str(args.server_nodelay)
     try:
         create_template_remote(bench)
         warm_up(bench)
@@ -780,7 +822,15 @@ def main(argv: list[str] | None = None) -> int:
             rows += n_rows
             if not args.no_profile:
                 profiles.update(
-                    profile_misses(bench, setup, n_rows, out_dir, args.profile_top, args.runs)
+                    profile_misses(
+                        bench,
+                        setup,
+                        n_rows,
+                        args.json,
+                        args.profile_top,
+                        args.runs,
+                        every=args.profile_all,
+                    )
                 )
             problems += bench.problems
             bench.problems.clear()
@@ -797,6 +847,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     print(f"\n{command}\nkestra_git_tasks: {library}")
     print(f"temporary files (remotes, homes, clones) on {versions['tmp_filesystem']}")
+    if args.server_nodelay:
+        print("test server answering with TCP_NODELAY (--server-nodelay)")
     print(f"{args.runs} runs per case, medians; finished in {elapsed:.0f} s\n")
     print_table(rows)
     print(

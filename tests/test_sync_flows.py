@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -651,3 +652,66 @@ def test_sync_failing_part_way_on_a_server_restores_the_state_before_the_apply(
         ("prod", "new1"),
         ("prod", "new2"),
     }
+
+
+# -- incremental re-plans give the same result as full plans --------------------------------------
+HISTORY: list[tuple[dict[str, str], list[str]]] = [
+    (
+        {
+            "_flows/a.yml": flow("a"),
+            "_flows/b.yml": flow("b"),
+            "_flows/team/c.yml": flow("c"),
+            "_flows/README.md": "docs",
+        },
+        [],
+    ),
+    ({"_flows/a.yml": flow("a", message="edited")}, []),
+    ({"_flows/d.yml": flow("d")}, ["_flows/b.yml"]),
+    ({"_flows/renamed.yml": flow("d")}, ["_flows/d.yml"]),
+    ({"_flows/a.yml": flow("a2")}, []),
+    ({"_flows/team/deeper/e.yml": flow("e"), "_flows/README.md": "more docs"}, []),
+    ({"_flows/team/moved.yml": flow("c", message="moved")}, ["_flows/team/c.yml"]),
+    ({}, ["_flows/renamed.yml", "_flows/team/deeper/e.yml"]),
+]
+
+
+@pytest.mark.parametrize("delete", [True, False])
+def test_incremental_replan_matches_a_full_plan_over_a_history(
+    remote: MakeRemote, tmp_path: Path, delete: bool
+) -> None:
+    repo = remote(files=HISTORY[0][0])
+    homes = {"incremental": tmp_path / "incremental", "full": tmp_path / "full"}
+    with (
+        LocalInstance(homes["incremental"], validator=validate_source) as incremental,
+        LocalInstance(homes["full"], validator=validate_source) as full,
+    ):
+        for step, (files, removed) in enumerate(HISTORY):
+            if step:
+                repo.commit(files, f"step {step}", delete=removed)
+            shutil.rmtree(homes["full"] / "sync-state", ignore_errors=True)  # forget: full plan
+            outputs = {
+                name: sync(
+                    instance, homes[name], repo.url, delete=delete, include_child_namespaces=True
+                )
+                for name, instance in (("incremental", incremental), ("full", full))
+            }
+            assert outputs["incremental"].flows == outputs["full"].flows, f"step {step}"
+            assert live_flows(incremental) == live_flows(full), f"step {step}"
+
+
+def test_incremental_replan_reads_only_the_changed_files(
+    remote: MakeRemote, instance: LocalInstance, home: Path
+) -> None:
+    repo = remote(files={f"_flows/f{i}.yml": flow(f"f{i}") for i in range(30)})
+    sync(instance, home, repo.url)
+    repo.commit({"_flows/f7.yml": flow("f7", message="changed")}, "one change")
+    task = SyncFlows(
+        id="sync", url=repo.url, username=USER, password=PASSWORD, target_namespace="prod"
+    )
+    ctx = RunContext.create(instance=instance, home=home, namespace="system", flow_id="sync")
+    messages: list[str] = []
+    ctx.sinks.append(lambda log: messages.append(log.message))
+    output = task.run(ctx)
+    assert [r["flowId"] for r in output.flows if r["syncState"] == "UPDATED"] == ["f7"]
+    assert len(output.flows) == 30
+    assert "1 changed and 0 removed file(s) in Git" in messages

@@ -67,6 +67,17 @@ def rewrite_namespace(source: str, namespace: str) -> str:
     return prepare_flow(source, namespace)[0]
 
 
+def _delete_entry(record: FlowRecord) -> Entry:
+    row = {
+        "gitPath": None,
+        "syncState": SyncState.DELETED.value,
+        "flowId": record.id,
+        "namespace": record.namespace,
+        "revision": record.revision,
+    }
+    return row, Write("delete_flow", namespace=record.namespace, key=record.id)
+
+
 def next_revision(instance: Instance, namespace: str, flow_id: str) -> int:
     """The revision a save of a new or changed flow gets: deleted revisions count too."""
     revisions = instance.flow_revisions(namespace, flow_id)
@@ -169,16 +180,110 @@ class SyncFlows(SyncTask):
             rows = unchanged_rows(state.get("rows", []))
             return SyncPlan(commit, rows, state={"scope": scope, "unchanged": True})
         tree = self.read_git(cache, commit, self.git_directory, ctx)
-        plan = self.plan_from_tree(ctx, tree, state)
-        plan.state["index"] = index
+        previous = state.get("blobs")
+        if state.get("clean") and state.get("index") == index and isinstance(previous, dict):
+            plan = self._replan(ctx, tree, state, previous)
+        else:
+            plan = self.plan_from_tree(ctx, tree, state)
+        plan.state.update(index=index, blobs=tree.files)
+        return plan
+
+    def _replan(
+        self, ctx: RunContext, tree: GitTree, state: dict[str, Any], previous: dict[str, str]
+    ) -> SyncPlan:
+        """The plan when only some files moved since the last sync, whose result the instance
+        still holds unchanged: only the files that changed are read, parsed and validated.
+
+        Gives the same rows as :meth:`plan_from_tree` (tests compare both on histories).
+        """
+        instance = ctx.require_instance()
+        changed = {rel for rel, blob in tree.files.items() if previous.get(rel) != blob}
+        gone_files = set(previous) - set(tree.files)
+        ctx.log("DEBUG", f"{len(changed)} changed and {len(gone_files)} removed file(s) in Git")
+        prior_rows = {r["gitPath"]: r for r in state.get("rows", []) if r.get("gitPath")}
+        kept: dict[str, dict[str, Any]] = {}  # uid -> row of a file that did not change
+        for relative in tree.files.keys() - changed:
+            row = prior_rows.get(tree.git_path(relative))
+            if row is not None:
+                kept[f"{row['namespace']}/{row['flowId']}"] = row
+        subset = GitTree(
+            tree.commit, tree.directory, {r: tree.files[r] for r in changed}, tree.reader
+        )
+        candidates = self._git_flows(ctx, subset)
+        git_flows, protected = self._valid_flows(ctx, candidates, instance)
+        for uid, (git_path, _) in git_flows.items():
+            if uid in kept:
+                raise KestraGitError(
+                    f"{git_path} and {kept[uid]['gitPath']} both declare flow {uid}; keep one "
+                    "of them (a flow is identified by its namespace and id, not its file name)"
+                )
+        existing = {}
+        for uid in git_flows:
+            namespace, flow_id = uid.split("/", 1)
+            record = instance.get_flow(namespace, flow_id)
+            if record is not None:
+                existing[uid] = record
+        entries: list[Entry] = [
+            ({**row, "syncState": SyncState.UNCHANGED.value}, None) for row in kept.values()
+        ]
+        drifted: list[str] = []
+        entries += self._flow_entries(ctx, git_flows, existing, state, drifted)
+        if self.delete:
+            before = {
+                f"{row['namespace']}/{row['flowId']}"
+                for path, row in prior_rows.items()
+                if path[len(tree.directory) + 1 if tree.directory else 0 :] in changed | gone_files
+            }
+            gone = sorted(before - set(git_flows) - set(kept))
+            records = []
+            for uid in gone:
+                record = instance.get_flow(*uid.split("/", 1))
+                if record is not None and self._may_delete(ctx, record, uid, protected):
+                    records.append(record)
+            total = len(git_flows) + len(kept)
+            self.check_empty_guard(total, len(records), f"namespace {self.target_namespace}")
+            entries += [_delete_entry(record) for record in records]
+        plan = build_plan(tree.commit, entries, self.target_namespace, drifted)
+        plan.state["clean"] = not protected and not drifted
         return plan
 
     def plan_from_tree(self, ctx: RunContext, tree: GitTree, state: dict[str, Any]) -> SyncPlan:
         """The plan for a listed Git tree (no network from here on)."""
         instance = ctx.require_instance()
         candidates = self._git_flows(ctx, tree)
+        git_flows, protected = self._valid_flows(ctx, candidates, instance)
+        existing = {
+            f"{record.namespace}/{record.id}": record
+            for record in instance.list_flows(
+                self.target_namespace, include_children=self.include_child_namespaces
+            )
+        }
+        drifted: list[str] = []
+        entries = self._flow_entries(ctx, git_flows, existing, state, drifted)
+        if self.delete:
+            deletes = [
+                record
+                for uid, record in sorted(existing.items())
+                if uid not in git_flows and self._may_delete(ctx, record, uid, protected)
+            ]
+            self.check_empty_guard(
+                len(git_flows), len(deletes), f"namespace {self.target_namespace}"
+            )
+            entries += [_delete_entry(record) for record in deletes]
+        plan = build_plan(tree.commit, entries, self.target_namespace, drifted)
+        plan.state["clean"] = not protected and not drifted
+        return plan
+
+    def _valid_flows(
+        self,
+        ctx: RunContext,
+        candidates: list[tuple[str, str, tuple[str, str] | None]],
+        instance: Instance,
+    ) -> tuple[dict[str, tuple[str, str]], set[str]]:
+        """Validate every candidate in one go: ``uid -> (gitPath, source)`` of the valid ones,
+        and the uids of invalid flows skipped under ``ignoreInvalidFlows`` (never deleted)."""
         problems = instance.validate_flows([source for _, source, _ in candidates])
-        git_flows: dict[str, tuple[str, str]] = {}  # uid -> (gitPath, source)
+        git_flows: dict[str, tuple[str, str]] = {}
         protected: set[str] = set()
         invalid: list[str] = []
         for (git_path, source, identity), flow_problems in zip(candidates, problems, strict=True):
@@ -202,16 +307,20 @@ class SyncFlows(SyncTask):
         if invalid:
             more = f" (and {len(invalid) - 1} more invalid flow(s))" if len(invalid) > 1 else ""
             raise FlowValidationError(invalid[0] + more, constraints=invalid)
+        return git_flows, protected
 
-        existing = {
-            f"{record.namespace}/{record.id}": record
-            for record in instance.list_flows(
-                self.target_namespace, include_children=self.include_child_namespaces
-            )
-        }
+    def _flow_entries(
+        self,
+        ctx: RunContext,
+        git_flows: dict[str, tuple[str, str]],
+        existing: dict[str, FlowRecord],
+        state: dict[str, Any],
+        drifted: list[str],
+    ) -> list[Entry]:
+        """A row (and the write, if any) for each Git flow; drifted flows are appended."""
+        instance = ctx.require_instance()
         synced: dict[str, int] = state.get("index", {})
         entries: list[Entry] = []
-        drifted: list[str] = []
         for uid, (git_path, source) in git_flows.items():
             namespace, flow_id = uid.split("/", 1)
             current = existing.get(uid)
@@ -238,27 +347,7 @@ class SyncFlows(SyncTask):
                         f"{current.revision} stays in the flow's history"
                     )
             entries.append((row, Write("put_flow", source=source)))
-        if self.delete:
-            deletes = [
-                record
-                for uid, record in sorted(existing.items())
-                if uid not in git_flows and self._may_delete(ctx, record, uid, protected)
-            ]
-            self.check_empty_guard(
-                len(git_flows), len(deletes), f"namespace {self.target_namespace}"
-            )
-            for record in deletes:
-                row = {
-                    "gitPath": None,
-                    "syncState": SyncState.DELETED.value,
-                    "flowId": record.id,
-                    "namespace": record.namespace,
-                    "revision": record.revision,
-                }
-                entries.append(
-                    (row, Write("delete_flow", namespace=record.namespace, key=record.id))
-                )
-        return build_plan(tree.commit, entries, self.target_namespace, drifted)
+        return entries
 
     def _git_flows(
         self, ctx: RunContext, tree: GitTree
