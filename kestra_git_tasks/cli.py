@@ -119,11 +119,17 @@ def run(
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--allow-unknown-types",
+    is_flag=True,
+    help="Accept task and trigger types of Kestra plugins this library does not implement "
+    "(checked with Kestra core's rules only): for flows deployed to a Kestra server.",
+)
 @json_option
-def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+def validate(paths: tuple[Path, ...], allow_unknown_types: bool, as_json: bool) -> None:
     """Check flow files (or every .yml/.yaml under directories); exit 1 if any is invalid.
 
-    Example: kestra-git validate flows/
+    Example: kestra-git validate flows/ --allow-unknown-types
     """
     from .flow import load_flow_file
 
@@ -132,7 +138,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     bad = 0
     for file in files:
         try:
-            flow = load_flow_file(file)
+            flow = load_flow_file(file, known_types_only=not allow_unknown_types)
         except FlowFileError as exc:
             bad += 1
             problems = [{"line": p.line, "message": p.message} for p in exc.problems]

@@ -397,8 +397,8 @@ def parse_flow(source: str, path: str = "<string>", *, known_types_only: bool = 
     )
 
 
-def load_flow_file(path: str | Path) -> Flow:
-    """Read and parse a flow file."""
+def load_flow_file(path: str | Path, *, known_types_only: bool = True) -> Flow:
+    """Read and parse a flow file (see :func:`parse_flow` for ``known_types_only``)."""
     file = Path(path)
     try:
         source = file.read_text(encoding="utf-8")
@@ -406,7 +406,7 @@ def load_flow_file(path: str | Path) -> Flow:
         raise FlowFileError([FlowProblem(str(file), None, f"cannot read: {exc.strerror}")]) from exc
     except UnicodeDecodeError as exc:
         raise FlowFileError([FlowProblem(str(file), None, "not UTF-8 text")]) from exc
-    return parse_flow(source, str(file))
+    return parse_flow(source, str(file), known_types_only=known_types_only)
 
 
 def validate_source(source: str, path: str = "", *, known_types_only: bool = False) -> list[str]:

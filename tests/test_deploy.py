@@ -245,3 +245,15 @@ def test_task_level_kestra_url_and_auth(
     assert "Cannot use both API Token authentication and HTTP Basic authentication" in (
         execution.error or ""
     )
+
+
+def test_validate_accepts_other_plugins_only_when_asked(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "etl.yml").write_text(
+        "id: etl\nnamespace: prod\ntasks:\n  - id: q\n    type: io.kestra.plugin.jdbc.postgresql.Query\n    sql: select 1\n"
+    )
+    code, _, err = invoke(tmp_path / "home", "validate", str(folder))
+    assert code == 1 and "unknown task type 'io.kestra.plugin.jdbc.postgresql.Query'" in err
+    code, out, _ = invoke(tmp_path / "home", "validate", str(folder), "--allow-unknown-types")
+    assert code == 0 and "ok (prod/etl)" in out
