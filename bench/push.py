@@ -706,8 +706,12 @@ def profile_misses(
         bench.problems.append(f"profiling {tag}: {exc}")
         return {}
     profiles: dict[str, Any] = {}
+    snapshot = f"{bench.package.parent}/"  # the library's temporary folder: gone after the run
     for step, path in paths.items():
         data = top_functions(path, limit)
+        for key in ("by_cumulative", "by_own_time"):
+            for item in data[key]:
+                item["function"] = item["function"].replace(snapshot, "")
         print_profile(f"PushFlows {STEP_LABELS[step]}, N={n}", data)
         profiles[f"n{n}-push_{step}"] = data
     return profiles
