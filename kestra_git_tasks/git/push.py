@@ -165,15 +165,14 @@ class Pusher:
                 base_commit = repo[tip] if tip is not None else None
                 assert base_commit is None or isinstance(base_commit, pygit2.Commit)
                 base_tree = base_commit.tree if base_commit is not None else None
-                wanted = changes(TreeView(repo, base_tree))
-                tree_id = _build_tree(repo, base_tree, wanted)
-                rows = _diff_rows(repo, base_tree, repo[tree_id])
-                deleted = sorted(path for path, content in wanted.items() if content is None)
+                edits = _edits(base_tree, changes(TreeView(repo, base_tree)))
+                rows = _diff_rows(repo, base_tree, edits)
                 created = source_branch != branch
                 result = PushResult(None, rows, str(tip) if tip else None, created, attempt)
-                result.deleted = [p for p in deleted if any(r.file == p for r in rows)]
-                if dry_run or (base_tree is not None and tree_id == base_tree.id) or not rows:
+                result.deleted = sorted(path for path, content in edits.items() if content is None)
+                if dry_run or not edits:
                     return result
+                tree_id = _build_tree(repo, base_tree, edits)
                 commit_id = repo.create_commit(
                     None,
                     pygit2.Signature(author.name, author.email),
@@ -294,37 +293,59 @@ def _default_branch(advertised: Mapping[str, object]) -> str | None:
     return branches[0].removeprefix("refs/heads/") if branches else None
 
 
+def _edits(base: pygit2.Tree | None, wanted: dict[str, bytes | None]) -> dict[str, bytes | None]:
+    """The part of ``wanted`` that changes ``base``: content differing from the blob already
+    there (compared by hash, nothing written), deletions of paths that exist."""
+    edits: dict[str, bytes | None] = {}
+    for path, content in wanted.items():
+        current = _blob_id(base, path)
+        if content is None:
+            if current is not None:
+                edits[path] = None
+        elif current is None or current != pygit2.hash(content):
+            edits[path] = content
+    return edits
+
+
+def _blob_id(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:
+    if tree is None:
+        return None
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return entry.id if isinstance(entry, pygit2.Blob) else None
+
+
 def _build_tree(
-    repo: pygit2.Repository, base: pygit2.Tree | None, wanted: dict[str, bytes | None]
+    repo: pygit2.Repository, base: pygit2.Tree | None, edits: dict[str, bytes | None]
 ) -> pygit2.Oid:
     index = pygit2.Index()
     if base is not None:
         index.read_tree(base)
-    for path, content in sorted(wanted.items()):
+    for path, content in sorted(edits.items()):
         if content is None:
-            if path in index:
-                index.remove(path)
+            index.remove(path)
             continue
-        blob_id = repo.create_blob(content)
-        index.add(pygit2.IndexEntry(path, blob_id, FileMode.BLOB))
+        index.add(pygit2.IndexEntry(path, repo.create_blob(content), FileMode.BLOB))
     return index.write_tree(repo)
 
 
 def _diff_rows(
-    repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Object
+    repo: pygit2.Repository, base: pygit2.Tree | None, edits: dict[str, bytes | None]
 ) -> list[DiffRow]:
-    assert isinstance(new, pygit2.Tree)
-    diff = old.diff_to_tree(new) if old is not None else new.diff_to_tree(swap=True)
+    """Kestra's counting per file: per hunk, ``new - old`` lines go to additions (positive) or
+    deletions (negative); a hunk that keeps its size counts its lines as changes."""
     rows = []
-    for patch in diff:
-        if patch is None:
+    for path, content in sorted(edits.items()):
+        old_id = _blob_id(base, path)
+        if old_id is None:  # added: no patch needed
+            rows.append(DiffRow(path, _count_lines(content or b""), 0, 0))
             continue
-        delta = patch.delta
-        path = (
-            delta.new_file.path
-            if delta.status != pygit2.enums.DeltaStatus.DELETED
-            else (delta.old_file.path)
-        )
+        if content is None:  # deleted
+            rows.append(DiffRow(path, 0, _count_lines(bytes(_blob(repo, old_id).data)), 0))
+            continue
+        patch = pygit2.Patch.create_from(_blob(repo, old_id), content)
         additions = deletions = changes = 0
         for hunk in patch.hunks:
             change = hunk.new_lines - hunk.old_lines
@@ -335,7 +356,19 @@ def _diff_rows(
             else:
                 changes += hunk.new_lines
         rows.append(DiffRow(path, additions, deletions, changes))
-    return sorted(rows, key=lambda row: row.file)
+    return rows
+
+
+def _blob(repo: pygit2.Repository, blob_id: pygit2.Oid) -> pygit2.Blob:
+    blob = repo[blob_id]
+    assert isinstance(blob, pygit2.Blob)
+    return blob
+
+
+def _count_lines(data: bytes) -> int:
+    if not data or b"\0" in data[:8000]:  # empty or binary: git shows no lines
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
 
 def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, found: dict[str, str]) -> None:
