@@ -165,8 +165,8 @@ class Pusher:
                 base_commit = repo[tip] if tip is not None else None
                 assert base_commit is None or isinstance(base_commit, pygit2.Commit)
                 base_tree = base_commit.tree if base_commit is not None else None
-                edits = _edits(base_tree, changes(TreeView(repo, base_tree)))
-                rows = _diff_rows(repo, base_tree, edits)
+                edits, existing = _edits(repo, base_tree, changes(TreeView(repo, base_tree)))
+                rows = _diff_rows(repo, existing, edits)
                 created = source_branch != branch
                 result = PushResult(None, rows, str(tip) if tip else None, created, attempt)
                 result.deleted = sorted(path for path, content in edits.items() if content is None)
@@ -293,28 +293,24 @@ def _default_branch(advertised: Mapping[str, object]) -> str | None:
     return branches[0].removeprefix("refs/heads/") if branches else None
 
 
-def _edits(base: pygit2.Tree | None, wanted: dict[str, bytes | None]) -> dict[str, bytes | None]:
-    """The part of ``wanted`` that changes ``base``: content differing from the blob already
-    there (compared by hash, nothing written), deletions of paths that exist."""
+def _edits(
+    repo: pygit2.Repository, base: pygit2.Tree | None, wanted: dict[str, bytes | None]
+) -> tuple[dict[str, bytes | None], dict[str, str]]:
+    """The part of ``wanted`` that changes ``base`` (content differing from the blob already
+    there, compared by hash with nothing written; deletions of paths that exist), and the ids
+    of ``base``'s files by path."""
+    existing: dict[str, str] = {}
+    if base is not None:
+        _walk(repo, base, "", existing)
     edits: dict[str, bytes | None] = {}
     for path, content in wanted.items():
-        current = _blob_id(base, path)
+        current = existing.get(path)
         if content is None:
             if current is not None:
                 edits[path] = None
-        elif current is None or current != pygit2.hash(content):
+        elif current is None or current != str(pygit2.hash(content)):
             edits[path] = content
-    return edits
-
-
-def _blob_id(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:
-    if tree is None:
-        return None
-    try:
-        entry = tree[path]
-    except KeyError:
-        return None
-    return entry.id if isinstance(entry, pygit2.Blob) else None
+    return edits, existing
 
 
 def _build_tree(
@@ -332,13 +328,13 @@ def _build_tree(
 
 
 def _diff_rows(
-    repo: pygit2.Repository, base: pygit2.Tree | None, edits: dict[str, bytes | None]
+    repo: pygit2.Repository, existing: dict[str, str], edits: dict[str, bytes | None]
 ) -> list[DiffRow]:
     """Kestra's counting per file: per hunk, ``new - old`` lines go to additions (positive) or
     deletions (negative); a hunk that keeps its size counts its lines as changes."""
     rows = []
     for path, content in sorted(edits.items()):
-        old_id = _blob_id(base, path)
+        old_id = existing.get(path)
         if old_id is None:  # added: no patch needed
             rows.append(DiffRow(path, _count_lines(content or b""), 0, 0))
             continue
@@ -359,8 +355,8 @@ def _diff_rows(
     return rows
 
 
-def _blob(repo: pygit2.Repository, blob_id: pygit2.Oid) -> pygit2.Blob:
-    blob = repo[blob_id]
+def _blob(repo: pygit2.Repository, blob_id: str) -> pygit2.Blob:
+    blob = repo[pygit2.Oid(hex=blob_id)]
     assert isinstance(blob, pygit2.Blob)
     return blob
 
