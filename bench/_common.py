@@ -5,6 +5,7 @@ Nothing here imports ``kestra_git_tasks``: the driver stays independent of the c
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -22,9 +23,11 @@ __all__ = [
     "REPO_ROOT",
     "ChildResult",
     "RepoSpec",
+    "add_common_arguments",
     "child_env",
     "commit_changes",
     "create_repository",
+    "default_tmp_dir",
     "flow_path",
     "flow_yaml",
     "folders",
@@ -339,3 +342,48 @@ def run_measured(
         raise RuntimeError(f"the launcher failed for {args[:3]}...; see {log}")
     data = json.loads(result.read_text(encoding="utf-8"))
     return ChildResult(data["seconds"], data["max_rss_kb"] / 1024, data["returncode"], log, outer)
+
+
+def default_tmp_dir() -> Path | None:
+    """``/dev/shm`` when writable: both sides of a comparison then pay the same (no) disk I/O."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, results_name: str) -> None:
+    """The options every benchmark driver takes (sizes, runs, output, profiling, code, tmp)."""
+    parser.add_argument("--flows", type=int, nargs="+", default=[1000, 10_000], metavar="N")
+    parser.add_argument("--runs", type=int, default=5, help="runs per case (median reported)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=REPO_ROOT / "bench" / "results" / results_name,
+        metavar="PATH",
+    )
+    parser.add_argument(
+        "--no-inprocess", action="store_true", help="skip the in-process task.run() sequences"
+    )
+    parser.add_argument(
+        "--no-profile", action="store_true", help="do not profile the cases that miss a target"
+    )
+    parser.add_argument("--profile-top", type=int, default=25, help="functions per profile")
+    parser.add_argument(
+        "--rev",
+        default="HEAD",
+        help="measure kestra_git_tasks as committed at REV (extracted with git archive; "
+        "default: HEAD), so edits made in the checkout during a run do not leak into it",
+    )
+    parser.add_argument(
+        "--worktree",
+        action="store_true",
+        help="measure the checkout's kestra_git_tasks as it is instead (uncommitted edits too)",
+    )
+    parser.add_argument(
+        "--tmp-dir",
+        type=Path,
+        default=default_tmp_dir(),
+        help="where the server repositories, homes and clones live (default: /dev/shm when it "
+        "exists, so disk write-back does not add seconds of noise to either side; give a disk "
+        "folder to include the disk)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")

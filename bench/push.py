@@ -50,6 +50,7 @@ import pygit2  # noqa: E402
 from _common import (  # noqa: E402
     REPO_ROOT,
     _fast_import,
+    add_common_arguments,
     child_env,
     run_measured,
     snapshot_library,
@@ -63,7 +64,6 @@ from _push_worker import (  # noqa: E402
 )
 from sync import (  # noqa: E402
     _check,
-    _default_tmp_dir,
     _filesystem,
     _fmt,
     _median,
@@ -735,37 +735,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Benchmark PushFlows against git add+commit+push and git ls-remote.",
         epilog="Example: python bench/push.py --flows 1000 10000 --runs 5",
     )
-    parser.add_argument("--flows", type=int, nargs="+", default=[1000, 10_000], metavar="N")
-    parser.add_argument("--runs", type=int, default=5, help="runs per case (median reported)")
-    parser.add_argument(
-        "--json", type=Path, default=REPO_ROOT / "bench" / "results" / "push.json", metavar="PATH"
-    )
-    parser.add_argument(
-        "--no-inprocess", action="store_true", help="skip the in-process task.run() sequences"
-    )
-    parser.add_argument(
-        "--no-profile", action="store_true", help="do not profile the cases that miss a target"
-    )
+    add_common_arguments(parser, "push.json")
     parser.add_argument(
         "--profile-all", action="store_true", help="profile every step, not only the misses"
-    )
-    parser.add_argument("--profile-top", type=int, default=25, help="functions per profile")
-    parser.add_argument(
-        "--rev",
-        default="HEAD",
-        help="measure kestra_git_tasks as committed at REV (extracted with git archive; "
-        "default: HEAD), so edits made in the checkout during a run do not leak into it",
-    )
-    parser.add_argument(
-        "--worktree",
-        action="store_true",
-        help="measure the checkout's kestra_git_tasks as it is instead (uncommitted edits too)",
-    )
-    parser.add_argument(
-        "--tmp-dir",
-        type=Path,
-        default=_default_tmp_dir(),
-        help="where the remotes, homes and clones live (default: /dev/shm when it exists)",
     )
     parser.add_argument(
         "--server-nodelay",
@@ -773,7 +745,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the test server answers with TCP_NODELAY (no ~40 ms Nagle/delayed-ACK stall after "
         "each answer, as a production server would); default: the server as the tests use it",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     args.json = args.json.resolve()  # children run elsewhere; profiles are written next to it
     if args.runs < 1 or any(n < 1 for n in args.flows):

@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     REPO_ROOT,
     RepoSpec,
+    add_common_arguments,
     child_env,
     commit_changes,
     create_repository,
@@ -572,11 +573,6 @@ def _versions(env: Mapping[str, str], library: str) -> dict[str, str]:
     }
 
 
-def _default_tmp_dir() -> Path | None:
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-
-
 def _filesystem(path: Path) -> str:
     """``fstype`` of the mount holding ``path`` (Linux), for the report."""
     best, fstype = "", "?"
@@ -599,40 +595,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Benchmark SyncFlows / SyncNamespaceFiles against git ls-remote and clone.",
         epilog="Example: python bench/sync.py --flows 1000 10000 --files 500 --runs 5",
     )
-    parser.add_argument("--flows", type=int, nargs="+", default=[1000, 10_000], metavar="N")
+    add_common_arguments(parser, "sync.json")
     parser.add_argument("--files", type=int, default=500, metavar="M", help="namespace files")
     parser.add_argument("--files-mb", type=float, default=20.0, help="their total size (MB)")
-    parser.add_argument("--runs", type=int, default=5, help="runs per case (median reported)")
-    parser.add_argument(
-        "--json", type=Path, default=REPO_ROOT / "bench" / "results" / "sync.json", metavar="PATH"
-    )
-    parser.add_argument(
-        "--no-inprocess", action="store_true", help="skip the in-process task.run() sequences"
-    )
-    parser.add_argument(
-        "--no-profile", action="store_true", help="do not profile the cases that miss a target"
-    )
-    parser.add_argument("--profile-top", type=int, default=25, help="functions per profile")
-    parser.add_argument(
-        "--rev",
-        default="HEAD",
-        help="measure kestra_git_tasks as committed at REV (extracted with git archive; "
-        "default: HEAD), so edits made in the checkout during a run do not leak into it",
-    )
-    parser.add_argument(
-        "--worktree",
-        action="store_true",
-        help="measure the checkout's kestra_git_tasks as it is instead (uncommitted edits too)",
-    )
-    parser.add_argument(
-        "--tmp-dir",
-        type=Path,
-        default=_default_tmp_dir(),
-        help="where the server repository, homes and clones live (default: /dev/shm when it "
-        "exists, so disk write-back does not add seconds of noise to either side; give a disk "
-        "folder to include the disk)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     args.json = args.json.resolve()  # children run elsewhere; profiles are written next to it
     if args.runs < 1 or args.files < 1 or any(n < 1 for n in args.flows):

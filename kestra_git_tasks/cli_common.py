@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -201,8 +200,3 @@ def flow_files(paths: tuple[Path, ...]) -> list[Path]:
         else:
             files.append(path)
     return files
-
-
-def environ_flag(name: str) -> bool:
-    """A boolean environment variable."""
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")

@@ -21,10 +21,9 @@ from pydantic.config import JsonDict
 
 from ..errors import ConfigError, TaskFailedError
 from .base import Output as TaskOutput
-from .base import Task
 from .process import ProcessResult, parse_duration, run_process
 from .workdir_files import (
-    NamespaceFiles,
+    WorkdirFilesTask,
     collect_output_files,
     inject_namespace_files,
     parse_input_files,
@@ -40,11 +39,10 @@ PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
 _PROCESS_TYPES = {PROCESS_RUNNER, "io.kestra.core.models.tasks.runners.types.ProcessTaskRunner"}
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash"}
 _STDERR_TAIL = 10
-_FILES: JsonDict = {"group": "files"}
 _RUN: JsonDict = {"group": "runner"}
 
 
-class ScriptCommands(Task):
+class ScriptCommands(WorkdirFilesTask):
     """Base of the script tasks: run ``commands`` with ``interpreter`` in the working folder."""
 
     commands: list[str] = Field(
@@ -83,25 +81,6 @@ class ScriptCommands(Task):
         default=None,
         description="Accepted for Kestra parity and ignored: no container is started.",
         json_schema_extra=_RUN,
-    )
-    input_files: dict[str, str] | str | None = Field(
-        default=None,
-        description="Files to create in the working directory before running: a map of "
-        "relative path to content, or that map as JSON text.",
-        json_schema_extra=_FILES,
-    )
-    output_files: list[str] | None = Field(
-        default=None,
-        description="Globs (relative to the working directory) of files to keep after the "
-        "run; they are copied to the execution's output folder.",
-        json_schema_extra=_FILES,
-    )
-    namespace_files: NamespaceFiles | None = Field(
-        default=None,
-        description="Namespace files to copy in before running: `enabled` (default true), "
-        "`include` / `exclude` (globs, `*` crosses folders), `namespaces` (default: the "
-        "flow's), `folderPerNamespace`, `ifExists` (OVERWRITE, FAIL, WARN or IGNORE).",
-        json_schema_extra=_FILES,
     )
     warning_on_std_err: bool | None = Field(
         default=None,

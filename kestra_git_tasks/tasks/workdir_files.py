@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from ..errors import ConfigError
+from .base import Task
 
 if TYPE_CHECKING:
     from ..context import RunContext
 
 __all__ = [
     "NamespaceFiles",
+    "WorkdirFilesTask",
     "collect_output_files",
     "inject_namespace_files",
     "parse_input_files",
@@ -50,6 +53,33 @@ class NamespaceFiles(BaseModel):
         default="OVERWRITE",
         pattern="^(OVERWRITE|FAIL|WARN|IGNORE)$",
         description="What to do when a file already exists: OVERWRITE, FAIL, WARN or IGNORE.",
+    )
+
+
+_FILES: JsonDict = {"group": "files"}
+
+
+class WorkdirFilesTask(Task):
+    """A task with a working folder: files put in before it runs, files kept after."""
+
+    input_files: dict[str, str] | str | None = Field(
+        default=None,
+        description="Files to create in the working folder before running: a map of relative "
+        "path to content, or that map as JSON text.",
+        json_schema_extra=_FILES,
+    )
+    output_files: list[str] | None = Field(
+        default=None,
+        description="Globs (relative to the working folder) of files to keep after the run; "
+        "they are copied to the execution's output folder.",
+        json_schema_extra=_FILES,
+    )
+    namespace_files: NamespaceFiles | None = Field(
+        default=None,
+        description="Namespace files to copy in before running: `enabled` (default true), "
+        "`include` / `exclude` (globs, `*` crosses folders), `namespaces` (default: the "
+        "flow's), `folderPerNamespace`, `ifExists` (OVERWRITE, FAIL, WARN or IGNORE).",
+        json_schema_extra=_FILES,
     )
 
 

@@ -6,12 +6,10 @@ import shutil
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
-from pydantic.config import JsonDict
 
 from .base import Output as TaskOutput
-from .base import Task
 from .workdir_files import (
-    NamespaceFiles,
+    WorkdirFilesTask,
     collect_output_files,
     inject_namespace_files,
     parse_input_files,
@@ -23,11 +21,10 @@ if TYPE_CHECKING:
 
 __all__ = ["WorkingDirectory"]
 
-_FILES: JsonDict = {"group": "files"}
 _CHILDREN = ("tasks", "errors", "finally")
 
 
-class WorkingDirectory(Task):
+class WorkingDirectory(WorkdirFilesTask):
     """Run tasks in one shared working directory.
 
     Creates a temporary folder, writes `inputFiles` (and `namespaceFiles`) into it, and runs
@@ -100,25 +97,6 @@ class WorkingDirectory(Task):
         default=None,
         alias="finally",
         description="Tasks always run (in the same folder) after `tasks` and `errors`.",
-    )
-    input_files: dict[str, str] | str | None = Field(
-        default=None,
-        description="Files to create in the folder before the tasks run: a map of relative "
-        "path to content, or that map as JSON text.",
-        json_schema_extra=_FILES,
-    )
-    output_files: list[str] | None = Field(
-        default=None,
-        description="Globs (relative to the folder) of files to keep after the tasks; they are "
-        "copied to the execution's output folder.",
-        json_schema_extra=_FILES,
-    )
-    namespace_files: NamespaceFiles | None = Field(
-        default=None,
-        description="Namespace files to copy in before running: `enabled` (default true), "
-        "`include` / `exclude` (globs, `*` crosses folders), `namespaces` (default: the "
-        "flow's), `folderPerNamespace`, `ifExists` (OVERWRITE, FAIL, WARN or IGNORE).",
-        json_schema_extra=_FILES,
     )
     cache: dict[str, Any] | None = Field(
         default=None,
