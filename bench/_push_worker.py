@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from kestra_git_tasks.context import RunContext
     from kestra_git_tasks.flow import validate_source
     from kestra_git_tasks.instance.local import LocalInstance
-    from kestra_git_tasks.tasks.push_flows import PushFlows
+    from kestra_git_tasks.tasks.git.push_flows import PushFlows
 
     t_setup = time.perf_counter()
     password = os.environ["BENCH_GIT_PASSWORD"]

@@ -37,8 +37,8 @@ def main() -> None:
     from kestra_git_tasks.context import RunContext
     from kestra_git_tasks.flow import validate_source
     from kestra_git_tasks.instance.local import LocalInstance
-    from kestra_git_tasks.tasks.sync_flows import SyncFlows
-    from kestra_git_tasks.tasks.sync_namespace_files import SyncNamespaceFiles
+    from kestra_git_tasks.tasks.git.sync_flows import SyncFlows
+    from kestra_git_tasks.tasks.git.sync_namespace_files import SyncNamespaceFiles
 
     t_setup = time.perf_counter()
     password = os.environ["BENCH_GIT_PASSWORD"]

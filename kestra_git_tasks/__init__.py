@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 # Names are imported on first use (PEP 562): `kestra-git --help` and a script importing one
 # task do not pay for pygit2, httpx and every task model.
 _LAZY: dict[str, str] = {
-    "Clone": ".tasks.clone",
+    "Clone": ".tasks.git.clone",
     "ConfigError": ".errors",
     "ExecutionRecord": ".instance.base",
     "FileRecord": ".instance.base",
@@ -35,25 +35,25 @@ _LAZY: dict[str, str] = {
     "KestraGitError": ".errors",
     "KestraInstance": ".instance.kestra",
     "LocalInstance": ".instance.local",
-    "Log": ".tasks.log",
+    "Log": ".tasks.core.log",
     "LogRecord": ".instance.base",
     "NotFoundError": ".errors",
-    "Output": ".tasks.base",
-    "PushFlows": ".tasks.push_flows",
-    "PushNamespaceFiles": ".tasks.push_namespace_files",
+    "Output": ".tasks._base",
+    "PushFlows": ".tasks.git.push_flows",
+    "PushNamespaceFiles": ".tasks.git.push_namespace_files",
     "PushRejectedError": ".errors",
-    "PythonCommands": ".tasks.commands",
+    "PythonCommands": ".tasks.scripts.commands",
     "RunContext": ".context",
     "SecretNotFoundError": ".errors",
     "SecretStore": ".secrets",
-    "ShellCommands": ".tasks.commands",
-    "SyncFlow": ".tasks.sync_flow",
-    "SyncFlows": ".tasks.sync_flows",
-    "SyncNamespaceFiles": ".tasks.sync_namespace_files",
-    "Task": ".tasks.base",
+    "ShellCommands": ".tasks.scripts.commands",
+    "SyncFlow": ".tasks.git.sync_flow",
+    "SyncFlows": ".tasks.git.sync_flows",
+    "SyncNamespaceFiles": ".tasks.git.sync_namespace_files",
+    "Task": ".tasks._base",
     "TaskFailedError": ".errors",
     "TemplateError": ".errors",
-    "WorkingDirectory": ".tasks.working_directory",
+    "WorkingDirectory": ".tasks.core.working_directory",
     "load_flow_file": ".flow",
     "parse_flow": ".flow",
     "run_flow": ".runner",
@@ -110,37 +110,37 @@ if TYPE_CHECKING:
     from .secrets import (
         SecretStore,
     )
-    from .tasks.base import (
+    from .tasks._base import (
         Output,
         Task,
     )
-    from .tasks.clone import (
-        Clone,
-    )
-    from .tasks.commands import (
-        PythonCommands,
-        ShellCommands,
-    )
-    from .tasks.log import (
+    from .tasks.core.log import (
         Log,
     )
-    from .tasks.push_flows import (
+    from .tasks.core.working_directory import (
+        WorkingDirectory,
+    )
+    from .tasks.git.clone import (
+        Clone,
+    )
+    from .tasks.git.push_flows import (
         PushFlows,
     )
-    from .tasks.push_namespace_files import (
+    from .tasks.git.push_namespace_files import (
         PushNamespaceFiles,
     )
-    from .tasks.sync_flow import (
+    from .tasks.git.sync_flow import (
         SyncFlow,
     )
-    from .tasks.sync_flows import (
+    from .tasks.git.sync_flows import (
         SyncFlows,
     )
-    from .tasks.sync_namespace_files import (
+    from .tasks.git.sync_namespace_files import (
         SyncNamespaceFiles,
     )
-    from .tasks.working_directory import (
-        WorkingDirectory,
+    from .tasks.scripts.commands import (
+        PythonCommands,
+        ShellCommands,
     )
 
 __version__ = "0.1.0"

@@ -13,8 +13,8 @@ import click
 
 from .context import RunContext
 from .instance.base import Instance, LogRecord
-from .tasks.sync import GitTree
-from .tasks.sync_flows import SyncFlows
+from .tasks.git._sync import GitTree
+from .tasks.git.sync_flows import SyncFlows
 
 __all__ = ["deploy_folder"]
 

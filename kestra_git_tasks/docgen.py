@@ -15,7 +15,7 @@ import click
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .tasks.base import Output, Task
+from .tasks._base import Output, Task
 from .tasks.registry import TASK_CLASSES
 
 __all__ = ["docstring_examples", "generate_docs", "page_name"]

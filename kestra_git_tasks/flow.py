@@ -22,7 +22,7 @@ from .ids import (
     NAMESPACE_PATTERN,
     TASK_ID_PATTERN,
 )
-from .tasks.base import Task
+from .tasks._base import Task
 from .tasks.registry import resolve_task_type
 from .triggers import Trigger, resolve_trigger_type
 from .yamlio import LineDict, line_of, load_yaml

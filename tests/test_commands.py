@@ -13,7 +13,7 @@ import pytest
 from kestra_git_tasks import LocalInstance, PythonCommands, RunContext, ShellCommands, run_flow
 from kestra_git_tasks.errors import ConfigError, TaskFailedError
 from kestra_git_tasks.instance.base import LogRecord
-from kestra_git_tasks.tasks.process import parse_duration
+from kestra_git_tasks.tasks.scripts._process import parse_duration
 
 SHELL = "io.kestra.plugin.scripts.shell.Commands"
 

@@ -61,7 +61,7 @@ def test_good_flows_parse() -> None:
 
 def test_old_type_aliases_resolve_to_the_same_classes() -> None:
     flow = load_flow_file(DATA / "good_alias.yaml")
-    from kestra_git_tasks.tasks.log import Log
+    from kestra_git_tasks.tasks.core.log import Log
     from kestra_git_tasks.triggers import Schedule
 
     assert flow.tasks[0].cls is Log

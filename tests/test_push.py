@@ -20,10 +20,10 @@ from kestra_git_tasks import LocalInstance, RunContext
 from kestra_git_tasks.errors import GitAuthError, NotFoundError, PushRejectedError
 from kestra_git_tasks.flow import validate_source
 from kestra_git_tasks.instance.base import Instance
-from kestra_git_tasks.tasks.push import commit_url, parse_globs
-from kestra_git_tasks.tasks.push_flows import PushFlows, rewrite_namespaces, strip_revision
-from kestra_git_tasks.tasks.push_namespace_files import PushNamespaceFiles, path_matches
-from kestra_git_tasks.tasks.sync_flows import SyncFlows
+from kestra_git_tasks.tasks.git._push import commit_url, parse_globs
+from kestra_git_tasks.tasks.git.push_flows import PushFlows, rewrite_namespaces, strip_revision
+from kestra_git_tasks.tasks.git.push_namespace_files import PushNamespaceFiles, path_matches
+from kestra_git_tasks.tasks.git.sync_flows import SyncFlows
 
 if TYPE_CHECKING:
     from conftest import MakeRemote
@@ -465,7 +465,7 @@ PUSH_SCRIPT = """
 import sys
 from pathlib import Path
 from kestra_git_tasks import LocalInstance, RunContext
-from kestra_git_tasks.tasks.push_flows import PushFlows
+from kestra_git_tasks.tasks.git.push_flows import PushFlows
 
 home, url, namespace, barrier = Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4])
 with LocalInstance(home) as instance:
@@ -612,7 +612,8 @@ def test_error_on_missing_fails_when_nothing_matches(
 ) -> None:
     repo = remote(files={"README.md": "x"})
     with pytest.raises(
-        NotFoundError, match=r"No Namespace Files matched the provided 'files' parameter to commit\."
+        NotFoundError,
+        match=r"No Namespace Files matched the provided 'files' parameter to commit\.",
     ):
         push_files(instance, home, repo.url, files="*.nothing", error_on_missing=True)
     output = push_files(instance, home, repo.url, files="*.nothing")

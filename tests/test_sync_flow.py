@@ -19,7 +19,7 @@ from kestra_git_tasks.errors import (
     NotFoundError,
 )
 from kestra_git_tasks.instance.base import Instance
-from kestra_git_tasks.tasks.sync_flow import SyncFlow
+from kestra_git_tasks.tasks.git.sync_flow import SyncFlow
 
 if TYPE_CHECKING:
     from conftest import MakeRemote

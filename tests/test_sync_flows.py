@@ -27,7 +27,7 @@ from kestra_git_tasks.errors import (
 )
 from kestra_git_tasks.flow import validate_source
 from kestra_git_tasks.instance.base import Instance
-from kestra_git_tasks.tasks.sync_flows import rewrite_namespace
+from kestra_git_tasks.tasks.git.sync_flows import rewrite_namespace
 
 if TYPE_CHECKING:
     from conftest import MakeRemote

@@ -22,7 +22,7 @@ from kestra_git_tasks.errors import (
     NotFoundError,
 )
 from kestra_git_tasks.instance.base import Instance, LogRecord
-from kestra_git_tasks.tasks.sync_namespace_files import SyncNamespaceFiles
+from kestra_git_tasks.tasks.git.sync_namespace_files import SyncNamespaceFiles
 
 if TYPE_CHECKING:
     from conftest import MakeRemote

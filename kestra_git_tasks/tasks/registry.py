@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from .base import Task
+    from ._base import Task
 
     TASK_CLASSES: tuple[type[Task], ...]  # provided lazily by __getattr__ below
 
@@ -21,20 +21,20 @@ __all__ = ["TASK_CLASSES", "known_task_types", "resolve_task_type", "task_class"
 
 # type name, "module:Class", older names. The order is the docs' order.
 _TASKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("io.kestra.plugin.git.SyncFlows", "sync_flows:SyncFlows", ()),
-    ("io.kestra.plugin.git.SyncNamespaceFiles", "sync_namespace_files:SyncNamespaceFiles", ()),
-    ("io.kestra.plugin.git.SyncFlow", "sync_flow:SyncFlow", ()),
-    ("io.kestra.plugin.git.PushFlows", "push_flows:PushFlows", ()),
-    ("io.kestra.plugin.git.PushNamespaceFiles", "push_namespace_files:PushNamespaceFiles", ()),
-    ("io.kestra.plugin.git.Clone", "clone:Clone", ()),
+    ("io.kestra.plugin.git.SyncFlows", "git.sync_flows:SyncFlows", ()),
+    ("io.kestra.plugin.git.SyncNamespaceFiles", "git.sync_namespace_files:SyncNamespaceFiles", ()),
+    ("io.kestra.plugin.git.SyncFlow", "git.sync_flow:SyncFlow", ()),
+    ("io.kestra.plugin.git.PushFlows", "git.push_flows:PushFlows", ()),
+    ("io.kestra.plugin.git.PushNamespaceFiles", "git.push_namespace_files:PushNamespaceFiles", ()),
+    ("io.kestra.plugin.git.Clone", "git.clone:Clone", ()),
     (
         "io.kestra.plugin.core.flow.WorkingDirectory",
-        "working_directory:WorkingDirectory",
+        "core.working_directory:WorkingDirectory",
         ("io.kestra.core.tasks.flows.WorkingDirectory",),
     ),
-    ("io.kestra.plugin.scripts.shell.Commands", "commands:ShellCommands", ()),
-    ("io.kestra.plugin.scripts.python.Commands", "commands:PythonCommands", ()),
-    ("io.kestra.plugin.core.log.Log", "log:Log", ("io.kestra.core.tasks.log.Log",)),
+    ("io.kestra.plugin.scripts.shell.Commands", "scripts.commands:ShellCommands", ()),
+    ("io.kestra.plugin.scripts.python.Commands", "scripts.commands:PythonCommands", ()),
+    ("io.kestra.plugin.core.log.Log", "core.log:Log", ("io.kestra.core.tasks.log.Log",)),
 )
 
 _LOCATIONS: dict[str, str] = {}

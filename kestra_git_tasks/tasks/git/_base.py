@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, SecretStr
 from pydantic.config import JsonDict
 
-from ..git import Credentials, RepoCache, TransportOptions
-from .base import Task, secret_value
+from ...git import Credentials, RepoCache, TransportOptions
+from .._base import Task, secret_value
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["GitTask"]
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from .base import secret_value
-from .git_base import GitTask
+from .._base import secret_value
+from ._base import GitTask
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["KestraApiTask", "KestraAuth"]
 
@@ -58,7 +58,7 @@ class KestraApiTask(GitTask):
         if not self.kestra_url:
             yield
             return
-        from ..instance.kestra import KestraInstance
+        from ...instance.kestra import KestraInstance
 
         auth = self.auth or KestraAuth()
         username, password = secret_value(auth.username), secret_value(auth.password)

@@ -18,14 +18,14 @@ from urllib.parse import quote, urlsplit
 import pathspec
 from pydantic import BeforeValidator, Field
 
-from ..git.push import Identity, Pusher, PushResult, TreeView
-from .base import Output as TaskOutput
-from .base import secret_value
-from .kestra_api import KestraApiTask
-from .sync import KESTRAIGNORE, normalise_directory
+from ...git.push import Identity, Pusher, PushResult, TreeView
+from .._base import Output as TaskOutput
+from .._base import secret_value
+from ._kestra_api import KestraApiTask
+from ._sync import KESTRAIGNORE, normalise_directory
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["Globs", "PushTask", "commit_url", "parse_globs"]
 

@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 from pydantic.config import JsonDict
 
-from ..errors import ConfigError, TaskFailedError
-from .base import Output as TaskOutput
-from .process import ProcessResult, parse_duration, run_process
-from .workdir_files import (
+from ...errors import ConfigError, TaskFailedError
+from .._base import Output as TaskOutput
+from .._workdir import (
     WorkdirFilesTask,
     collect_output_files,
     inject_namespace_files,
     parse_input_files,
     write_input_files,
 )
+from ._process import ProcessResult, parse_duration, run_process
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["PythonCommands", "ScriptCommands", "ShellCommands"]
 

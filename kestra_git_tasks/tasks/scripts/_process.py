@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 __all__ = ["ProcessResult", "parse_duration", "run_process"]
 

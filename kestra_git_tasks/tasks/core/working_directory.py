@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from .base import Output as TaskOutput
-from .workdir_files import (
+from .._base import Output as TaskOutput
+from .._workdir import (
     WorkdirFilesTask,
     collect_output_files,
     inject_namespace_files,
@@ -17,7 +17,7 @@ from .workdir_files import (
 )
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["WorkingDirectory"]
 
@@ -115,7 +115,7 @@ class WorkingDirectory(WorkdirFilesTask):
     @classmethod
     def check_properties(cls, properties: dict[str, Any]) -> list[tuple[str | None, str]]:
         """Kestra's checks: non-empty `tasks`, only runnable children, no `workerGroup`."""
-        from .registry import task_class
+        from ..registry import task_class
 
         problems = super().check_properties(properties)
         if isinstance(properties.get("tasks"), list) and not properties["tasks"]:

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from ..errors import FlowValidationError, GitDirectoryNotFoundError, NotFoundError
-from ..ids import NAMESPACE_PATTERN
-from .base import Output as TaskOutput
-from .kestra_api import KestraApiTask
+from ...errors import FlowValidationError, GitDirectoryNotFoundError, NotFoundError
+from ...ids import NAMESPACE_PATTERN
+from .._base import Output as TaskOutput
+from ._kestra_api import KestraApiTask
 from .sync_flows import next_revision, prepare_flow
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["SyncFlow"]
 

@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from ..errors import ConfigError
-from .base import Task
+from ._base import Task
 
 if TYPE_CHECKING:
     from ..context import RunContext

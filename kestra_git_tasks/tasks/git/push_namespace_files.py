@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from ..errors import NotFoundError
-from ..ids import NAMESPACE_PATTERN
-from .base import Output as TaskOutput
-from .push import Globs, PushTask
+from ...errors import NotFoundError
+from ...ids import NAMESPACE_PATTERN
+from .._base import Output as TaskOutput
+from ._push import Globs, PushTask
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["PushNamespaceFiles", "path_matches"]
 

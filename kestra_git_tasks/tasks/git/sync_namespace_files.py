@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from ..ids import NAMESPACE_PATTERN
-from ..instance.base import namespace_matches
-from .base import Output as TaskOutput
-from .sync import Entry, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
+from ...ids import NAMESPACE_PATTERN
+from ...instance.base import namespace_matches
+from .._base import Output as TaskOutput
+from ._sync import Entry, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
 from .sync_flows import SYSTEM_NAMESPACE
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["SyncNamespaceFiles", "kestra_path"]
 

@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pathspec
 from pydantic import Field
 
-from ..errors import ConfigError, GitDirectoryNotFoundError
-from ..git import RepoCache, redact_url
-from ..instance.base import Instance
-from .kestra_api import KestraApiTask
+from ...errors import ConfigError, GitDirectoryNotFoundError
+from ...git import RepoCache, redact_url
+from ...instance.base import Instance
+from ._kestra_api import KestraApiTask
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["GitTree", "SyncPlan", "SyncState", "SyncTask", "Write", "build_plan"]
 

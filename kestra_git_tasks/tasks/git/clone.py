@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 from pydantic.config import JsonDict
 
-from ..errors import ConfigError
-from ..git import CloneResult, check_clone_options, clone_repository, redact_url
-from .base import Output as TaskOutput
-from .git_base import GitTask
+from ...errors import ConfigError
+from ...git import CloneResult, check_clone_options, clone_repository, redact_url
+from .._base import Output as TaskOutput
+from ._base import GitTask
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["Clone"]
 

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Output, Task
+from .._base import Output, Task
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["Log"]
 

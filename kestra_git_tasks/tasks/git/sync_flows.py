@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from ..errors import FlowFileError, FlowValidationError, KestraGitError
-from ..ids import NAMESPACE_PATTERN
-from ..instance.base import FlowRecord, Instance, namespace_matches
-from ..yamlio import LineDict, load_yaml, top_level_identity
-from .base import Output as TaskOutput
-from .sync import Entry, GitTree, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
+from ...errors import FlowFileError, FlowValidationError, KestraGitError
+from ...ids import NAMESPACE_PATTERN
+from ...instance.base import FlowRecord, Instance, namespace_matches
+from ...yamlio import LineDict, load_yaml, top_level_identity
+from .._base import Output as TaskOutput
+from ._sync import Entry, GitTree, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
 
 if TYPE_CHECKING:
-    from ..context import RunContext
+    from ...context import RunContext
 
 __all__ = ["SyncFlows", "next_revision", "prepare_flow", "rewrite_namespace"]
 

@@ -1,0 +1,1 @@
+"""Kestra core tasks: ``io.kestra.plugin.core.*`` (Log, WorkingDirectory)."""

@@ -1,0 +1,1 @@
+"""Tasks of Kestra's Git plugin: ``io.kestra.plugin.git.*``."""

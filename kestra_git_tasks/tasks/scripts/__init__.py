@@ -1,0 +1,1 @@
+"""Kestra's script plugins, ``io.kestra.plugin.scripts.*``: shell and Python Commands."""
