@@ -6,10 +6,9 @@ first write, the same rows, the same all-or-nothing apply and the same delete gu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-import click
 
 from .context import RunContext
 from .instance.base import Instance, LogRecord
@@ -29,6 +28,7 @@ def deploy_folder(
     delete: bool = False,
     allow_empty: bool = False,
     dry_run: bool = False,
+    log_sinks: Sequence[Callable[[LogRecord], None]] = (),
 ) -> list[dict[str, Any]]:
     """Make ``namespace`` hold the flows of ``directory``; return the diff rows.
 
@@ -39,6 +39,7 @@ def deploy_folder(
         instance: the embedded instance or a Kestra server.
         delete: also delete flows in scope that the folder no longer has.
         dry_run: plan only.
+        log_sinks: called with every log line of the deploy (warnings included), as they come.
     """
     task = SyncFlows(
         id="deploy",
@@ -51,11 +52,6 @@ def deploy_folder(
     )
     ctx = RunContext.create(instance=instance, home=home, flow_id="deploy", namespace="cli")
     ctx.task_id = "deploy"
-    ctx.sinks.append(_echo_warnings)
+    ctx.sinks.extend(log_sinks)
     plan = task.plan_from_tree(ctx, GitTree.from_folder(directory), {})
     return plan.rows if dry_run else task.apply(ctx, plan)
-
-
-def _echo_warnings(log: LogRecord) -> None:
-    if log.level in ("WARN", "ERROR"):
-        click.echo(f"{log.level}: {log.message}", err=True)

@@ -150,6 +150,7 @@ def test_flows_deploy_list_show_delete(home: Path) -> None:
 
 
 def test_flows_deploy_is_all_or_nothing(home: Path) -> None:
+    home.mkdir()  # `flows list` only reads: it needs an existing home
     code, _, err = invoke(
         home, "flows", "deploy", str(DATA / "good_hello.yml"), str(DATA / "bad_namespace.yml")
     )

@@ -257,3 +257,20 @@ def test_validate_accepts_other_plugins_only_when_asked(tmp_path: Path) -> None:
     assert code == 1 and "unknown task type 'io.kestra.plugin.jdbc.postgresql.Query'" in err
     code, out, _ = invoke(tmp_path / "home", "validate", str(folder), "--allow-unknown-types")
     assert code == 0 and "ok (prod/etl)" in out
+
+
+def test_deploy_folder_reports_its_log_through_the_sinks_it_is_given(
+    tmp_path: Path, folder: Path
+) -> None:
+    from kestra_git_tasks.deploy import deploy_folder
+    from kestra_git_tasks.instance.base import LogRecord
+
+    records: list[LogRecord] = []
+    with LocalInstance(tmp_path / "home") as instance:
+        rows = deploy_folder(
+            folder, "prod", instance, home=tmp_path / "home", log_sinks=[records.append]
+        )
+    assert {row["flowId"] for row in rows} == {"a", "b"}
+    assert any(
+        r.level == "DEBUG" and "README.md" in r.message and r.task_id == "deploy" for r in records
+    )

@@ -320,7 +320,8 @@ def test_missing_or_wrong_credentials_raise_auth_error(
     ):
         instance.list_flows("dev")
     assert caught.value.status_code == 401
-    assert "--server-user/--server-password or --server-token" in str(caught.value)
+    assert "check the credentials for this server" in str(caught.value)
+    assert "--server" not in str(caught.value)  # command-line hints are the CLI's
     assert "wrong-password" not in str(caught.value)
 
 

@@ -44,7 +44,7 @@ from .base import FlowRecord
 __all__ = ["AUTH_HINT", "KestraApi", "api_message", "flow_identity", "timestamp"]
 
 #: How to fix a 401 / 403, in every KestraAuthError message.
-AUTH_HINT = "check --server-user/--server-password or --server-token"
+AUTH_HINT = "check the credentials for this server (username and password, or API token)"
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 # Failures after which the request certainly did not reach the application.

@@ -119,12 +119,13 @@ class GitTree:
 
     @classmethod
     def from_folder(cls, folder: Path) -> GitTree:
-        """Every file under ``folder`` (``.kestraignore`` and skip rules applied); rows'
-        ``gitPath`` start with ``folder`` as given."""
+        """Every file under ``folder`` (``.kestraignore`` and skip rules applied, dot-folders
+        such as ``.git`` or ``.github`` left out); rows' ``gitPath`` start with ``folder``."""
         listed = {
             path.relative_to(folder).as_posix(): str(path)
             for path in sorted(folder.rglob("*"))
-            if path.is_file() and ".git" not in path.relative_to(folder).parts
+            if path.is_file()
+            and not any(part.startswith(".") for part in path.relative_to(folder).parts[:-1])
         }
         label = folder.as_posix().rstrip("/")
         return cls(None, label, *filter_files(listed, lambda p: Path(p).read_bytes()))

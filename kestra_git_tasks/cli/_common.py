@@ -1,4 +1,10 @@
-"""Pieces shared by the ``kestra-git`` commands: options, error handling, output helpers."""
+"""Pieces shared by the ``kestra-git`` commands: options, error handling, output helpers.
+
+The one place that knows how a command reports: an expected error (any
+:class:`~kestra_git_tasks.errors.KestraGitError`) is one line on stderr and exit status 1; usage
+errors are click's (exit 2). Hints that name command-line options are added here, never by the
+library: the library does not know how its arguments were given.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +19,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .errors import KestraGitError
-from .home import HOME_ENV, default_home
+from ..errors import KestraAuthError, KestraGitError, NotFoundError
+from ..home import HOME_ENV, default_home
 
 if TYPE_CHECKING:
-    from .instance.base import Instance
-    from .instance.local import LocalInstance
-
-if TYPE_CHECKING:
-    from .instance.base import Instance
-    from .instance.local import LocalInstance
+    from ..instance.base import Instance
+    from ..instance.local import LocalInstance
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: How to fix a 401 / 403 from the server given with ``--server``.
+SERVER_AUTH_HINT = "for --server give them with --server-user/--server-password or --server-token"
 
 
 def handle_errors(func: F) -> F:
@@ -135,32 +140,66 @@ def server_options(func: F) -> F:
 
 
 @contextmanager
-def local_instance(home: Path | None) -> Iterator[LocalInstance]:
-    """The embedded instance of ``home`` (executions always live there)."""
-    from .flow import validate_source
-    from .instance.local import LocalInstance
+def local_instance(home: Path | None, *, read_only: bool = False) -> Iterator[LocalInstance]:
+    """The embedded instance of ``home`` (executions always live there).
 
-    with LocalInstance(home or default_home(), validator=validate_source) as instance:
+    ``read_only`` commands never create a home folder: a missing one is a
+    :class:`~kestra_git_tasks.errors.NotFoundError` naming ``--home`` and ``KESTRA_GIT_HOME``.
+    """
+    folder = home or default_home()
+    if read_only and not folder.is_dir():
+        raise NotFoundError(
+            f"no instance at {folder}: point --home or {HOME_ENV} at the runner's home folder "
+            "(`kestra-git run` and `kestra-git deploy` create it)"
+        )
+    from ..flow import validate_source
+    from ..instance.local import LocalInstance
+
+    with LocalInstance(folder, validator=validate_source) as instance:
         yield instance
 
 
 @contextmanager
-def open_store(home: Path | None, server: Server | None) -> Iterator[Instance]:
-    """Where flows and files live: ``--server`` when given, else the embedded instance."""
+def open_store(
+    home: Path | None, server: Server | None, *, read_only: bool = False
+) -> Iterator[Instance]:
+    """Where flows and files live: ``--server`` when given, else the embedded instance.
+
+    A 401 / 403 from ``--server`` gets :data:`SERVER_AUTH_HINT`; ``read_only`` is
+    :func:`local_instance`'s.
+    """
     if server is None or not server.url:
-        with local_instance(home) as instance:
+        with local_instance(home, read_only=read_only) as instance:
             yield instance
         return
-    from .instance.kestra import KestraInstance
+    from ..instance.kestra import KestraInstance
 
-    with KestraInstance(
-        server.url,
-        tenant=server.tenant,
-        username=server.username,
-        password=server.password,
-        api_token=server.token,
-    ) as instance:
-        yield instance
+    try:
+        with KestraInstance(
+            server.url,
+            tenant=server.tenant,
+            username=server.username,
+            password=server.password,
+            api_token=server.token,
+        ) as instance:
+            yield instance
+    except KestraAuthError as exc:
+        raise KestraAuthError(f"{exc}; {SERVER_AUTH_HINT}", status_code=exc.status_code) from exc
+
+
+def with_server_hint(message: str, store: Instance) -> str:
+    """``message`` with :data:`SERVER_AUTH_HINT` when ``store`` (the ``--server``) refused it.
+
+    For errors recorded in an execution, which mention the URL they came from: a task's own
+    ``kestraUrl`` has its own ``auth``, so its 401 must not send the user to ``--server-user``.
+    Call it only when ``--server`` was given (it imports the REST layer).
+    """
+    from ..instance.kestra import KestraInstance
+
+    if not isinstance(store, KestraInstance) or SERVER_AUTH_HINT in message:
+        return message
+    refused = any(f"Kestra answered {status} " in message for status in (401, 403))
+    return f"{message}; {SERVER_AUTH_HINT}" if refused and f" {store.url}/" in message else message
 
 
 def pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -192,11 +231,21 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
 
 
 def flow_files(paths: tuple[Path, ...]) -> list[Path]:
-    """Flow files named, or found (``.yml``/``.yaml``) under the folders named."""
+    """Flow files named, or found under the folders named as ``deploy`` finds them.
+
+    A folder is walked like ``kestra-git deploy`` walks it (its root ``.kestraignore``,
+    dot-folders and ``.git*`` files excluded), keeping ``.yml`` / ``.yaml`` files.
+    """
+    from ..tasks.git._sync import GitTree
+    from ..tasks.git.sync_flows import FLOW_SUFFIXES
+
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")))
+            tree = GitTree.from_folder(path)
+            files.extend(
+                path / relative for relative in tree.files if relative.endswith(FLOW_SUFFIXES)
+            )
         else:
             files.append(path)
     return files

@@ -1,0 +1,42 @@
+"""``kestra-git``: the command line, a thin layer over the library.
+
+Expected errors (any :class:`~kestra_git_tasks.errors.KestraGitError`) print one line on stderr
+and exit 1; usage errors exit 2; anything else is a bug and keeps its traceback. One module per
+command or command group; what they share (options, error handling, output) is in ``_common``.
+Importing this package stays light: each command imports the library when it runs.
+"""
+
+from __future__ import annotations
+
+import click
+
+from . import deploy, docs, executions, files, flows, run, tasks, validate
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kestra-git-tasks")
+def cli() -> None:
+    """Kestra's Git patterns, run locally: sync flows and files between Git and an instance.
+
+    Example: kestra-git run flows/hello.yml --input name=you
+    """
+
+
+for _command in (
+    run.run,
+    validate.validate,
+    deploy.deploy,
+    tasks.tasks_command,
+    docs.docs,
+    flows.flows,
+    files.files,
+    executions.executions,
+):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Entry point of the ``kestra-git`` console script."""
+    cli(prog_name="kestra-git")

@@ -1,0 +1,98 @@
+"""``kestra-git deploy``: the CI/CD pattern, a folder of flows to a namespace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ..home import default_home
+from ._common import (
+    Server,
+    handle_errors,
+    home_option,
+    json_option,
+    open_store,
+    print_json,
+    server_options,
+    table,
+)
+
+if TYPE_CHECKING:
+    from ..instance.base import LogRecord
+
+__all__ = ["deploy"]
+
+
+@click.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--namespace", "-n", required=True, help="Namespace the flows are deployed to.")
+@click.option(
+    "--include-child-namespaces",
+    is_flag=True,
+    help="Deploy sub-folders into child namespaces (a/b/f.yml -> NS.a.b).",
+)
+@click.option(
+    "--delete",
+    is_flag=True,
+    help="Delete flows of the namespace that are not in DIRECTORY (same guards as "
+    "SyncFlows: never everything at once unless --allow-empty).",
+)
+@click.option("--allow-empty", is_flag=True, help="Allow --delete when DIRECTORY has no flow.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@home_option
+@server_options
+@json_option
+@handle_errors
+def deploy(
+    directory: Path,
+    namespace: str,
+    include_child_namespaces: bool,
+    delete: bool,
+    allow_empty: bool,
+    dry_run: bool,
+    home: Path | None,
+    server: Server,
+    as_json: bool,
+) -> None:
+    """Deploy the flows of DIRECTORY to NAMESPACE: plan, then apply all or nothing.
+
+    Every flow is validated before the first write; the rows say what changed. This is the
+    CI/CD pattern: run `kestra-git validate` on pull requests and `kestra-git deploy` on merge.
+
+    Example: kestra-git deploy flows/ --namespace prod --server https://kestra.example.com --delete
+    """
+    from ..deploy import deploy_folder
+
+    with open_store(home, server) as store:
+        rows = deploy_folder(
+            directory,
+            namespace,
+            store,
+            home=home or default_home(),
+            include_child_namespaces=include_child_namespaces,
+            delete=delete,
+            allow_empty=allow_empty,
+            dry_run=dry_run,
+            log_sinks=[_echo_warning],
+        )
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        [
+            [r["gitPath"] or "-", r["syncState"], r["namespace"], r["flowId"], str(r["revision"])]
+            for r in rows
+        ],
+        ["PATH", "STATE", "NAMESPACE", "FLOW", "REVISION"],
+    )
+    changed = sum(1 for r in rows if r["syncState"] != "UNCHANGED")
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"{len(rows)} flow(s), {changed} {verb}", err=True)
+
+
+def _echo_warning(log: LogRecord) -> None:
+    """Warnings and errors of the deploy on stderr (the rows are the rest of the story)."""
+    if log.level in ("WARN", "ERROR"):
+        click.echo(f"{log.level}: {log.message}", err=True)

@@ -1,0 +1,77 @@
+"""``kestra-git docs``: write (or check) the generated reference pages.
+
+:func:`command_help` turns the click commands into the ``(command, help text)`` pairs the
+CLI page is made of, so :mod:`kestra_git_tasks.docgen` never imports click.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["command_help", "docs"]
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="Exit 1 if the generated reference is stale.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs"),
+    show_default=True,
+    help="The docs folder.",
+)
+@click.pass_context
+def docs(ctx: click.Context, check: bool, output: Path) -> None:
+    """Generate the task reference (docs/tasks/*.md, docs/cli.md) from the models.
+
+    Example: kestra-git docs --check
+    """
+    from ..docgen import generate_docs
+
+    pages = generate_docs(command_help(ctx.find_root().command))
+    stale = []
+    for relative, content in sorted(pages.items()):
+        target = output / relative
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current == content:
+            continue
+        stale.append(relative)
+        if not check:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+    if check:
+        if stale:
+            click.echo(
+                f"Stale docs: {', '.join(stale)}; run `kestra-git docs` and commit.", err=True
+            )
+            sys.exit(1)
+        click.echo(f"Docs up to date ({len(pages)} pages).")
+    else:
+        click.echo(f"Wrote {len(stale)} page(s); {len(pages) - len(stale)} already up to date.")
+
+
+def command_help(root: click.Command, name: str = "kestra-git") -> list[tuple[str, str]]:
+    """``(command path, --help text)`` of ``root`` and every command under it, parents first."""
+    pages = []
+    for path, command in _walk(root, [name]):
+        with click.Context(
+            command,
+            info_name=" ".join(path),
+            terminal_width=88,
+            max_content_width=88,
+            help_option_names=["-h", "--help"],
+        ) as ctx:
+            pages.append((" ".join(path), command.get_help(ctx)))
+    return pages
+
+
+def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+    found = [(path, command)]
+    if isinstance(command, click.Group):
+        for name in sorted(command.commands):
+            found += _walk(command.commands[name], [*path, name])
+    return found
