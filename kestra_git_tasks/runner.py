@@ -195,6 +195,7 @@ def run_flow(
     outcome = _Outcome()
     try:
         record.inputs = coerce_inputs(flow, dict(inputs or {}))
+        _register_secret_inputs(flow, record.inputs, ctx.masker)
         ctx.inputs = dict(record.inputs)
         _run_tasks(flow.tasks, ctx, outcome, flush)
         if outcome.state == "FAILED" and flow.errors:
@@ -305,6 +306,13 @@ def _child_runner(
         return child_outcome.state
 
     return run_children
+
+
+def _register_secret_inputs(flow: Flow, values: Mapping[str, Any], masker: SecretMasker) -> None:
+    """Mask the values of ``SECRET`` inputs like ``secret()`` values, from now on."""
+    for item in flow.inputs:
+        if item.type == "SECRET" and values.get(item.id) is not None:
+            masker.add(str(values[item.id]))
 
 
 def _mask_tree(value: Any, masker: SecretMasker) -> Any:
