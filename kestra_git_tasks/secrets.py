@@ -98,7 +98,7 @@ def _form_pattern(form: str) -> str:
 
 
 def _edge(char: str, direction: str) -> str:
-    """A look-behind (``direction`` ``<``) or look-ahead refusing a neighbour continuing ``char``."""
+    """A look-behind (``direction`` ``<``) or a look-ahead: no neighbour continuing ``char``."""
     continuing = r"\w" if char.isalnum() or char == "_" else re.escape(char)
     return f"(?{direction}!{continuing})"
 

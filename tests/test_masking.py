@@ -76,9 +76,7 @@ tasks:
 def assert_nowhere(forms: list[str], execution: ExecutionRecord, home: Path) -> None:
     """None of ``forms`` is in the execution (logs, outputs, inputs, error), its --json view, or
     any text column of the embedded database."""
-    shown = json.dumps(execution.to_dict()) + json.dumps(
-        [log.message for log in execution.logs]
-    )
+    shown = json.dumps(execution.to_dict()) + json.dumps([log.message for log in execution.logs])
     with LocalInstance(home) as instance:
         stored = instance.get_execution(execution.id)
     stored_text = json.dumps(stored.to_dict()) + json.dumps([log.message for log in stored.logs])
