@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import yaml
 
@@ -35,6 +36,7 @@ MASK = "******"
 #: they stand alone (see :class:`SecretMasker`).
 MIN_FREE_LENGTH = 8
 SECRETS_FILE_ENV = "KESTRA_GIT_SECRETS_FILE"
+_CREDENTIAL_KEY = re.compile(r"token|key|secret|pass|pwd|auth|sig|cred|session", re.IGNORECASE)
 
 
 class SecretMasker:
@@ -63,6 +65,28 @@ class SecretMasker:
         if forms:
             self._forms |= forms
             self._patterns = None
+
+    def add_url_credentials(self, url: str) -> None:
+        """Mask the credentials written in ``url``: the password of its user part (for http(s)
+        a user without a password too, as ``https://TOKEN@host`` is common, when at least
+        :data:`MIN_FREE_LENGTH` long) and the values of its query parameters (``?token=...``)
+        that are that long or whose name says credential (token, key, secret, pass, auth...):
+        a short ``?depth=1`` is not a secret, and masking ``1`` would garble every log line."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # unparseable: fall back to what looks like a user part
+            parts = urlsplit(url.replace("[", "").replace("]", ""))
+        userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+        user, sep, password = userinfo.partition(":")
+        for value in (password, unquote(password)):
+            self.add(value)
+        if not sep and parts.scheme in ("http", "https") and len(user) >= MIN_FREE_LENGTH:
+            self.add(user)
+            self.add(unquote(user))
+        for key, value in parse_qsl(parts.query, keep_blank_values=False):
+            if len(value) >= MIN_FREE_LENGTH or _CREDENTIAL_KEY.search(key):
+                self.add(value)
+                self.add(quote(value, safe=""))
 
     def mask(self, text: str) -> str:
         """``text`` with every known secret value replaced by ``******``: long forms first,

@@ -199,3 +199,31 @@ tasks:
     )
     execution = run_flow(flow, inputs={"token": "clear-text-token"}, home=tmp_path / "home")
     assert execution.state == "SUCCESS", execution.error
+
+
+# -- credentials written in a URL --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("https://user:pa%2Fss-word@host/repo.git", "pa/ss-word"),
+        ("https://user:pa%2Fss-word@host/repo.git", "pa%2Fss-word"),
+        ("https://ghp_0123456789abcdef@github.com/org/repo.git", "ghp_0123456789abcdef"),
+        ("https://host/repo.git?token=qu3ry-t0ken", "qu3ry-t0ken"),
+        ("https://host/repo.git?private_token=abc", "abc"),
+        ("http://user:s3cr3t-token@[127.0.0.1/repo", "s3cr3t-token"),
+    ],
+)
+def test_credentials_written_in_a_url_are_masked(url: str, secret: str) -> None:
+    masker = SecretMasker()
+    masker.add_url_credentials(url)
+    assert masker.mask(f"cloning {url}: {secret}") == f"cloning {masker.mask(url)}: {MASK}"
+    assert secret not in masker.mask(url)
+
+
+def test_plain_url_parts_are_not_taken_for_credentials() -> None:
+    masker = SecretMasker()
+    masker.add_url_credentials("https://git@github.com/org/repo.git?depth=1&ref=main")
+    text = "git fetched 1 ref of main from github.com"
+    assert masker.mask(text) == text
