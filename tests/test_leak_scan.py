@@ -372,3 +372,14 @@ def test_a_failing_clone_leaves_no_temporary_folder(
 ) -> None:
     assert run_clone(tmp_path, url) == "FAILED"
     assert sorted(temp_root.iterdir()) == []
+
+
+def test_a_contexts_temporary_folders_are_removed_when_it_closes(temp_root: Path) -> None:
+    from kestra_git_tasks import RunContext
+
+    with RunContext.create(home=temp_root / "home") as ctx:
+        folder = ctx.temporary_directory("clone-")
+        (folder / "file").write_text("x")
+        assert folder.parent == temp_root
+    assert not folder.exists()
+    ctx.close()  # twice is fine
