@@ -6,14 +6,19 @@ directory, and the template variables of the execution.
 
 From Python, build one with :meth:`RunContext.create`::
 
-    ctx = RunContext.create(instance=LocalInstance(home), secrets={"GITHUB_TOKEN": "..."})
-    SyncFlows(id="sync", url=..., target_namespace="prod").run(ctx)
+    with RunContext.create(instance=LocalInstance(home), secrets={"GITHUB_TOKEN": "..."}) as ctx:
+        SyncFlows(id="sync", url=..., target_namespace="prod").run(ctx)
+
+Leaving the ``with`` block (or calling :meth:`RunContext.close`) removes the temporary folders
+tasks made with :meth:`RunContext.temporary_directory`, such as a Clone's outside a
+``WorkingDirectory``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
@@ -74,6 +79,7 @@ class RunContext:
     #: Set by the runner while a flowable task runs: ``run_children("tasks")`` runs that
     #: property's child tasks in order and returns their state (SUCCESS or WARNING).
     child_runner: Callable[[str], str] | None = None
+    _cleanups: list[Path] = field(default_factory=list, init=False, repr=False)
 
     def run_children(self, field_name: str = "tasks") -> str:
         """Run the running task's child tasks of ``field_name`` (flowable tasks only)."""
@@ -192,8 +198,26 @@ class RunContext:
         return folder
 
     def temp_dir(self, prefix: str = "task-") -> Path:
-        """A fresh temporary folder for the running task."""
+        """A fresh temporary folder for the running task (the task removes it)."""
         return Path(tempfile.mkdtemp(prefix=prefix))
+
+    def temporary_directory(self, prefix: str = "task-") -> Path:
+        """A fresh temporary folder removed by :meth:`close`, when the execution ends whatever
+        its outcome (the runner closes its context); later tasks may still read it."""
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        self._cleanups.append(folder)
+        return folder
+
+    def close(self) -> None:
+        """Remove the folders made by :meth:`temporary_directory`. Safe to call twice."""
+        while self._cleanups:
+            shutil.rmtree(self._cleanups.pop(), ignore_errors=True)
+
+    def __enter__(self) -> RunContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def require_instance(self) -> Instance:
         """The instance, or a clear error when the context has none."""

@@ -18,6 +18,7 @@ masked.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,12 +31,15 @@ from .errors import ConfigError, KestraGitError, NotFoundError
 from .flow import Flow, FlowInput, TaskSpec, load_flow_file, parse_flow, validate_source
 from .instance.base import ExecutionRecord, Instance, LogRecord
 from .instance.local import LocalInstance
+from .instance.owners import ProcessOwner
 from .secrets import SecretMasker, SecretStore, env_variables
+from .signals import Terminated, sigterm_as_interrupt, sigterm_unhandled
 
 __all__ = ["coerce_inputs", "load_flow_target", "run_flow"]
 
 _FLOW_REF = re.compile(r"^(?P<namespace>[a-z0-9][a-z0-9._-]*)/(?P<id>[a-zA-Z0-9][a-zA-Z0-9._-]*)$")
 _FALSY = {"", "false", "0", "-0", "none", "null"}
+_log = logging.getLogger(__name__)
 
 
 def load_flow_target(target: str | Path | Flow, instance: Instance | None = None) -> Flow:
@@ -139,6 +143,18 @@ def run_flow(
         environ: environment for ``SECRET_*`` / ``ENV_*`` lookups (``os.environ`` if None).
         log_sinks: callables receiving each (masked) log record as it is written.
     """
+    if sigterm_unhandled():
+        with sigterm_as_interrupt():
+            return run_flow(
+                target,
+                instance=instance,
+                flows=flows,
+                secrets=secrets,
+                inputs=inputs,
+                home=home,
+                environ=environ,
+                log_sinks=log_sinks,
+            )
     home_path = Path(home) if home is not None else default_home(environ)
     if instance is None:
         with LocalInstance(home_path, validator=validate_source) as owned:
@@ -176,7 +192,7 @@ def run_flow(
         state="RUNNING",
         start_date=ctx.start_date,
     )
-    instance.create_execution(record)
+    _start_execution(instance, record)
 
     # Log lines are stored between tasks, never while a task runs: a task may hold a write
     # transaction on the same database (a sync's all-or-nothing apply), and its logs must survive
@@ -195,6 +211,7 @@ def run_flow(
     outcome = _Outcome()
     try:
         record.inputs = coerce_inputs(flow, dict(inputs or {}))
+        _register_secret_inputs(flow, record.inputs, ctx.masker)
         ctx.inputs = dict(record.inputs)
         _run_tasks(flow.tasks, ctx, outcome, flush)
         if outcome.state == "FAILED" and flow.errors:
@@ -204,7 +221,7 @@ def run_flow(
     except BaseException as exc:
         # A bug or an interrupt: record it, then let it propagate with its traceback.
         outcome.state = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        outcome.error = ctx.mask(f"internal error: {type(exc).__name__}: {exc}")
+        outcome.error = ctx.mask(_interrupt_error(exc))
         flush()
         _finish(instance, record, ctx, outcome)
         raise
@@ -217,6 +234,24 @@ def run_flow(
     return record
 
 
+def _start_execution(instance: LocalInstance, record: ExecutionRecord) -> None:
+    """Mark KILLED the executions left RUNNING by dead processes, then record ``record`` and
+    this process as its owner, together."""
+    for execution_id in instance.mark_dead_executions():
+        _log.warning("execution %s was left RUNNING by a dead process: marked KILLED", execution_id)
+    with instance.batch():
+        instance.create_execution(record)
+        instance.set_execution_owner(record.id, ProcessOwner.current())
+
+
+def _interrupt_error(exc: BaseException) -> str:
+    if isinstance(exc, Terminated):
+        return "killed: the runner received SIGTERM; running commands were killed"
+    if isinstance(exc, KeyboardInterrupt):
+        return "killed: the runner was interrupted (Ctrl-C); running commands were killed"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
 def _finish(
     instance: LocalInstance, record: ExecutionRecord, ctx: RunContext, outcome: _Outcome
 ) -> None:
@@ -226,7 +261,10 @@ def _finish(
     record.outputs = _mask_tree(ctx.outputs, ctx.masker)
     record.inputs = _mask_tree(record.inputs, ctx.masker)
     record.end_date = datetime.now(UTC)
-    instance.update_execution(record)
+    try:
+        instance.update_execution(record)
+    finally:
+        ctx.close()  # the execution's temporary folders, whatever the outcome
 
 
 class _ChildFailed(Exception):
@@ -305,6 +343,13 @@ def _child_runner(
         return child_outcome.state
 
     return run_children
+
+
+def _register_secret_inputs(flow: Flow, values: Mapping[str, Any], masker: SecretMasker) -> None:
+    """Mask the values of ``SECRET`` inputs like ``secret()`` values, from now on."""
+    for item in flow.inputs:
+        if item.type == "SECRET" and values.get(item.id) is not None:
+            masker.add(str(values[item.id]))
 
 
 def _mask_tree(value: Any, masker: SecretMasker) -> Any:

@@ -10,7 +10,9 @@ Lookup order (first hit wins):
    to plain values.
 
 Every value handed out is registered with the :class:`SecretMasker`, which replaces it with
-``******`` in log lines, error messages, outputs and stored executions.
+``******`` in log lines, error messages, outputs and stored executions (the runner registers the
+values of ``SECRET`` flow inputs too). Secrets shorter than :data:`MIN_FREE_LENGTH` characters
+are masked only where they stand alone, not inside a longer word.
 """
 
 from __future__ import annotations
@@ -18,45 +20,111 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import yaml
 
 from .errors import ConfigError, SecretNotFoundError
 
-__all__ = ["MASK", "SecretMasker", "SecretStore", "env_variables"]
+__all__ = ["MASK", "MIN_FREE_LENGTH", "SecretMasker", "SecretStore", "env_variables"]
 
 MASK = "******"
+#: Secret forms at least this long are masked wherever they occur; shorter ones only where
+#: they stand alone (see :class:`SecretMasker`).
+MIN_FREE_LENGTH = 8
 SECRETS_FILE_ENV = "KESTRA_GIT_SECRETS_FILE"
+_CREDENTIAL_KEY = re.compile(r"token|key|secret|pass|pwd|auth|sig|cred|session", re.IGNORECASE)
 
 
 class SecretMasker:
-    """Remembers secret values and masks them in any text."""
+    """Remembers secret values and masks them in any text.
+
+    The rule (documented in docs/templating.md, "How secrets are masked"): a secret is masked in
+    the forms it can be printed in, its whole value and, for a multi-line value (a PEM key), each
+    of its lines, stripped. A form of at least :data:`MIN_FREE_LENGTH` characters is masked
+    wherever it occurs. A shorter form is masked only where it stands alone: its neighbours
+    cannot continue it (next to a letter, digit or ``_`` edge there is none of those; next to a
+    symbol edge, not the same symbol). So ``password: p`` becomes ``password: ******`` while
+    ``apple`` stays ``apple``: a short secret inside a longer word is not masked, since masking
+    it would garble every log line.
+    """
 
     def __init__(self) -> None:
-        self._values: set[str] = set()
+        self._forms: set[str] = set()
+        self._patterns: list[re.Pattern[str]] | None = None
 
     def add(self, value: str) -> None:
-        """Mask ``value`` from now on (empty values are ignored: masking them means nothing)."""
-        if value:
-            self._values.add(value)
-            # A multi-line secret (a private key) may be logged line by line.
-            for line in value.splitlines():
-                if len(line.strip()) >= 8:
-                    self._values.add(line.strip())
+        """Mask ``value`` from now on (blank values are ignored: masking them means nothing)."""
+        forms = {value, value.strip()}
+        # A multi-line secret (a private key) may be logged line by line.
+        forms.update(line.strip() for line in value.splitlines())
+        forms = {form for form in forms if form.strip()} - self._forms
+        if forms:
+            self._forms |= forms
+            self._patterns = None
+
+    def add_url_credentials(self, url: str) -> None:
+        """Mask the credentials written in ``url``: the password of its user part (for http(s)
+        a user without a password too, as ``https://TOKEN@host`` is common, when at least
+        :data:`MIN_FREE_LENGTH` long) and the values of its query parameters (``?token=...``)
+        that are that long or whose name says credential (token, key, secret, pass, auth...):
+        a short ``?depth=1`` is not a secret, and masking ``1`` would garble every log line."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # unparseable: fall back to what looks like a user part
+            parts = urlsplit(url.replace("[", "").replace("]", ""))
+        userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+        user, sep, password = userinfo.partition(":")
+        for value in (password, unquote(password)):
+            self.add(value)
+        if not sep and parts.scheme in ("http", "https") and len(user) >= MIN_FREE_LENGTH:
+            self.add(user)
+            self.add(unquote(user))
+        for key, value in parse_qsl(parts.query, keep_blank_values=False):
+            if len(value) >= MIN_FREE_LENGTH or _CREDENTIAL_KEY.search(key):
+                self.add(value)
+                self.add(quote(value, safe=""))
 
     def mask(self, text: str) -> str:
-        """``text`` with every known secret value replaced by ``******``."""
-        if not self._values or not text:
+        """``text`` with every known secret value replaced by ``******``: long forms first,
+        longest first, then the short ones (whose neighbours must not continue them, so the
+        ``*`` of a mask never counts as a secret)."""
+        if not self._forms or not text:
             return text
-        for value in sorted(self._values, key=len, reverse=True):
-            if value in text:
-                text = text.replace(value, MASK)
+        if self._patterns is None:
+            ordered = sorted(self._forms, key=lambda form: (-len(form), form))
+            groups = (
+                [form for form in ordered if len(form) >= MIN_FREE_LENGTH],
+                [form for form in ordered if len(form) < MIN_FREE_LENGTH],
+            )
+            self._patterns = [
+                re.compile("|".join(_form_pattern(form) for form in group))
+                for group in groups
+                if group
+            ]
+        for pattern in self._patterns:
+            text = pattern.sub(MASK, text)
         return text
 
     def __bool__(self) -> bool:
-        return bool(self._values)
+        return bool(self._forms)
+
+
+def _form_pattern(form: str) -> str:
+    """The regular expression masking ``form`` under the rule of :class:`SecretMasker`."""
+    escaped = re.escape(form)
+    if len(form) >= MIN_FREE_LENGTH:
+        return escaped
+    return f"{_edge(form[0], '<')}{escaped}{_edge(form[-1], '')}"
+
+
+def _edge(char: str, direction: str) -> str:
+    """A look-behind (``direction`` ``<``) or a look-ahead: no neighbour continuing ``char``."""
+    continuing = r"\w" if char.isalnum() or char == "_" else re.escape(char)
+    return f"(?{direction}!{continuing})"
 
 
 class SecretStore:

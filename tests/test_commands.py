@@ -158,6 +158,47 @@ def test_background_leftovers_are_killed_when_the_command_ends(
     assert not is_running(child)
 
 
+def wait_gone(pid: int, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while is_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not is_running(pid)
+
+
+def test_a_setsid_child_is_killed_at_timeout(ctx: RunContext, workdir: Path) -> None:
+    with pytest.raises(TaskFailedError, match=r"timed out after PT1S"):
+        shell(ctx, "setsid sleep 300 & echo $! > child.pid", "sleep 30; wait", timeout="PT1S")
+    child = int((workdir / "child.pid").read_text())
+    assert wait_gone(child)
+
+
+def test_a_double_forked_daemon_is_killed_when_the_command_ends(
+    ctx: RunContext, workdir: Path
+) -> None:
+    # the daemon's parent exits at once: it is an orphan in another session, not our child
+    shell(
+        ctx,
+        "setsid sh -c 'sleep 300 & echo $! > daemon.pid' &",
+        "while [ ! -s daemon.pid ]; do sleep 0.05; done",
+        "echo done",
+    )
+    daemon = int((workdir / "daemon.pid").read_text())
+    assert wait_gone(daemon)
+
+
+def test_processes_outside_the_command_are_left_running(ctx: RunContext, workdir: Path) -> None:
+    # A process outside the command (no marker) survives the command's end.
+    import subprocess
+
+    outsider = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        shell(ctx, "echo done")
+        assert is_running(outsider.pid)
+    finally:
+        outsider.kill()
+        outsider.wait()
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"), [("PT5S", 5), ("PT1M30S", 90), ("PT0.5S", 0.5), ("P1DT1H", 90000)]
 )

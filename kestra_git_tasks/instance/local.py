@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import FlowFileError, FlowValidationError, InstanceError, NotFoundError
 from ..yamlio import load_yaml, top_level_identity
 from .base import ExecutionRecord, FileRecord, FlowRecord, FlowValidator, Instance, LogRecord
+from .owners import ProcessOwner
 
 __all__ = ["SCHEMA_VERSION", "LocalInstance", "normalize_file_path"]
 
@@ -50,6 +51,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
             timestamp TEXT NOT NULL, level TEXT NOT NULL, task_id TEXT, message TEXT NOT NULL)""",
         "CREATE INDEX execution_logs_by_execution ON execution_logs (execution_id, seq)",
+    ),
+    (  # which process runs an execution: see owners.py and mark_dead_executions()
+        """CREATE TABLE execution_owners (execution_id TEXT PRIMARY KEY
+            REFERENCES executions (id) ON DELETE CASCADE, host TEXT NOT NULL,
+            boot_id TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER)""",
     ),
 )
 
@@ -595,6 +601,47 @@ class LocalInstance:
             (namespace, flow_id, max(limit, 0)),
         )
         return [self._execution(row, []) for row in rows]
+
+    # -- owners of running executions (see owners.py) ------------------------------------------
+    def set_execution_owner(self, execution_id: str, owner: ProcessOwner) -> None:
+        """Record that ``owner`` runs the execution (replacing any previous owner)."""
+        with self.batch():
+            self._require_execution(execution_id)
+            self._query(
+                "INSERT OR REPLACE INTO execution_owners "
+                "(execution_id, host, boot_id, pid, start_ticks) VALUES (?, ?, ?, ?, ?)",
+                (execution_id, owner.host, owner.boot_id, owner.pid, owner.start_ticks),
+            )
+
+    def mark_dead_executions(self) -> list[str]:
+        """Mark KILLED every RUNNING execution whose owner process certainly died; their ids.
+
+        An execution with no recorded owner, or owned by a process of another host, is left
+        alone: it may still be running.
+        """
+        marked: list[str] = []
+        with self.batch():
+            rows = self._query(
+                "SELECT o.* FROM execution_owners AS o JOIN executions AS e "
+                "ON e.id = o.execution_id WHERE e.state = 'RUNNING'"
+            )
+            for row in rows:
+                owner = ProcessOwner(row["host"], row["boot_id"], row["pid"], row["start_ticks"])
+                if not owner.is_dead():
+                    continue
+                self._query(
+                    "UPDATE executions SET state = 'KILLED', end_date = ?, error = ? "
+                    "WHERE id = ? AND state = 'RUNNING'",
+                    (
+                        _now(),
+                        f"killed: the process running this execution ({owner.describe()}) "
+                        "ended without finishing it (SIGKILL, a crash or a restart of the "
+                        "machine)",
+                        row["execution_id"],
+                    ),
+                )
+                marked.append(row["execution_id"])
+        return marked
 
 
 def _conforms(instance: LocalInstance) -> Instance:

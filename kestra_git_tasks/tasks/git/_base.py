@@ -106,6 +106,7 @@ class GitTask(Task):
 
     def register_secrets(self, ctx: RunContext) -> None:
         """Make sure credential values are masked even when given literally (not via secret())."""
+        ctx.masker.add_url_credentials(self.url)
         for value in (self.username, self.password, self.private_key, self.passphrase):
             plain = secret_value(value)
             if plain and value is not self.username:

@@ -27,7 +27,8 @@ class Clone(GitTask):
     Clones `url` into `directory` (a folder of the working directory; its root by default).
     Inside a `WorkingDirectory` the next tasks see the clone and can run its code: that is
     Kestra's Git Clone pattern (see the `WorkingDirectory` page for the full flow). Outside
-    one, the clone goes to a new temporary folder, given by the `directory` output.
+    one, the clone goes to a new temporary folder, given by the `directory` output and removed
+    when the execution ends.
 
     Without `branch`, `commit` or `tag` the remote's default branch is checked out (its HEAD,
     else `main`, else `master`), with `depth` commits of history. `commit` and `tag` fetch the
@@ -170,7 +171,7 @@ class Clone(GitTask):
     def _target(self, ctx: RunContext) -> Path:
         base = ctx.working_dir
         if base is None:
-            base = ctx.temp_dir("clone-")
+            base = ctx.temporary_directory("clone-")
             ctx.log("DEBUG", f"no working directory: cloning into the new folder {base}")
         if not self.directory or not self.directory.strip():
             return base.resolve()
