@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["Terminated", "sigterm_as_interrupt", "sigterm_unhandled"]
+__all__ = ["Terminated", "sigterm_as_interrupt", "sigterm_received", "sigterm_unhandled"]
+
+_received = threading.Event()
 
 
 class Terminated(KeyboardInterrupt):
@@ -34,6 +36,11 @@ def sigterm_unhandled() -> bool:
     )
 
 
+def sigterm_received() -> bool:
+    """True once a run of this process was ended by SIGTERM (the CLI then exits 143)."""
+    return _received.is_set()
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """While the block runs, the first SIGTERM raises :class:`Terminated`; later ones are
@@ -44,6 +51,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
     def terminate(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGTERM, ignore)
+        _received.set()
         raise Terminated("the runner received SIGTERM")
 
     signal.signal(signal.SIGTERM, terminate)

@@ -38,5 +38,16 @@ for _command in (
 
 
 def main() -> None:
-    """Entry point of the ``kestra-git`` console script."""
-    cli(prog_name="kestra-git")
+    """Entry point of the ``kestra-git`` console script.
+
+    A run ended by SIGTERM exits 143 (128 + 15), as a process killed by the signal would, so
+    systemd and CI see why it stopped; Ctrl-C keeps click's exit 1 with "Aborted!".
+    """
+    try:
+        cli(prog_name="kestra-git")
+    except SystemExit as exc:
+        from ..signals import sigterm_received
+
+        if sigterm_received():
+            raise SystemExit(128 + 15) from exc
+        raise
