@@ -173,9 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
-        # StreamRequestHandler.setup() sets TCP_NODELAY when this is true.
-        self.disable_nagle_algorithm = self.server.nodelay
         super().setup()
+        if self.server.nodelay:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
 
     def do_GET(self) -> None:
         self._handle()
