@@ -3,6 +3,11 @@
 Import tasks and helpers from here; other modules are internal::
 
     from kestra_git_tasks import LocalInstance, run_flow
+
+``_LAZY`` is the one list of public names: ``__all__`` is derived from it, and the
+``TYPE_CHECKING`` block repeats it for type checkers (a test keeps the two equal).
+``__version__`` is the installed distribution's version (pyproject.toml holds it), read on
+first use.
 """
 
 from __future__ import annotations
@@ -61,140 +66,64 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from .context import (
-        FlowInfo,
-        RunContext,
-    )
-    from .errors import (
-        ConfigError,
-        FlowFileError,
-        FlowProblem,
-        FlowValidationError,
-        GitAuthError,
-        GitDirectoryNotFoundError,
-        GitError,
-        GitNetworkError,
-        GitRefNotFoundError,
-        InstanceError,
-        KestraApiError,
-        KestraAuthError,
-        KestraGitError,
-        NotFoundError,
-        PushRejectedError,
-        SecretNotFoundError,
-        TaskFailedError,
-        TemplateError,
-    )
-    from .flow import (
-        Flow,
-        load_flow_file,
-        parse_flow,
-        validate_source,
-    )
-    from .instance.base import (
-        ExecutionRecord,
-        FileRecord,
-        FlowRecord,
-        Instance,
-        LogRecord,
-    )
-    from .instance.kestra import (
-        KestraInstance,
-    )
-    from .instance.local import (
-        LocalInstance,
-    )
-    from .runner import (
-        run_flow,
-    )
-    from .secrets import (
-        SecretStore,
-    )
-    from .tasks._base import (
-        Output,
-        Task,
-    )
-    from .tasks.core.log import (
-        Log,
-    )
-    from .tasks.core.working_directory import (
-        WorkingDirectory,
-    )
-    from .tasks.git.clone import (
-        Clone,
-    )
-    from .tasks.git.push_flows import (
-        PushFlows,
-    )
-    from .tasks.git.push_namespace_files import (
-        PushNamespaceFiles,
-    )
-    from .tasks.git.sync_flow import (
-        SyncFlow,
-    )
-    from .tasks.git.sync_flows import (
-        SyncFlows,
-    )
-    from .tasks.git.sync_namespace_files import (
-        SyncNamespaceFiles,
-    )
-    from .tasks.scripts.commands import (
-        PythonCommands,
-        ShellCommands,
-    )
+    # The same names again, for type checkers (`X as X`: an explicit re-export).
+    from .context import FlowInfo as FlowInfo
+    from .context import RunContext as RunContext
+    from .errors import ConfigError as ConfigError
+    from .errors import FlowFileError as FlowFileError
+    from .errors import FlowProblem as FlowProblem
+    from .errors import FlowValidationError as FlowValidationError
+    from .errors import GitAuthError as GitAuthError
+    from .errors import GitDirectoryNotFoundError as GitDirectoryNotFoundError
+    from .errors import GitError as GitError
+    from .errors import GitNetworkError as GitNetworkError
+    from .errors import GitRefNotFoundError as GitRefNotFoundError
+    from .errors import InstanceError as InstanceError
+    from .errors import KestraApiError as KestraApiError
+    from .errors import KestraAuthError as KestraAuthError
+    from .errors import KestraGitError as KestraGitError
+    from .errors import NotFoundError as NotFoundError
+    from .errors import PushRejectedError as PushRejectedError
+    from .errors import SecretNotFoundError as SecretNotFoundError
+    from .errors import TaskFailedError as TaskFailedError
+    from .errors import TemplateError as TemplateError
+    from .flow import Flow as Flow
+    from .flow import load_flow_file as load_flow_file
+    from .flow import parse_flow as parse_flow
+    from .flow import validate_source as validate_source
+    from .instance.base import ExecutionRecord as ExecutionRecord
+    from .instance.base import FileRecord as FileRecord
+    from .instance.base import FlowRecord as FlowRecord
+    from .instance.base import Instance as Instance
+    from .instance.base import LogRecord as LogRecord
+    from .instance.kestra import KestraInstance as KestraInstance
+    from .instance.local import LocalInstance as LocalInstance
+    from .runner import run_flow as run_flow
+    from .secrets import SecretStore as SecretStore
+    from .tasks._base import Output as Output
+    from .tasks._base import Task as Task
+    from .tasks.core.log import Log as Log
+    from .tasks.core.working_directory import WorkingDirectory as WorkingDirectory
+    from .tasks.git.clone import Clone as Clone
+    from .tasks.git.push_flows import PushFlows as PushFlows
+    from .tasks.git.push_namespace_files import PushNamespaceFiles as PushNamespaceFiles
+    from .tasks.git.sync_flow import SyncFlow as SyncFlow
+    from .tasks.git.sync_flows import SyncFlows as SyncFlows
+    from .tasks.git.sync_namespace_files import SyncNamespaceFiles as SyncNamespaceFiles
+    from .tasks.scripts.commands import PythonCommands as PythonCommands
+    from .tasks.scripts.commands import ShellCommands as ShellCommands
 
-__version__ = "0.1.0"
+    __version__: str
 
-__all__ = [
-    "Clone",
-    "ConfigError",
-    "ExecutionRecord",
-    "FileRecord",
-    "Flow",
-    "FlowFileError",
-    "FlowInfo",
-    "FlowProblem",
-    "FlowRecord",
-    "FlowValidationError",
-    "GitAuthError",
-    "GitDirectoryNotFoundError",
-    "GitError",
-    "GitNetworkError",
-    "GitRefNotFoundError",
-    "Instance",
-    "InstanceError",
-    "KestraApiError",
-    "KestraAuthError",
-    "KestraGitError",
-    "KestraInstance",
-    "LocalInstance",
-    "Log",
-    "LogRecord",
-    "NotFoundError",
-    "Output",
-    "PushFlows",
-    "PushNamespaceFiles",
-    "PushRejectedError",
-    "PythonCommands",
-    "RunContext",
-    "SecretNotFoundError",
-    "SecretStore",
-    "ShellCommands",
-    "SyncFlow",
-    "SyncFlows",
-    "SyncNamespaceFiles",
-    "Task",
-    "TaskFailedError",
-    "TemplateError",
-    "WorkingDirectory",
-    "load_flow_file",
-    "parse_flow",
-    "run_flow",
-    "validate_source",
-]
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        globals()[name] = value = version("kestra-git-tasks")
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,10 @@ Every request is handed to ``git http-backend`` as a CGI subprocess, so clients 
   makes ``http-backend`` accept pushes (receive-pack);
 - de-chunks ``Transfer-Encoding: chunked`` request bodies (libgit2 sends push bodies chunked) and
   inflates ``Content-Encoding: gzip`` bodies (the git CLI gzips large upload-pack requests);
-- records every request in :attr:`GitHttpServer.requests` so tests can count round trips.
+- records every request in :attr:`GitHttpServer.requests` so tests can count round trips;
+- sets ``TCP_NODELAY`` on accepted connections (``nodelay=True``, the default), as production
+  servers do: without it every answer (headers, then body: two writes) waits ~40 ms for the
+  client's delayed ACK. ``nodelay=False`` serves with Nagle's algorithm on.
 
 Usage::
 
@@ -32,6 +35,7 @@ import gzip
 import hmac
 import os
 import shutil
+import socket
 import ssl
 import stat
 import subprocess
@@ -78,6 +82,7 @@ class RecordedRequest:
     body_bytes: int  # size of the (de-chunked, inflated) request body
     chunked: bool = False  # the body came with Transfer-Encoding: chunked
     gzipped: bool = False  # the body came with Content-Encoding: gzip
+    nodelay: bool = False  # the connection that carried it had TCP_NODELAY set (server side)
 
 
 class RequestLog:
@@ -151,6 +156,7 @@ class _Server(ThreadingHTTPServer):
     log: RequestLog
     backend_env: dict[str, str]
     errors: list[str]
+    nodelay: bool
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Clients hanging up (e.g. a TLS hello sent to this plain-HTTP port) are normal; any
@@ -165,6 +171,11 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        if self.server.nodelay:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
 
     def do_GET(self) -> None:
         self._handle()
@@ -226,6 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
                 len(body),
                 chunked="chunked" in self.headers.get("Transfer-Encoding", "").lower(),
                 gzipped=self.headers.get("Content-Encoding", "").lower() in {"gzip", "x-gzip"},
+                nodelay=bool(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)),
             )
         )
 
@@ -352,6 +364,8 @@ class GitHttpServer:
 
     ``username=None`` turns authentication off (anyone may fetch and push). With
     ``ssl_context`` (a server-side context holding a certificate for 127.0.0.1) it serves HTTPS.
+    ``nodelay=False`` leaves Nagle's algorithm on for accepted connections (the benchmarks'
+    ``--server-nodelay`` off); by default they get ``TCP_NODELAY``, as production servers answer.
     """
 
     def __init__(
@@ -361,6 +375,7 @@ class GitHttpServer:
         username: str | None = DEFAULT_USERNAME,
         password: str | None = DEFAULT_PASSWORD,
         ssl_context: ssl.SSLContext | None = None,
+        nodelay: bool = True,
     ) -> None:
         if shutil.which("git") is None:
             raise RuntimeError("the git CLI (with git-http-backend) is needed for the test server")
@@ -368,6 +383,7 @@ class GitHttpServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.username = username
         self.password = password
+        self.nodelay = nodelay
         self.requests = RequestLog()
         home = self.root.parent / f".{self.root.name}-backend-home"
         home.mkdir(exist_ok=True)
@@ -387,6 +403,7 @@ class GitHttpServer:
         self._server.log = self.requests
         self._server.backend_env = backend_env
         self._server.errors = []
+        self._server.nodelay = nodelay
         self.errors = self._server.errors  # tracebacks of requests the server failed to handle
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(

@@ -232,6 +232,27 @@ def test_server_without_auth_accepts_anonymous_clone(tmp_path: Path) -> None:
         assert clone.head.shorthand == "master"
 
 
+@pytest.mark.parametrize("nodelay", [True, False])
+def test_accepted_connections_get_tcp_nodelay_unless_turned_off(
+    tmp_path: Path, nodelay: bool
+) -> None:
+    with GitHttpServer(tmp_path / "root", nodelay=nodelay) as server:
+        assert server.nodelay is nodelay
+        _request(server, "GET", "/x.git/info/refs?service=git-upload-pack", {})
+
+        [record] = server.requests.all()
+
+    assert record.status == 401
+    assert record.nodelay is nodelay
+
+
+def test_server_sets_tcp_nodelay_by_default(git_server: GitHttpServer) -> None:
+    git_server.requests.reset()
+    _request(git_server, "GET", "/x.git/info/refs?service=git-upload-pack", {})
+
+    assert [r.nodelay for r in git_server.requests.all()] == [True]
+
+
 # -- the remote factory ----------------------------------------------------------------------
 
 

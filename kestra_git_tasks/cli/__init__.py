@@ -15,8 +15,23 @@ from . import deploy, docs, executions, files, flows, run, tasks, validate
 __all__ = ["cli", "main"]
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from .. import __version__
+
+        click.echo(f"kestra-git, version {__version__}")
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kestra-git-tasks")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """Kestra's Git patterns, run locally: sync flows and files between Git and an instance.
 
