@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pygit2
 from pygit2.enums import CredentialType
@@ -29,7 +29,9 @@ __all__ = [
     "Credentials",
     "TransportOptions",
     "apply_process_wide_settings",
+    "origin_of",
     "redact_url",
+    "storage_url",
 ]
 
 _MASK = "******"
@@ -134,40 +136,98 @@ def redact_url(url: str) -> str:
 
 
 def split_url_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """Split ``https://user:pass@host/...`` into (URL without the password, user, password).
+    """Split the credentials out of a URL: (URL to hand to libgit2, user, password).
 
-    User and password come back percent-decoded; either is None when absent.
+    For ``http(s)://`` URLs the whole user part goes (a token is often written as the user:
+    ``https://TOKEN@host/...``); for other schemes only the password. User and password come
+    back percent-decoded; either is None when absent.
+
+    Raises:
+        ConfigError: the URL cannot be parsed, or holds an ``@`` outside its user part (a
+            password with an unescaped ``/``, ``?`` or ``#``); the message never shows it.
     """
+    if "://" not in url:
+        return url, None, None  # a local path or scp-like ``git@host:org/repo.git``
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ConfigError(
+            f"`url` '{_masked(url)}' is not a valid URL: check it; give credentials in "
+            "`username` and `password` rather than in the URL."
+        ) from None
+    if "@" in url.partition("://")[2].partition(parts.netloc)[2]:
+        raise ConfigError(
+            f"`url` '{_masked(url)}' holds an '@' outside its user part: a password written in "
+            "the URL must percent-encode '/', '?', '#' and '@'; better, give it in `password`."
+        )
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, sep, password = userinfo.partition(":")
+    keep_user = parts.scheme not in {"http", "https"} and user
+    netloc = f"{user}@{hostport}" if keep_user else hostport
+    clean = urlunsplit(parts._replace(netloc=netloc))
+    return clean, unquote(user) or None, (unquote(password) if sep else None)
+
+
+def storage_url(url: str) -> str:
+    """``url`` as it may be written to disk or shown: no user part for ``http(s)`` (nor any
+    password), no query string and no fragment (either can carry a token)."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return url, None, None
-    if parts.scheme not in {"http", "https"} or "@" not in parts.netloc:
-        return url, None, None
-    userinfo = parts.netloc.rpartition("@")[0]
-    user, sep, password = userinfo.partition(":")
-    return redact_url(url), unquote(user) or None, (unquote(password) if sep else None)
+        return _masked(url)
+    if not parts.scheme or "://" not in url:
+        return redact_url(url)
+    clean = urlunsplit(parts._replace(query="", fragment=""))
+    try:
+        return split_url_credentials(clean)[0]
+    except ConfigError:
+        return _masked(clean)
+
+
+def _masked(url: str) -> str:
+    """Everything before the last ``@`` after the scheme hidden: safe in a message."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    return f"{scheme}://{_MASK}@{rest.rpartition('@')[2]}"
 
 
 def resolve_credentials(url: str, credentials: Credentials | None) -> tuple[str, Credentials]:
-    """The URL to hand to libgit2 (never with a password in it) and the credentials to use.
+    """The URL to hand to libgit2 (never with a password, nor an ``http(s)`` user, in it) and
+    the credentials to use.
 
-    A password embedded in the URL is moved out of it; explicit ``credentials`` win over it.
+    Credentials embedded in the URL are moved out of it; explicit ``credentials`` win over them.
+    A user written in the URL without a password is sent with an empty password (a token given
+    as the user).
     """
     clean_url, url_user, url_password = split_url_credentials(url)
     given = credentials or Credentials()
-    if url_password is not None and given.password is None and given.private_key is None:
-        given = Credentials(
-            username=given.username or url_user,
-            password=url_password,
-            passphrase=given.passphrase,
-        )
-    if given.username and "@" in clean_url and url_user and url_user != given.username:
-        # The URL's username would fight with the explicit one; the explicit one wins.
-        parts = urlsplit(clean_url)
-        netloc = f"{quote(given.username, safe='')}@{parts.netloc.rpartition('@')[2]}"
-        clean_url = urlunsplit(parts._replace(netloc=netloc))
+    if given.password is None and given.private_key is None:
+        if url_password is not None:
+            given = replace(given, username=given.username or url_user, password=url_password)
+        elif url_user is not None and "@" not in clean_url and not given.username:
+            given = replace(given, username=url_user, password="")
     return clean_url, given
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, the port defaulted by scheme; scp-like is ``ssh``."""
+    if "://" not in url:
+        host = url.partition(":")[0].rpartition("@")[2] if ":" in url else ""
+        return ("ssh", host.lower(), 22) if host else ("file", "", None)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("invalid", url, None)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418}
 
 
 _settings_lock = threading.Lock()
@@ -208,11 +268,15 @@ def apply_process_wide_settings(options: TransportOptions) -> None:
 
 
 class AuthCallbacks(pygit2.RemoteCallbacks):
-    """pygit2 callbacks that answer a credentials request once per credential type.
+    """pygit2 callbacks that answer a credentials request once per credential type, and only
+    for the origin (scheme, host, port) of the configured ``url``.
 
     libgit2 asks again (up to 15 times) when the server rejects what it got; the second request
-    for the same type therefore means "rejected", and raises :class:`GitAuthError` at once. An
-    exception raised in a pygit2 callback reaches the caller of the network operation unchanged.
+    for the same type therefore means "rejected", and raises :class:`GitAuthError` at once.
+    libgit2 follows a redirect of the first request (also to another server) and then asks for
+    credentials naming the URL it was redirected to: a request from another origin raises
+    :class:`GitError` naming it, and nothing is sent. An exception raised in a pygit2 callback
+    reaches the caller of the network operation unchanged.
     """
 
     def __init__(self, url: str, credentials: Credentials) -> None:
@@ -228,7 +292,14 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
         allowed_types: CredentialType,
     ) -> pygit2.Username | pygit2.UserPass | pygit2.Keypair:
         creds = self._credentials
-        where = redact_url(url or self._url)
+        where = storage_url(url or self._url)
+        if url and origin_of(url) != origin_of(self._url):
+            raise GitError(
+                f"{where} asks for credentials, but they are only sent to the server of `url` "
+                f"({storage_url(self._url)}): refusing to send them to another origin (another "
+                "scheme, host or port; reached through a redirect or a submodule). Put the "
+                "repository's final URL in `url`, or make the other repository public."
+            )
 
         if allowed_types & CredentialType.USERPASS_PLAINTEXT and (creds.username or creds.password):
             self._once(
@@ -242,7 +313,7 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
                     "set `username` too (with a personal access token any non-empty username "
                     "works)."
                 )
-            if not creds.password:
+            if creds.password is None:
                 raise GitAuthError(
                     f"{where} asks for credentials and `username` is set but `password` is not: "
                     f"set `password` (a personal access token goes in `password`)."
@@ -301,12 +372,17 @@ def map_git_error(
     The message names the URL (without password) and says how to fix the problem; the caller
     raises the result ``from exc`` so the pygit2 exception stays as ``__cause__``.
     """
-    where = redact_url(url)
+    where = storage_url(url)
     secrets = credentials.secrets if credentials else ()
     detail = _scrub(str(exc), secrets)
     lowered = detail.lower()
     error_class = getattr(exc, "error_class", None)
 
+    if "cannot redirect" in lowered:
+        return GitError(
+            f"{where} redirected to another location that libgit2 refuses to follow ({detail}). "
+            "Put the repository's final URL in `url`."
+        )
     if isinstance(exc, pygit2.AuthError):
         return GitAuthError(
             f"{where} requires authentication that was not provided ({detail}): {_HTTP_HINT}, "
