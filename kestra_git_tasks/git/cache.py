@@ -154,7 +154,8 @@ class RepoCache:
                 f"The path '{directory}' is a submodule, not a directory: sync tasks read "
                 "directories of the repository itself."
             )
-        return dict(sorted(walk_tree(repo, node).items()))
+        at = "".join(f"{part}/" for part in parts)
+        return dict(sorted(walk_tree(repo, node, at=at).items()))
 
     def read_blob(self, url: str, sha: str) -> bytes:
         """The content of blob ``sha`` from the cache of ``url``."""

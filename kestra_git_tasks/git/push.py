@@ -94,7 +94,7 @@ class TreeView:
                 return {}
         if not isinstance(node, pygit2.Tree):
             return {}
-        return walk_tree(self._repo, node)
+        return walk_tree(self._repo, node, at=f"{directory}/" if directory else "")
 
     def read(self, blob_id: str) -> bytes:
         """Content of a blob listed by :meth:`files`."""

@@ -62,9 +62,12 @@ def check_path(path: str) -> None:
 
 
 def iter_entries(
-    repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = ""
+    repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "", *, at: str = ""
 ) -> Iterator[tuple[str, pygit2.Object]]:
     """Every entry of ``tree`` that is not itself a tree, recursively, as (posix path, entry).
+
+    Paths start with ``prefix``; ``at`` is where ``tree`` sits in the repository (``dir/``),
+    for messages only.
 
     Raises:
         GitError: an entry's name is unsafe (see the module docstring); the message names it.
@@ -75,26 +78,27 @@ def iter_entries(
         reason = unsafe_reason(name)
         if reason is not None:
             raise GitError(
-                f"The repository holds an unsafe path {path!r} ({reason}): refusing to read "
+                f"The repository holds an unsafe path {at + path!r} ({reason}): refusing to read "
                 "it. Git itself never writes such entries: the repository was crafted or is "
                 "corrupt; remove that entry."
             )
         if entry.filemode == FileMode.TREE:
             subtree = repo[entry.id]
             assert isinstance(subtree, pygit2.Tree)
-            yield from iter_entries(repo, subtree, f"{path}/")
+            yield from iter_entries(repo, subtree, f"{path}/", at=at)
         else:
             yield path, entry
 
 
-def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, str]:
-    """``{posix path: blob sha}`` of every regular or executable file under ``tree``.
+def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree, *, at: str = "") -> dict[str, str]:
+    """``{posix path: blob sha}`` of every regular or executable file under ``tree`` (which
+    sits at ``at``, e.g. ``_flows/``, in the repository; paths are relative to it).
 
     Symbolic links and submodules are left out. Raises :class:`GitError` for an unsafe entry
     (see :func:`iter_entries`).
     """
     return {
         path: str(entry.id)
-        for path, entry in iter_entries(repo, tree)
+        for path, entry in iter_entries(repo, tree, at=at)
         if entry.filemode in BLOB_MODES
     }
