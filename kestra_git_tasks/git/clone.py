@@ -292,7 +292,13 @@ def _checkout_tree(repo: pygit2.Repository, commit: pygit2.Commit) -> None:
     """
     for _ in iter_entries(repo, commit.tree):
         pass
-    repo.checkout_tree(commit, strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
+    try:
+        repo.checkout_tree(commit, strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
+    except pygit2.GitError as exc:  # libgit2 refuses unsafe paths and .gitmodules entries too
+        raise GitError(
+            f"Cannot check out commit {commit.id}: {exc}. The repository holds a path or a "
+            "submodule (.gitmodules) that would leave the clone folder; fix it in the repository."
+        ) from exc
 
 
 def _resolve_commit(

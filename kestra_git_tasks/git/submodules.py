@@ -66,17 +66,17 @@ def update_submodules(
     """
     say = log or (lambda level, message: None)
     owner_url = credentials_url or parent_url
-    for submodule in repo.submodules:
+    for submodule in _submodules(repo, parent_url):
         where = _checked(submodule, parent_url, allow_local)
         sub_url, sub_creds = resolve_credentials(where, None)
-        if origin_of(sub_url) == origin_of(owner_url):
-            sub_creds = credentials
+        callbacks = AuthCallbacks(sub_url, sub_creds)  # the submodule's own URL credentials
+        if origin_of(sub_url) == origin_of(owner_url) or sub_creds.is_empty:
+            # the clone's credentials, answered for their own origin only
+            callbacks, sub_creds = AuthCallbacks(owner_url, credentials), credentials
         say("INFO", f"Updating submodule '{submodule.path}' from '{storage_url(sub_url)}'")
         apply_process_wide_settings(options)
         with network_errors(sub_url, "submodule update", sub_creds):
-            repo.submodules.update(
-                [submodule.name], init=True, callbacks=AuthCallbacks(sub_url, sub_creds)
-            )
+            repo.submodules.update([submodule.name], init=True, callbacks=callbacks)
         sub_repo = submodule.open()
         try:
             if sub_repo.submodules:
@@ -86,6 +86,17 @@ def update_submodules(
                 )  # fmt: skip
         finally:
             sub_repo.free()
+
+
+def _submodules(repo: pygit2.Repository, parent_url: str) -> list[pygit2.Submodule]:
+    """The submodules of ``repo``; libgit2 refuses some names and paths (``../x``) itself."""
+    try:
+        return list(repo.submodules)
+    except (pygit2.GitError, ValueError) as exc:
+        raise GitError(
+            f"Refusing the submodules of {storage_url(parent_url)}: {exc}. A submodule's name and "
+            "path must stay inside the repository; fix .gitmodules."
+        ) from exc
 
 
 def _checked(submodule: pygit2.Submodule, parent_url: str, allow_local: bool) -> str:

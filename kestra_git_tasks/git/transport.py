@@ -156,7 +156,7 @@ def split_url_credentials(url: str) -> tuple[str, str | None, str | None]:
             f"`url` '{_masked(url)}' is not a valid URL: check it; give credentials in "
             "`username` and `password` rather than in the URL."
         ) from None
-    if "@" in url.partition("://")[2].partition(parts.netloc)[2]:
+    if parts.netloc and "@" in url.partition("://")[2].partition(parts.netloc)[2]:
         raise ConfigError(
             f"`url` '{_masked(url)}' holds an '@' outside its user part: a password written in "
             "the URL must percent-encode '/', '?', '#' and '@'; better, give it in `password`."
