@@ -122,7 +122,8 @@ class Clone(GitTask):
     clone_submodules: bool | None = Field(
         default=None,
         description="Also initialise and update the submodules, recursively, with the same "
-        "credentials. Relative submodule URLs resolve against `url`.",
+        "credentials for those on the server of `url` (others get none). Relative submodule "
+        "URLs resolve against `url`; `file://` URLs and paths are refused (see differences).",
         json_schema_extra=_CLONE,
     )
     git_config: dict[str, Any] | None = Field(
