@@ -27,6 +27,7 @@ from kestra_git_tasks.errors import (
 )
 from kestra_git_tasks.git import Credentials, RepoCache, TransportOptions, redact_url
 from kestra_git_tasks.git.cache import CACHE_REF_PREFIX
+from kestra_git_tasks.git.push import Identity, Pusher
 from kestra_git_tasks.git.remote import Advertised, Connection, check_branch_name
 from kestra_git_tasks.git.transport import resolve_credentials
 
@@ -676,3 +677,37 @@ def test_credentials_repr_hides_secrets() -> None:
     assert repr(Credentials()) == (
         "Credentials(username=None, password=None, private_key=None, passphrase=None)"
     )
+
+
+# -- the default-branch rule (git/remote.py), as push uses it ----------------------------------
+
+
+def test_push_to_a_new_branch_refuses_to_guess_a_default_branch(
+    remote: MakeRemote, cache: RepoCache, creds: Credentials
+) -> None:
+    bare = remote(files={"a.txt": "1"}, branch="dev")
+    bare.repo.references.create("HEAD", "refs/heads/unborn", force=True)  # HEAD not advertised
+    me = Identity("t", "t@example.com")
+
+    with pytest.raises(GitRefNotFoundError, match=r"Cannot create branch 'feature'.*'dev'"):
+        Pusher(cache).push_changes(
+            bare.url, "feature", lambda view: {"b.txt": b"2"},
+            message="m", author=me, committer=me, credentials=creds,
+        )  # fmt: skip
+
+    assert bare.head("feature") is None
+
+
+def test_push_to_a_new_branch_starts_from_the_remote_heads_branch(
+    remote: MakeRemote, cache: RepoCache, creds: Credentials
+) -> None:
+    bare = remote(files={"a.txt": "1"}, branch="trunk")
+    me = Identity("t", "t@example.com")
+
+    result = Pusher(cache).push_changes(
+        bare.url, "feature", lambda view: {"b.txt": b"2"},
+        message="m", author=me, committer=me, credentials=creds,
+    )  # fmt: skip
+
+    assert result.base_commit == bare.head("trunk") and result.created_branch
+    assert sorted(bare.files("feature")) == ["a.txt", "b.txt"]

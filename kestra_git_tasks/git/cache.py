@@ -39,11 +39,10 @@ from kestra_git_tasks.git.remote import Connection, check_branch_name, missing_b
 from kestra_git_tasks.git.transport import (
     Credentials,
     TransportOptions,
-    redact_url,
     resolve_credentials,
-    storage_url,
 )
 from kestra_git_tasks.git.tree import walk_tree
+from kestra_git_tasks.git.urls import redact_url, storage_url
 
 __all__ = ["CACHE_REF_PREFIX", "RepoCache", "scrub_fetch_head"]
 

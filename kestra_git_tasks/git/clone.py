@@ -48,9 +48,9 @@ from kestra_git_tasks.git.transport import (
     Credentials,
     TransportOptions,
     resolve_credentials,
-    storage_url,
 )
 from kestra_git_tasks.git.tree import iter_entries
+from kestra_git_tasks.git.urls import storage_url
 
 __all__ = ["CloneResult", "clone_repository"]
 

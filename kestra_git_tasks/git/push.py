@@ -39,9 +39,9 @@ from kestra_git_tasks.git.transport import (
     apply_process_wide_settings,
     network_errors,
     resolve_credentials,
-    storage_url,
 )
 from kestra_git_tasks.git.tree import check_path, walk_tree
+from kestra_git_tasks.git.urls import storage_url
 
 __all__ = ["DiffRow", "Identity", "PushResult", "Pusher", "TreeView"]
 

@@ -37,8 +37,8 @@ from kestra_git_tasks.git.transport import (
     TransportOptions,
     apply_process_wide_settings,
     network_errors,
-    storage_url,
 )
+from kestra_git_tasks.git.urls import storage_url
 
 __all__ = [
     "Advertised",

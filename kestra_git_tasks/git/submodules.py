@@ -32,11 +32,10 @@ from kestra_git_tasks.git.transport import (
     TransportOptions,
     apply_process_wide_settings,
     network_errors,
-    origin_of,
     resolve_credentials,
-    storage_url,
 )
 from kestra_git_tasks.git.tree import check_path
+from kestra_git_tasks.git.urls import origin_of, storage_url
 
 __all__ = ["LOCAL_SUBMODULES_ENV", "resolve_submodule_url", "update_submodules"]
 

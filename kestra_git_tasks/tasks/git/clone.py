@@ -12,7 +12,7 @@ from pydantic.config import JsonDict
 from ...errors import ConfigError
 from ...git import CloneResult, check_clone_options, clone_repository
 from ...git.submodules import LOCAL_SUBMODULES_ENV
-from ...git.transport import storage_url
+from ...git.urls import storage_url
 from .._base import Output as TaskOutput
 from ._base import GitTask
 
