@@ -57,6 +57,7 @@ __all__ = [
     "BareRemote",
     "GitHttpServer",
     "RecordedRequest",
+    "RedirectServer",
     "RequestLog",
     "install_hook",
 ]
@@ -83,6 +84,7 @@ class RecordedRequest:
     chunked: bool = False  # the body came with Transfer-Encoding: chunked
     gzipped: bool = False  # the body came with Content-Encoding: gzip
     nodelay: bool = False  # the connection that carried it had TCP_NODELAY set (server side)
+    authorization: str = ""  # the Authorization header as received ("" when none)
 
 
 class RequestLog:
@@ -238,6 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
                 chunked="chunked" in self.headers.get("Transfer-Encoding", "").lower(),
                 gzipped=self.headers.get("Content-Encoding", "").lower() in {"gzip", "x-gzip"},
                 nodelay=bool(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)),
+                authorization=self.headers.get("Authorization", ""),
             )
         )
 
@@ -542,3 +545,79 @@ class BareRemote:
 
         walk(commit.tree, "")
         return out
+
+
+class _RedirectHandler(BaseHTTPRequestHandler):
+    server: _RedirectHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Stay quiet: :attr:`RedirectServer.authorizations` is the record."""
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        authorization = self.headers.get("Authorization", "")
+        self.server.authorizations.append(authorization)
+        challenge = self.server.challenge_first and not authorization
+        self.send_response(401 if challenge else self.server.status)
+        if challenge:
+            self.send_header("WWW-Authenticate", 'Basic realm="redirector"')
+        else:
+            self.send_header("Location", self.server.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+class _RedirectHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    target: str
+    status: int
+    challenge_first: bool
+    authorizations: list[str]
+
+
+class RedirectServer:
+    """An HTTP server on 127.0.0.1 that redirects every request to ``target`` + its path.
+
+    ``challenge_first=True`` first answers a request without ``Authorization`` with a Basic
+    challenge (so a client sends its credentials here, then gets redirected). Every request's
+    ``Authorization`` header ("" when none) is kept in :attr:`authorizations`.
+    """
+
+    def __init__(self, target: str, *, status: int = 302, challenge_first: bool = False) -> None:
+        self._server = _RedirectHTTPServer(("127.0.0.1", 0), _RedirectHandler)
+        self._server.target = target.rstrip("/")
+        self._server.status = status
+        self._server.challenge_first = challenge_first
+        self._server.authorizations = []
+        self.authorizations = self._server.authorizations
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"redirect-server-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def url_for(self, repo_name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{repo_name}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> RedirectServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

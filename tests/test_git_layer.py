@@ -26,6 +26,10 @@ from kestra_git_tasks.errors import (
     GitRefNotFoundError,
 )
 from kestra_git_tasks.git import Credentials, RepoCache, TransportOptions, redact_url
+from kestra_git_tasks.git.cache import CACHE_REF_PREFIX
+from kestra_git_tasks.git.push import Identity, Pusher
+from kestra_git_tasks.git.remote import Advertised, Connection, check_branch_name
+from kestra_git_tasks.git.transport import resolve_credentials
 
 if TYPE_CHECKING:
     from conftest import MakeRemote
@@ -67,6 +71,60 @@ def silent_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
+# -- reading refs through the git layer (what the tasks never need, the tests do) ----------
+
+
+def advertised(
+    cache: RepoCache,
+    url: str,
+    credentials: Credentials | None = None,
+    options: TransportOptions | None = None,
+) -> Advertised:
+    """The remote's refs, through one connection of the cache's repository."""
+    clean_url, creds = resolve_credentials(url, credentials)
+    repo = cache.repository(clean_url)
+    return Connection.open(repo, clean_url, creds, options or TransportOptions()).refs
+
+
+def ls_remote(
+    cache: RepoCache,
+    url: str,
+    credentials: Credentials | None = None,
+    options: TransportOptions | None = None,
+) -> dict[str, str]:
+    """``{ref name: sha}`` of every advertised ref, ``HEAD`` included."""
+    return {
+        name: str(head.oid)
+        for name, head in advertised(cache, url, credentials, options).heads.items()
+    }
+
+
+def remote_head(
+    cache: RepoCache,
+    url: str,
+    branch: str,
+    credentials: Credentials | None = None,
+    options: TransportOptions | None = None,
+) -> str | None:
+    """The remote's commit of ``branch``, None when the branch is missing."""
+    check_branch_name(branch)
+    return ls_remote(cache, url, credentials, options).get(f"refs/heads/{branch}")
+
+
+def default_branch(
+    cache: RepoCache, url: str, credentials: Credentials | None = None
+) -> str | None:
+    return advertised(cache, url, credentials).default_branch()
+
+
+def cached_head(cache: RepoCache, url: str, branch: str) -> str | None:
+    """The commit the cache holds for ``branch`` (no network), None when it holds none."""
+    if not (cache.path_for(url) / "HEAD").exists():
+        return None
+    ref = cache.repository(url).references.get(f"{CACHE_REF_PREFIX}{branch}")
+    return None if ref is None else str(ref.target)
+
+
 def _all_cache_bytes(root: Path) -> list[tuple[Path, bytes]]:
     return [(p, p.read_bytes()) for p in root.rglob("*") if p.is_file()]
 
@@ -91,7 +149,7 @@ def test_fetch_branch_returns_remote_head_and_reads_exact_bytes(
         == b"id: world\r\nnamespace: x\r\n"
     )
     assert cache.read_blob(bare.url, tree["binary.bin"]) == bytes(range(256))
-    assert cache.cached_head(bare.url, "main") == sha
+    assert cached_head(cache, bare.url, "main") == sha
 
 
 def test_fetch_branch_is_shallow_by_default(
@@ -158,7 +216,7 @@ def test_fetch_branch_fetches_a_new_commit_incrementally(
     assert cache.read_blob(bare.url, tree["new.yml"]) == b"id: new\n"
     assert cache.list_tree(bare.url, old, "_flows") is not None  # the old commit is still there
     assert git_server.requests.count(repo=bare.name, endpoint="git-upload-pack") >= 1
-    assert cache.cached_head(bare.url, "main") == new
+    assert cached_head(cache, bare.url, "main") == new
 
 
 def test_fetch_branch_reuses_objects_already_cached_for_another_branch(
@@ -196,9 +254,9 @@ def test_remote_head_returns_sha_or_none(
     bare = remote(files={"a.txt": "1"})
     dev = bare.commit({"b.txt": "2"}, branch="dev")
 
-    assert cache.remote_head(bare.url, "main", creds) == bare.head()
-    assert cache.remote_head(bare.url, "dev", creds) == dev
-    assert cache.remote_head(bare.url, "missing", creds) is None
+    assert remote_head(cache, bare.url, "main", creds) == bare.head()
+    assert remote_head(cache, bare.url, "dev", creds) == dev
+    assert remote_head(cache, bare.url, "missing", creds) is None
 
 
 def test_remote_head_is_one_ref_advertisement(
@@ -206,7 +264,7 @@ def test_remote_head_is_one_ref_advertisement(
 ) -> None:
     bare = remote(files={"a.txt": "1"})
 
-    cache.remote_head(bare.url, "main", creds)
+    remote_head(cache, bare.url, "main", creds)
 
     assert git_server.requests.count(repo=bare.name) == 2  # 401 challenge + the advertisement
     assert git_server.requests.count(repo=bare.name, endpoint="git-upload-pack") == 0
@@ -218,7 +276,7 @@ def test_default_branch_follows_the_remote_head(
     bare = remote(files={"a.txt": "1"}, branch="develop")
     bare.commit({"b.txt": "2"}, branch="main")
 
-    assert cache.default_branch(bare.url, creds) == "develop"
+    assert default_branch(cache, bare.url, creds) == "develop"
 
 
 def test_default_branch_of_an_empty_repository_is_none(
@@ -226,14 +284,14 @@ def test_default_branch_of_an_empty_repository_is_none(
 ) -> None:
     bare = remote()
 
-    assert cache.default_branch(bare.url, creds) is None
+    assert default_branch(cache, bare.url, creds) is None
 
 
 def test_ls_remote_lists_branches(remote: MakeRemote, cache: RepoCache, creds: Credentials) -> None:
     bare = remote(files={"a.txt": "1"})
     dev = bare.commit({"b.txt": "2"}, branch="dev")
 
-    refs = cache.ls_remote(bare.url, creds)
+    refs = ls_remote(cache, bare.url, creds)
 
     assert refs["refs/heads/main"] == bare.head()
     assert refs["refs/heads/dev"] == dev
@@ -380,14 +438,14 @@ def test_username_without_password_raises_auth_error(remote: MakeRemote, cache: 
     bare = remote(files={"a.txt": "1"})
 
     with pytest.raises(GitAuthError, match="`password`"):
-        cache.remote_head(bare.url, "main", Credentials(username="git_user"))
+        remote_head(cache, bare.url, "main", Credentials(username="git_user"))
 
 
 def test_password_without_username_raises_auth_error(remote: MakeRemote, cache: RepoCache) -> None:
     bare = remote(files={"a.txt": "1"})
 
     with pytest.raises(GitAuthError, match="set `username` too"):
-        cache.remote_head(bare.url, "main", Credentials(password=PASSWORD))
+        remote_head(cache, bare.url, "main", Credentials(password=PASSWORD))
 
 
 def test_password_in_the_url_is_used_but_never_stored(remote: MakeRemote, cache: RepoCache) -> None:
@@ -398,7 +456,7 @@ def test_password_in_the_url_is_used_but_never_stored(remote: MakeRemote, cache:
     assert sha == bare.head()
     # The same cache entry serves the URL with and without the password.
     assert cache.path_for(bare.authenticated_url) == cache.path_for(bare.url)
-    assert cache.cached_head(bare.url, "main") == sha
+    assert cached_head(cache, bare.url, "main") == sha
     for path, content in _all_cache_bytes(cache.root):
         assert PASSWORD.encode() not in content, path
     fetch_head = (cache.path_for(bare.url) / "FETCH_HEAD").read_text()
@@ -441,12 +499,12 @@ def test_silent_server_times_out_as_network_error(
     options = TransportOptions(connect_timeout_ms=500, read_timeout_ms=300)
 
     with pytest.raises(GitNetworkError, match="readTimeout"):
-        cache.remote_head(f"http://127.0.0.1:{silent_port}/repo.git", "main", creds, options)
+        remote_head(cache, f"http://127.0.0.1:{silent_port}/repo.git", "main", creds, options)
 
 
 def test_unknown_host_raises_network_error(cache: RepoCache, creds: Credentials) -> None:
     with pytest.raises(GitNetworkError, match=r"resolve|connect"):
-        cache.remote_head("http://no-such-host.invalid/repo.git", "main", creds)
+        remote_head(cache, "http://no-such-host.invalid/repo.git", "main", creds)
 
 
 def test_tls_failure_raises_network_error_mentioning_trusted_ca(
@@ -455,7 +513,7 @@ def test_tls_failure_raises_network_error_mentioning_trusted_ca(
     url = f"https://127.0.0.1:{git_server.port}/repo.git"  # TLS to a plain-HTTP port
 
     with pytest.raises(GitNetworkError, match="trustedCaPemPath"):
-        cache.remote_head(url, "main", creds)
+        remote_head(cache, url, "main", creds)
 
 
 def test_proxy_is_auto_detected_unless_no_proxy(
@@ -475,12 +533,12 @@ def test_proxy_is_auto_detected_unless_no_proxy(
         monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{proxy.getsockname()[1]}")
 
         with pytest.raises(GitNetworkError, match="TLS"):
-            cache.remote_head(url, "main", creds, direct)
+            remote_head(cache, url, "main", creds, direct)
         with pytest.raises(socket.timeout):
             proxy.accept()
 
         with pytest.raises(GitNetworkError, match="readTimeout"):
-            cache.remote_head(url, "main", creds, proxied)
+            remote_head(cache, url, "main", creds, proxied)
         connection, _ = proxy.accept()
         with connection:
             assert connection.recv(100).startswith(f"CONNECT 127.0.0.1:{git_server.port}".encode())
@@ -536,7 +594,7 @@ def test_missing_trusted_ca_file_is_a_config_error(
     options = TransportOptions(trusted_ca_pem_path=str(tmp_path / "missing.pem"))
 
     with pytest.raises(ConfigError, match="trustedCaPemPath"):
-        cache.remote_head(bare.url, "main", creds, options)
+        remote_head(cache, bare.url, "main", creds, options)
 
 
 @pytest.mark.parametrize("value", [0, -5, True])
@@ -619,3 +677,37 @@ def test_credentials_repr_hides_secrets() -> None:
     assert repr(Credentials()) == (
         "Credentials(username=None, password=None, private_key=None, passphrase=None)"
     )
+
+
+# -- the default-branch rule (git/remote.py), as push uses it ----------------------------------
+
+
+def test_push_to_a_new_branch_refuses_to_guess_a_default_branch(
+    remote: MakeRemote, cache: RepoCache, creds: Credentials
+) -> None:
+    bare = remote(files={"a.txt": "1"}, branch="dev")
+    bare.repo.references.create("HEAD", "refs/heads/unborn", force=True)  # HEAD not advertised
+    me = Identity("t", "t@example.com")
+
+    with pytest.raises(GitRefNotFoundError, match=r"Cannot create branch 'feature'.*'dev'"):
+        Pusher(cache).push_changes(
+            bare.url, "feature", lambda view: {"b.txt": b"2"},
+            message="m", author=me, committer=me, credentials=creds,
+        )  # fmt: skip
+
+    assert bare.head("feature") is None
+
+
+def test_push_to_a_new_branch_starts_from_the_remote_heads_branch(
+    remote: MakeRemote, cache: RepoCache, creds: Credentials
+) -> None:
+    bare = remote(files={"a.txt": "1"}, branch="trunk")
+    me = Identity("t", "t@example.com")
+
+    result = Pusher(cache).push_changes(
+        bare.url, "feature", lambda view: {"b.txt": b"2"},
+        message="m", author=me, committer=me, credentials=creds,
+    )  # fmt: skip
+
+    assert result.base_commit == bare.head("trunk") and result.created_branch
+    assert sorted(bare.files("feature")) == ["a.txt", "b.txt"]

@@ -223,11 +223,6 @@ def test_a_token_in_the_url_query_leaks_nowhere_in_output_logs_or_database(
         assert scan.leaks(DEFAULT_PASSWORD) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fixed on branch h-git: clones' .git/config and the repos/ cache (description, "
-    "FETCH_HEAD) keep the URL with its query string",
-)
 def test_a_token_in_the_url_query_leaks_nowhere_in_clones_or_cache(runner: Runner) -> None:
     for scan in run_with_query_token(runner):
         assert scan.leaks(QUERY_TOKEN) == []

@@ -11,6 +11,11 @@ Sync tasks read flows and files from a remote branch without a work tree::
 ``clone_repository(url, folder, ...)`` makes a work tree (the ``Clone`` task): branch, depth,
 commit, tag, single branch, no tags, submodules, into an empty or a non-empty folder.
 
+Modules: ``cache`` (RepoCache), ``clone``, ``push`` (Pusher), ``remote`` (one connection, its
+refs, the default-branch rule), ``tree`` (the one tree walker and the unsafe-path rule),
+``submodules`` (transports and credentials of submodules), ``transport`` (credentials,
+callbacks, error mapping), ``urls`` (credentials out of URLs, what may be stored), ``gitconfig``.
+
 Errors (all from :mod:`kestra_git_tasks.errors`, the pygit2 exception kept as ``__cause__``):
 
 - ``GitAuthError``: credentials missing, or rejected (after one attempt, not libgit2's 15);
@@ -20,8 +25,10 @@ Errors (all from :mod:`kestra_git_tasks.errors`, the pygit2 exception kept as ``
 - ``GitError``: anything else (e.g. no repository at the URL);
 - ``ConfigError``: an invalid branch name, depth, timeout or ``trustedCaPemPath``.
 
-No message, cache file or ``.git/config`` ever holds a password: URLs are passed through
-:func:`redact_url`, and a password embedded in a URL is moved into the credentials.
+No message, cache file or ``.git/config`` ever holds a password: a password (or an ``http(s)``
+user) embedded in a URL is moved into the credentials, and what is stored or shown is the URL
+without user part or query string. Credentials are only ever sent to the origin (scheme, host,
+port) of the URL they were given for.
 """
 
 from kestra_git_tasks.git.cache import RepoCache
@@ -30,8 +37,8 @@ from kestra_git_tasks.git.transport import (
     Credentials,
     TransportOptions,
     apply_process_wide_settings,
-    redact_url,
 )
+from kestra_git_tasks.git.urls import redact_url
 
 __all__ = [
     "CloneResult",

@@ -11,7 +11,13 @@ Layout (``<key>``: a hash of the URL without its userinfo)::
     <root>/<key>.lock    flock(2) lock file serialising writers across processes
 
 Readers (:meth:`RepoCache.list_tree`, :meth:`RepoCache.read_blob`) take no lock: Git objects
-are immutable and new packs appear atomically.
+are immutable and new packs appear atomically. Writers of a cached repository other than this
+module (push) take :meth:`RepoCache.lock` and open it with :meth:`RepoCache.repository`.
+
+Nothing secret is stored: the URL written to ``description`` and ``FETCH_HEAD`` is
+:func:`~kestra_git_tasks.git.transport.storage_url` (no user part, password or query string).
+Trees are listed by :func:`~kestra_git_tasks.git.tree.walk_tree`, which refuses unsafe paths
+(``..``, ``.git``...).
 """
 
 from __future__ import annotations
@@ -27,28 +33,20 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
 import pygit2
-from pygit2.enums import FileMode
 
-from kestra_git_tasks.errors import (
-    ConfigError,
-    GitDirectoryNotFoundError,
-    GitError,
-    GitRefNotFoundError,
-)
+from kestra_git_tasks.errors import ConfigError, GitDirectoryNotFoundError, GitRefNotFoundError
+from kestra_git_tasks.git.remote import Connection, check_branch_name, missing_branch_message
 from kestra_git_tasks.git.transport import (
-    AuthCallbacks,
     Credentials,
     TransportOptions,
-    apply_process_wide_settings,
-    network_errors,
-    redact_url,
     resolve_credentials,
 )
+from kestra_git_tasks.git.tree import walk_tree
+from kestra_git_tasks.git.urls import redact_url, storage_url
 
-__all__ = ["RepoCache"]
+__all__ = ["CACHE_REF_PREFIX", "RepoCache", "scrub_fetch_head"]
 
 CACHE_REF_PREFIX = "refs/remotes/cache/"
-_BLOB_MODES = {FileMode.BLOB, FileMode.BLOB_EXECUTABLE}
 
 
 class RepoCache:
@@ -79,59 +77,6 @@ class RepoCache:
 
     # -- network --------------------------------------------------------------------------------
 
-    def ls_remote(
-        self,
-        url: str,
-        credentials: Credentials | None = None,
-        options: TransportOptions | None = None,
-    ) -> dict[str, str]:
-        """All refs the remote advertises, ``{ref name: commit sha}`` (one round trip).
-
-        ``HEAD`` is included when advertised; see :meth:`default_branch` for its target.
-        """
-        heads = self._list_heads(url, credentials, options)
-        return {head.name: str(head.oid) for head in heads if head.name}
-
-    def remote_head(
-        self,
-        url: str,
-        branch: str,
-        credentials: Credentials | None = None,
-        options: TransportOptions | None = None,
-    ) -> str | None:
-        """Commit sha of ``refs/heads/<branch>`` on the remote, None if the branch is missing."""
-        _check_branch_name(branch)
-        return self.ls_remote(url, credentials, options).get(f"refs/heads/{branch}")
-
-    def default_branch(
-        self,
-        url: str,
-        credentials: Credentials | None = None,
-        options: TransportOptions | None = None,
-    ) -> str | None:
-        """Name of the branch the remote's HEAD points to, None for an empty repository.
-
-        Uses the ``symref`` the server advertises; without one, the branch whose commit equals
-        HEAD's (preferring ``main``, then ``master``).
-        """
-        heads = self._list_heads(url, credentials, options)
-        by_name = {h.name: h for h in heads if h.name}
-        head = by_name.get("HEAD")
-        if head is None:
-            return None
-        target = head.symref_target
-        if target and target.startswith("refs/heads/"):
-            return target.removeprefix("refs/heads/")
-        candidates = sorted(
-            name.removeprefix("refs/heads/")
-            for name, h in by_name.items()
-            if name.startswith("refs/heads/") and h.oid == head.oid
-        )
-        for preferred in ("main", "master"):
-            if preferred in candidates:
-                return preferred
-        return candidates[0] if candidates else None
-
     def fetch_branch(
         self,
         url: str,
@@ -152,55 +97,28 @@ class RepoCache:
             GitRefNotFoundError: the branch does not exist on the remote.
             GitAuthError, GitNetworkError, GitError: see :mod:`kestra_git_tasks.git`.
         """
-        _check_branch_name(branch)
+        check_branch_name(branch)
         if depth is not None and depth < 1:
             raise ConfigError(f"`depth` must be at least 1 (or None for all history), got {depth}.")
-        options = options or TransportOptions()
         clean_url, creds = resolve_credentials(url, credentials)
-        repo = self._repository(clean_url)
+        repo = self.repository(clean_url)
         ref_name = f"{CACHE_REF_PREFIX}{branch}"
-        with self._locked(clean_url):
-            apply_process_wide_settings(options)
-            remote = repo.remotes.create_anonymous(clean_url)
-            callbacks = AuthCallbacks(clean_url, creds)
-            with network_errors(clean_url, "ls-remote", creds):
-                remote.connect(callbacks=callbacks, proxy=options.proxy)
-                heads = remote.list_heads(connect=False)
-            advertised = {h.name: h.oid for h in heads if h.name}
-            target = advertised.get(f"refs/heads/{branch}")
+        with self.lock(clean_url):
+            remote = Connection.open(repo, clean_url, creds, options or TransportOptions())
+            target = remote.refs.branch(branch)
             if target is None:
-                raise GitRefNotFoundError(_missing_branch_message(branch, clean_url, advertised))
-
+                raise GitRefNotFoundError(missing_branch_message(branch, clean_url, remote.refs))
             current = repo.references.get(ref_name)
             if current is not None and current.target == target:
                 return str(target)
             if target not in repo:
-                with network_errors(clean_url, "fetch", creds):
-                    remote.fetch(
-                        [f"+refs/heads/{branch}:{ref_name}"],
-                        callbacks=callbacks,
-                        proxy=options.proxy,
-                        # libgit2's local transport cannot fetch shallow; a local copy is cheap
-                        depth=0 if is_local_url(clean_url) else depth or 0,
-                    )
-                if target not in repo:
-                    raise GitError(
-                        f"Fetching branch '{branch}' from {clean_url} did not bring its commit "
-                        f"{target}: the branch may have moved during the fetch; retry."
-                    )
+                remote.fetch([f"+refs/heads/{branch}:{ref_name}"], depth)
+                scrub_fetch_head(Path(repo.path), clean_url)
+                remote.require_commit(repo, target, f"branch '{branch}'")
             repo.references.create(ref_name, target, force=True)
             return str(target)
 
     # -- reading --------------------------------------------------------------------------------
-
-    def cached_head(self, url: str, branch: str) -> str | None:
-        """The commit sha the cache holds for ``branch`` of ``url`` (no network), or None."""
-        clean_url, _ = resolve_credentials(url, None)
-        path = self.path_for(clean_url)
-        if not (path / "HEAD").exists():
-            return None
-        ref = self._repository(clean_url).references.get(f"{CACHE_REF_PREFIX}{branch}")
-        return None if ref is None else str(ref.target)
 
     def list_tree(self, url: str, commit_sha: str, directory: str) -> dict[str, str] | None:
         """Every file under ``directory`` in commit ``commit_sha``, recursively.
@@ -214,6 +132,7 @@ class RepoCache:
                 Kestra's: "The path '<directory>' exists but is a file, not a directory. Sync
                 tasks require a directory to process files."
             GitRefNotFoundError: the commit is not in the cache (fetch it first).
+            GitError: the tree holds an unsafe path (``..``, ``.git``...), named in the message.
         """
         repo = self._existing_repository(url)
         tree = self._commit(repo, url, commit_sha).tree
@@ -234,9 +153,8 @@ class RepoCache:
                 f"The path '{directory}' is a submodule, not a directory: sync tasks read "
                 "directories of the repository itself."
             )
-        files: dict[str, str] = {}
-        _walk(repo, node, PurePosixPath(), files)
-        return dict(sorted(files.items()))
+        at = "".join(f"{part}/" for part in parts)
+        return dict(sorted(walk_tree(repo, node, at=at).items()))
 
     def read_blob(self, url: str, sha: str) -> bytes:
         """The content of blob ``sha`` from the cache of ``url``."""
@@ -244,34 +162,21 @@ class RepoCache:
         obj = _lookup(repo, sha)
         if not isinstance(obj, pygit2.Blob):
             raise GitRefNotFoundError(
-                f"Blob {sha} is not in the cache of {redact_url(url)}: list the tree of a "
+                f"Blob {sha} is not in the cache of {storage_url(url)}: list the tree of a "
                 "fetched commit to get blob ids."
             )
         return obj.data
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _list_heads(
-        self,
-        url: str,
-        credentials: Credentials | None,
-        options: TransportOptions | None,
-    ) -> list[pygit2.remotes.RemoteHead]:
-        options = options or TransportOptions()
-        clean_url, creds = resolve_credentials(url, credentials)
-        repo = self._repository(clean_url)
-        apply_process_wide_settings(options)
-        remote = repo.remotes.create_anonymous(clean_url)
-        with network_errors(clean_url, "ls-remote", creds):
-            return remote.list_heads(callbacks=AuthCallbacks(clean_url, creds), proxy=options.proxy)
-
     def _existing_repository(self, url: str) -> pygit2.Repository:
         clean_url, _ = resolve_credentials(url, None)
         if not (self.path_for(clean_url) / "HEAD").exists():
             raise GitRefNotFoundError(
-                f"Nothing is cached for {clean_url}: call fetch_branch() before reading."
+                f"Nothing is cached for {storage_url(clean_url)}: call fetch_branch() before "
+                "reading."
             )
-        return self._repository(clean_url)
+        return self.repository(clean_url)
 
     def _commit(self, repo: pygit2.Repository, url: str, sha: str) -> pygit2.Commit:
         obj = _lookup(repo, sha)
@@ -279,13 +184,17 @@ class RepoCache:
             obj = _lookup(repo, str(obj.target))
         if not isinstance(obj, pygit2.Commit):
             raise GitRefNotFoundError(
-                f"Commit {sha} is not in the cache of {redact_url(url)}: fetch the branch that "
+                f"Commit {sha} is not in the cache of {storage_url(url)}: fetch the branch that "
                 "holds it first."
             )
         return obj
 
-    def _repository(self, clean_url: str) -> pygit2.Repository:
-        """Open (creating it if needed) the bare repository caching ``clean_url``."""
+    def repository(self, url: str) -> pygit2.Repository:
+        """Open (creating it if needed) the bare repository caching ``url``.
+
+        Callers that write to it take :meth:`lock` first; one handle per repository is kept.
+        """
+        clean_url, _ = resolve_credentials(url, None)
         path = self.path_for(clean_url)
         with self._repos_lock:
             repo = self._repos.get(path)
@@ -293,7 +202,7 @@ class RepoCache:
                 return repo
         if not (path / "HEAD").exists():
             self.root.mkdir(parents=True, exist_ok=True)
-            with self._locked(clean_url):
+            with self.lock(clean_url):
                 if not (path / "HEAD").exists():
                     _create_bare(path, clean_url)
         repo = pygit2.Repository(str(path))
@@ -301,10 +210,13 @@ class RepoCache:
             return self._repos.setdefault(path, repo)
 
     @contextlib.contextmanager
-    def _locked(self, clean_url: str) -> Iterator[None]:
-        """Exclusive lock on one cached repository, across threads and processes."""
+    def lock(self, url: str) -> Iterator[None]:
+        """Exclusive lock on the repository caching ``url``, across threads and processes.
+
+        Not reentrant: a thread holding it must not take it again.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        lock_path = self.root / f"{self.key_for(clean_url)}.lock"
+        lock_path = self.root / f"{self.key_for(url)}.lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -318,7 +230,7 @@ def _create_bare(path: Path, clean_url: str) -> None:
     staging = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(staging, ignore_errors=True)
     pygit2.init_repository(str(staging), bare=True)
-    (staging / "description").write_text(f"kestra-git-tasks cache of {redact_url(clean_url)}\n")
+    (staging / "description").write_text(f"kestra-git-tasks cache of {storage_url(clean_url)}\n")
     try:
         staging.rename(path)
     except OSError:
@@ -344,42 +256,18 @@ def _lookup(repo: pygit2.Repository, sha: str) -> pygit2.Object | None:
         return None
 
 
-def _walk(
-    repo: pygit2.Repository, tree: pygit2.Tree, prefix: PurePosixPath, out: dict[str, str]
-) -> None:
-    for entry in tree:
-        name = entry.name or ""
-        mode = entry.filemode
-        if mode == FileMode.TREE:
-            subtree = repo[entry.id]
-            assert isinstance(subtree, pygit2.Tree)
-            _walk(repo, subtree, prefix / name, out)
-        elif mode in _BLOB_MODES:
-            out[str(prefix / name)] = str(entry.id)
-
-
 def _directory_parts(directory: str) -> list[str]:
     return [p for p in PurePosixPath(directory.strip()).parts if p not in {"/", "."}]
 
 
-def _check_branch_name(branch: str) -> None:
-    if not branch or not pygit2.reference_is_valid_name(f"refs/heads/{branch}"):
-        raise ConfigError(f"`branch` '{branch}' is not a valid Git branch name.")
-
-
-def _missing_branch_message(branch: str, url: str, advertised: dict[str, pygit2.Oid]) -> str:
-    branches = sorted(
-        n.removeprefix("refs/heads/") for n in advertised if n.startswith("refs/heads/")
+def scrub_fetch_head(git_dir: Path, clean_url: str) -> None:
+    """Write ``FETCH_HEAD`` again with :func:`storage_url` in place of ``clean_url`` (libgit2
+    records the URL it fetched from, query string included)."""
+    shown = storage_url(clean_url)
+    fetch_head = git_dir / "FETCH_HEAD"
+    if shown == clean_url or not fetch_head.is_file():
+        return
+    text = fetch_head.read_text(encoding="utf-8", errors="surrogateescape")
+    fetch_head.write_text(
+        text.replace(clean_url, shown), encoding="utf-8", errors="surrogateescape"
     )
-    shown = ", ".join(f"'{b}'" for b in branches[:10]) or "none"
-    if len(branches) > 10:
-        shown += f" and {len(branches) - 10} more"
-    return (
-        f"Branch '{branch}' does not exist in {url}. Existing branches: {shown}. "
-        "Check `branch`, or push the branch first."
-    )
-
-
-def is_local_url(url: str) -> bool:
-    """True for a repository reached through the file system (``file://`` or a path)."""
-    return url.startswith(("file://", "/", "./", "../")) or ("://" not in url and ":" not in url)

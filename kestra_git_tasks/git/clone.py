@@ -1,7 +1,7 @@
 """Clone a remote repository into a work tree (Kestra's ``Clone`` task), with pygit2.
 
 One code path serves an empty and a non-empty target folder alike: ``init`` the folder, add
-``origin`` (URL without password), connect once to read the advertised refs, fetch what is
+``origin`` (URL without credentials), connect once to read the advertised refs, fetch what is
 needed, then check out. Files already in the folder are kept; a file of the repository replaces
 a file of the same path.
 
@@ -15,8 +15,14 @@ What is checked out, in order of precedence:
 - ``commit`` (full or abbreviated SHA): full history of the fetched branches (and tags), HEAD
   detached at the commit;
 - ``tag``: full history, an annotated tag peeled to its commit, HEAD detached;
-- ``branch``, else the remote's default branch (its HEAD, then ``main``, then ``master``):
-  ``depth`` commits of history, a local branch tracking ``origin/<branch>``.
+- ``branch``, else the remote's default branch (the rule of :mod:`kestra_git_tasks.git.remote`:
+  its HEAD, then ``main``, then ``master``): ``depth`` commits of history, a local branch
+  tracking ``origin/<branch>``.
+
+Nothing secret is written: ``origin``'s URL and ``FETCH_HEAD`` hold
+:func:`~kestra_git_tasks.git.transport.storage_url` (no user part, password or query string),
+and a URL too malformed to split its credentials out is refused before anything is written. A
+tree with an unsafe path (``..``, ``.git``...) is refused before the checkout writes a file.
 
 Errors: ``ConfigError`` (invalid combination or name), ``GitRefNotFoundError`` (the branch, tag
 or commit does not exist, naming it), ``GitAuthError``, ``GitNetworkError``, ``GitError``.
@@ -34,17 +40,17 @@ import pygit2
 from pygit2.enums import CheckoutStrategy
 
 from kestra_git_tasks.errors import ConfigError, GitError, GitRefNotFoundError
-from kestra_git_tasks.git.cache import is_local_url
+from kestra_git_tasks.git.cache import scrub_fetch_head
 from kestra_git_tasks.git.gitconfig import apply_git_config
+from kestra_git_tasks.git.remote import Advertised, Connection, missing_branch_message, name_list
+from kestra_git_tasks.git.submodules import update_submodules
 from kestra_git_tasks.git.transport import (
-    AuthCallbacks,
     Credentials,
     TransportOptions,
-    apply_process_wide_settings,
-    network_errors,
-    redact_url,
     resolve_credentials,
 )
+from kestra_git_tasks.git.tree import iter_entries
+from kestra_git_tasks.git.urls import storage_url
 
 __all__ = ["CloneResult", "clone_repository"]
 
@@ -113,6 +119,7 @@ def clone_repository(
     all_branches: bool = True,
     no_tags: bool = False,
     submodules: bool = False,
+    allow_local_submodules: bool = False,
     git_config: Mapping[str, Any] | None = None,
     log: LogFunction | None = None,
 ) -> CloneResult:
@@ -120,107 +127,114 @@ def clone_repository(
 
     ``depth`` (None: all history) applies to branch clones only; ``commit`` and ``tag`` fetch the
     full history. ``all_branches=False`` fetches ``branch`` alone. ``no_tags`` fetches no tags.
-    ``submodules`` initialises and updates submodules recursively with the same credentials.
-    ``git_config`` (``section.name: value``) is written into the new repository's config.
+    ``submodules`` initialises and updates submodules recursively (see
+    :func:`~kestra_git_tasks.git.submodules.update_submodules`; ``allow_local_submodules`` lets
+    them use ``file://`` URLs and paths). ``git_config`` (``section.name: value``) is written
+    into the new repository's config.
     """
     check_clone_options(
-        branch=branch,
-        commit=commit,
-        tag=tag,
-        all_branches=all_branches,
-        no_tags=no_tags,
+        branch=branch, commit=commit, tag=tag, all_branches=all_branches, no_tags=no_tags,
         depth=depth,
-    )
+    )  # fmt: skip
     say = log or _silent
     options = options or TransportOptions()
     clean_url, creds = resolve_credentials(url, credentials)
-    apply_process_wide_settings(options)
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"Cannot clone into '{directory}': it is a file, not a folder.")
-    directory.mkdir(parents=True, exist_ok=True)
-    repo = pygit2.init_repository(str(directory))
+    repo = pygit2.init_repository(str(_folder(Path(directory))))
     try:
         single = branch if not all_branches else None
         _set_origin(repo, clean_url, single, no_tags)
         if git_config:
             apply_git_config(repo, git_config, say)
-        remote = repo.remotes[_REMOTE]
-        callbacks = AuthCallbacks(clean_url, creds)
-        with network_errors(clean_url, "ls-remote", creds):
-            remote.connect(callbacks=callbacks, proxy=options.proxy)
-            advertised = {h.name: h for h in remote.list_heads(connect=False) if h.name}
-        heads = [name for name in advertised if name.startswith("refs/heads/")]
-
+        remote = Connection.open(repo, clean_url, creds, options, remote=repo.remotes[_REMOTE])
         detached = bool(commit or tag)
-        target_branch = branch
-        if not detached and target_branch is None:
-            if not heads:
-                say("WARN", f"{redact_url(clean_url)} is an empty repository: nothing to check out")
-                return CloneResult(directory, None, None, None, shallow=False)
-            target_branch = _default_branch(advertised, clean_url)
-        # A missing branch only matters when it is checked out or the only branch fetched.
-        missing = target_branch and f"refs/heads/{target_branch}" not in advertised
-        if missing and (single or not detached):
-            raise GitRefNotFoundError(_missing_branch_message(str(target_branch), clean_url, heads))
-        if tag and not commit and f"refs/tags/{tag}" not in advertised:
-            raise GitRefNotFoundError(_missing_tag_message(tag, clean_url, advertised))
-
+        target_branch = _target_branch(remote.refs, clean_url, branch, single, commit, tag)
+        if target_branch is None and not detached:
+            say("WARN", f"{storage_url(clean_url)} is an empty repository: nothing to check out")
+            return CloneResult(Path(directory), None, None, None, shallow=False)
         refspecs = [_branch_refspec(single)] if single else [_ALL_HEADS]
         if not no_tags:
             refspecs.append(_ALL_TAGS)
-        fetch_depth = 0 if detached or depth is None or is_local_url(clean_url) else depth
-        with network_errors(clean_url, "fetch", creds):
-            remote.fetch(refspecs, callbacks=callbacks, proxy=options.proxy, depth=fetch_depth)
-
-        if commit:
-            target = _resolve_commit(repo, commit, clean_url, single, no_tags)
-            _checkout_detached(repo, target)
-            checked_out = CloneResult(directory, str(target.id), None, None, shallow=False)
-        elif tag:
-            target = _resolve_tag(repo, tag, clean_url)
-            _checkout_detached(repo, target)
-            checked_out = CloneResult(directory, str(target.id), None, tag, shallow=False)
-        else:
-            assert target_branch is not None
-            sha = _checkout_branch(repo, target_branch, advertised)
-            checked_out = CloneResult(directory, sha, target_branch, None, repo.is_shallow)
+        remote.fetch(refspecs, None if detached else depth)
+        result = _check_out(
+            repo, Path(directory), remote.refs, clean_url, commit, tag, target_branch, no_tags
+        )
         if submodules:
-            update_submodules(repo, creds, options, say)
-        return checked_out
+            update_submodules(repo, clean_url, creds, options, allow_local_submodules, say)
+        return result
     finally:
+        _forget_url(repo, clean_url)
         repo.free()
 
 
-def update_submodules(
-    repo: pygit2.Repository,
-    credentials: Credentials,
-    options: TransportOptions,
-    log: LogFunction | None = None,
-) -> None:
-    """Initialise and update every submodule of ``repo``, recursively, with ``credentials``.
+def _folder(directory: Path) -> Path:
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"Cannot clone into '{directory}': it is a file, not a folder.")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
-    Relative submodule URLs resolve against ``origin``'s URL. Each submodule gets its own
-    credentials callback, so a rejected password fails at once.
+
+def _target_branch(
+    refs: Advertised,
+    url: str,
+    branch: str | None,
+    single: str | None,
+    commit: str | None,
+    tag: str | None,
+) -> str | None:
+    """The branch to check out (or, detached, to fetch alone); None for an empty remote.
+
+    Raises :class:`GitRefNotFoundError` for a missing branch or tag, or no default branch.
     """
-    say = log or _silent
-    for submodule in repo.submodules:
-        name = submodule.name
-        sub_url = submodule.url or ""
-        where = redact_url(sub_url)
-        sub_clean, sub_creds = resolve_credentials(sub_url, credentials)
-        say("INFO", f"Updating submodule '{submodule.path}' from '{where}'")
-        apply_process_wide_settings(options)
-        with network_errors(sub_clean or sub_url, "submodule update", sub_creds):
-            repo.submodules.update(
-                [name], init=True, callbacks=AuthCallbacks(sub_clean or sub_url, sub_creds)
+    detached = bool(commit or tag)
+    if tag and not commit and f"refs/tags/{tag}" not in refs.heads:
+        raise GitRefNotFoundError(_missing_tag_message(tag, url, refs))
+    if branch is None and not detached:
+        if not refs.branches():
+            return None
+        branch = refs.default_branch()
+        if branch is None:
+            raise GitRefNotFoundError(
+                "Cannot determine the default branch. Please specify the 'branch' property "
+                f"explicitly. {storage_url(url)} has no HEAD, 'main' or 'master' branch; "
+                f"existing branches: {name_list(refs.branches())}."
             )
-        sub_repo = submodule.open()
-        try:
-            if sub_repo.submodules:
-                update_submodules(sub_repo, credentials, options, say)
-        finally:
-            sub_repo.free()
+    # A missing branch only matters when it is checked out or the only branch fetched.
+    if branch and refs.branch(branch) is None and (single or not detached):
+        raise GitRefNotFoundError(missing_branch_message(branch, url, refs))
+    return branch
+
+
+def _check_out(
+    repo: pygit2.Repository,
+    directory: Path,
+    refs: Advertised,
+    url: str,
+    commit: str | None,
+    tag: str | None,
+    branch: str | None,
+    no_tags: bool,
+) -> CloneResult:
+    """Check out ``commit``, else ``tag``, else ``branch`` (fetched already)."""
+    if commit:
+        single = branch if repo.remotes[_REMOTE].fetch_refspecs != [_ALL_HEADS] else None
+        target = _resolve_commit(repo, commit, url, single, no_tags)
+        _checkout_detached(repo, target)
+        return CloneResult(directory, str(target.id), None, None, shallow=False)
+    if tag:
+        target = _resolve_tag(repo, tag, url)
+        _checkout_detached(repo, target)
+        return CloneResult(directory, str(target.id), None, tag, shallow=False)
+    assert branch is not None
+    sha = _checkout_branch(repo, branch, refs)
+    return CloneResult(directory, sha, branch, None, repo.is_shallow)
+
+
+def _forget_url(repo: pygit2.Repository, clean_url: str) -> None:
+    """``origin``'s URL and ``FETCH_HEAD`` without what may carry a token (the query)."""
+    shown = storage_url(clean_url)
+    if shown != clean_url and _REMOTE in repo.remotes.names():
+        repo.remotes.set_url(_REMOTE, shown)
+    scrub_fetch_head(Path(repo.path), clean_url)
 
 
 # -- steps ----------------------------------------------------------------------------------
@@ -229,11 +243,11 @@ def update_submodules(
 def _set_origin(
     repo: pygit2.Repository, clean_url: str, single_branch: str | None, no_tags: bool
 ) -> None:
-    """``origin`` with the URL without password, the fetch refspec of the clone, ``tagOpt``."""
+    """``origin`` with the URL without credentials, the clone's fetch refspec, ``tagOpt``."""
     fetch = _branch_refspec(single_branch) if single_branch else _ALL_HEADS
     if _REMOTE in repo.remotes.names():
         repo.remotes.delete(_REMOTE)
-    repo.remotes.create(_REMOTE, redact_url(clean_url), fetch)
+    repo.remotes.create(_REMOTE, clean_url, fetch)
     if no_tags:
         repo.config[f"remote.{_REMOTE}.tagopt"] = "--no-tags"
 
@@ -242,35 +256,7 @@ def _branch_refspec(branch: str | None) -> str:
     return f"+refs/heads/{branch}:refs/remotes/{_REMOTE}/{branch}"
 
 
-def _default_branch(advertised: dict[str, pygit2.remotes.RemoteHead], url: str) -> str:
-    """The remote's HEAD branch, else ``main``, else ``master``."""
-    head = advertised.get("HEAD")
-    if head is not None:
-        target = head.symref_target
-        if target and target.startswith("refs/heads/") and target in advertised:
-            return target.removeprefix("refs/heads/")
-        same = sorted(
-            name.removeprefix("refs/heads/")
-            for name, h in advertised.items()
-            if name.startswith("refs/heads/") and h.oid == head.oid
-        )
-        for candidate in ("main", "master", *same):
-            if candidate in same:
-                return candidate
-    for candidate in ("main", "master"):
-        if f"refs/heads/{candidate}" in advertised:
-            return candidate
-    heads = [n for n in advertised if n.startswith("refs/heads/")]
-    raise GitRefNotFoundError(
-        "Cannot determine the default branch. Please specify the 'branch' property explicitly. "
-        f"{redact_url(url)} has no HEAD, 'main' or 'master' branch; existing branches: "
-        f"{_names(heads, 'refs/heads/')}."
-    )
-
-
-def _checkout_branch(
-    repo: pygit2.Repository, branch: str, advertised: dict[str, pygit2.remotes.RemoteHead]
-) -> str:
+def _checkout_branch(repo: pygit2.Repository, branch: str, refs: Advertised) -> str:
     """Local ``branch`` at ``origin/<branch>``, tracking it, checked out (HEAD attached)."""
     remote_ref = repo.references.get(f"refs/remotes/{_REMOTE}/{branch}")
     if remote_ref is None:
@@ -284,7 +270,7 @@ def _checkout_branch(
     local.upstream = repo.branches.remote[f"{_REMOTE}/{branch}"]
     _checkout_tree(repo, commit)
     repo.set_head(local.name)
-    head = advertised.get("HEAD")
+    head = refs.heads.get("HEAD")
     default = head.symref_target if head is not None else None
     if default and repo.references.get(f"refs/remotes/{_REMOTE}/{_short(default)}"):
         repo.references.create(
@@ -299,8 +285,20 @@ def _checkout_detached(repo: pygit2.Repository, commit: pygit2.Commit) -> None:
 
 
 def _checkout_tree(repo: pygit2.Repository, commit: pygit2.Commit) -> None:
-    """Work tree and index to ``commit``; files of the same path are replaced, others kept."""
-    repo.checkout_tree(commit, strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
+    """Work tree and index to ``commit``; files of the same path are replaced, others kept.
+
+    The whole tree is read first: an unsafe path (``..``, ``.git``...) fails the clone before
+    any file is written.
+    """
+    for _ in iter_entries(repo, commit.tree):
+        pass
+    try:
+        repo.checkout_tree(commit, strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
+    except pygit2.GitError as exc:  # libgit2 refuses unsafe paths and .gitmodules entries too
+        raise GitError(
+            f"Cannot check out commit {commit.id}: {exc}. The repository holds a path or a "
+            "submodule (.gitmodules) that would leave the clone folder; fix it in the repository."
+        ) from exc
 
 
 def _resolve_commit(
@@ -312,7 +310,7 @@ def _resolve_commit(
     except pygit2.AmbiguousError:
         raise GitRefNotFoundError(
             f"Cannot resolve commit SHA '{text}': the abbreviation matches several objects "
-            f"in {redact_url(url)}; give more digits of `commit`."
+            f"in {storage_url(url)}; give more digits of `commit`."
         ) from None
     except (ValueError, pygit2.GitError):
         found = None
@@ -326,7 +324,7 @@ def _resolve_commit(
         scope += " or tag"
     raise GitRefNotFoundError(
         f"Cannot resolve commit SHA '{text}': no commit reachable from {scope} of "
-        f"{redact_url(url)} has it. Check `commit`."
+        f"{storage_url(url)} has it. Check `commit`."
     )
 
 
@@ -334,7 +332,8 @@ def _resolve_tag(repo: pygit2.Repository, tag: str, url: str) -> pygit2.Commit:
     ref = repo.references.get(f"refs/tags/{tag}")
     if ref is None:
         raise GitRefNotFoundError(
-            f"Cannot resolve tag '{tag}': the fetch from {redact_url(url)} did not bring it; retry."
+            f"Cannot resolve tag '{tag}': the fetch from {storage_url(url)} did not bring it; "
+            "retry."
         )
     target = repo[ref.target]
     try:
@@ -348,29 +347,11 @@ def _resolve_tag(repo: pygit2.Repository, tag: str, url: str) -> pygit2.Commit:
 # -- messages ---------------------------------------------------------------------------------
 
 
-def _missing_branch_message(branch: str, url: str, heads: list[str]) -> str:
+def _missing_tag_message(tag: str, url: str, refs: Advertised) -> str:
     return (
-        f"Branch '{branch}' does not exist in {redact_url(url)}. Existing branches: "
-        f"{_names(heads, 'refs/heads/')}. Check `branch`."
+        f"Cannot resolve tag '{tag}': it does not exist in {storage_url(url)}. Existing tags: "
+        f"{name_list(refs.tags())}. Check `tag`."
     )
-
-
-def _missing_tag_message(
-    tag: str, url: str, advertised: dict[str, pygit2.remotes.RemoteHead]
-) -> str:
-    tags = [n for n in advertised if n.startswith("refs/tags/") and not n.endswith("^{}")]
-    return (
-        f"Cannot resolve tag '{tag}': it does not exist in {redact_url(url)}. Existing tags: "
-        f"{_names(tags, 'refs/tags/')}. Check `tag`."
-    )
-
-
-def _names(refs: list[str], prefix: str) -> str:
-    names = sorted(r.removeprefix(prefix) for r in refs)
-    shown = ", ".join(f"'{n}'" for n in names[:10]) or "none"
-    if len(names) > 10:
-        shown += f" and {len(names) - 10} more"
-    return shown
 
 
 def _short(ref: str) -> str:

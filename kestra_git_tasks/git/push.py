@@ -3,12 +3,16 @@
 :meth:`Pusher.push_changes` runs, up to ``attempts`` times:
 
 1. one connection learns the remote's refs; the branch tip is fetched into the repository
-   cache (a missing branch starts from the default branch's tip; an empty remote from nothing);
+   cache (a missing branch starts from the default branch's tip, by the rule of
+   :mod:`kestra_git_tasks.git.remote`; an empty remote from nothing);
 2. the caller's ``changes`` callback sees that tip's files and says which paths to write or
    delete; the new tree is built in memory from the tip's tree;
 3. nothing changed: no commit, no push. Otherwise a commit is made on the tip and pushed
    without force;
 4. the remote branch is read again: success only when it points at our commit.
+
+Every path written is checked by :func:`~kestra_git_tasks.git.tree.check_path`: a path with a
+``.git``, ``..`` or empty component fails the push before anything is written.
 
 A push refused because the branch moved meanwhile (another writer) starts the next attempt
 from the new tip; a push refused for any other reason (a server hook) raises
@@ -18,28 +22,30 @@ from the new tip; a push refused for any other reason (a server hook) raises
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pygit2
 from pygit2.enums import FileMode
 
-from kestra_git_tasks.errors import GitError, PushRejectedError
-from kestra_git_tasks.git.cache import RepoCache, is_local_url
+from kestra_git_tasks.errors import GitError, GitRefNotFoundError, PushRejectedError
+from kestra_git_tasks.git.cache import CACHE_REF_PREFIX, RepoCache, scrub_fetch_head
+from kestra_git_tasks.git.remote import Connection, name_list
 from kestra_git_tasks.git.transport import (
     AuthCallbacks,
     Credentials,
     TransportOptions,
     apply_process_wide_settings,
     network_errors,
-    redact_url,
     resolve_credentials,
 )
+from kestra_git_tasks.git.tree import check_path, walk_tree
+from kestra_git_tasks.git.urls import storage_url
 
 __all__ = ["DiffRow", "Identity", "PushResult", "Pusher", "TreeView"]
 
 PUSH_REF_PREFIX = "refs/kestra-git/push/"
-_CACHE_PREFIX = "refs/remotes/cache/"
 
 
 @dataclass(frozen=True)
@@ -88,9 +94,7 @@ class TreeView:
                 return {}
         if not isinstance(node, pygit2.Tree):
             return {}
-        found: dict[str, str] = {}
-        _walk(self._repo, node, "", found)
-        return found
+        return walk_tree(self._repo, node, at=f"{directory}/" if directory else "")
 
     def read(self, blob_id: str) -> bytes:
         """Content of a blob listed by :meth:`files`."""
@@ -156,11 +160,10 @@ class Pusher:
         """Commit ``changes`` on the tip of ``branch`` and push; see the module docstring."""
         options = options or TransportOptions()
         clean_url, creds = resolve_credentials(url, credentials)
-        repo = self.cache._repository(clean_url)
+        repo = self.cache.repository(clean_url)
         last_reason = ""
         for attempt in range(1, max(1, attempts) + 1):
-            with self.cache._locked(clean_url):
-                apply_process_wide_settings(options)
+            with self.cache.lock(clean_url):
                 tip, source_branch = self._fetch_tip(repo, clean_url, branch, creds, options)
                 base_commit = repo[tip] if tip is not None else None
                 assert base_commit is None or isinstance(base_commit, pygit2.Commit)
@@ -189,7 +192,7 @@ class Pusher:
                 result.commit_id = str(commit_id)
                 return result
         raise PushRejectedError(
-            f"Could not push to branch '{branch}' of {redact_url(clean_url)}: it kept moving "
+            f"Could not push to branch '{branch}' of {storage_url(clean_url)}: it kept moving "
             f"while we pushed ({attempts} attempts; last: {last_reason}). Retry later.",
             server_message=last_reason,
         )
@@ -204,27 +207,25 @@ class Pusher:
         options: TransportOptions,
     ) -> tuple[pygit2.Oid | None, str | None]:
         """The commit to build on and the branch it comes from (None, None: empty remote)."""
-        remote = repo.remotes.create_anonymous(url)
-        with network_errors(url, "ls-remote", creds):
-            remote.connect(callbacks=AuthCallbacks(url, creds), proxy=options.proxy)
-            heads = remote.list_heads(connect=False)
-        advertised = {h.name: h for h in heads if h.name}
-        source: str | None = branch
-        if f"refs/heads/{branch}" not in advertised:
-            source = _default_branch(advertised)
-            if source is None:
+        remote = Connection.open(repo, url, creds, options)
+        source = branch
+        if remote.refs.branch(branch) is None:
+            default = remote.refs.default_branch()
+            if default is None and not remote.refs.branches():
                 return None, None
-        target = advertised[f"refs/heads/{source}"].oid
-        if target not in repo:
-            with network_errors(url, "fetch", creds):
-                remote.fetch(
-                    [f"+refs/heads/{source}:{_CACHE_PREFIX}{source}"],
-                    callbacks=AuthCallbacks(url, creds),
-                    proxy=options.proxy,
-                    depth=0 if is_local_url(url) else 1,
+            if default is None:
+                raise GitRefNotFoundError(
+                    f"Cannot create branch '{branch}' in {storage_url(url)}: it has no HEAD, "
+                    f"'main' or 'master' branch to start from; existing branches: "
+                    f"{name_list(remote.refs.branches())}. Push to an existing `branch`."
                 )
+            source = default
+        target = remote.refs.branch(source)
+        assert target is not None
         if target not in repo:
-            raise GitError(f"Fetching '{source}' from {redact_url(url)} did not bring {target}.")
+            remote.fetch([f"+refs/heads/{source}:{CACHE_REF_PREFIX}{source}"], depth=1)
+            scrub_fetch_head(Path(repo.path), url)
+            remote.require_commit(repo, target, f"branch '{source}'")
         return target, source
 
     def _push(
@@ -242,6 +243,7 @@ class Pusher:
         repo.references.create(local_ref, commit_id, force=True)
         remote = repo.remotes.create_anonymous(url)
         callbacks = _PushCallbacks(url, creds)
+        apply_process_wide_settings(options)
         try:
             with network_errors(url, "push", creds):
                 remote.push([f"{local_ref}:{remote_ref}"], callbacks=callbacks, proxy=options.proxy)
@@ -260,7 +262,7 @@ class Pusher:
                 raise _Moved(reason)
             server = "".join(callbacks.messages).strip()
             raise PushRejectedError(
-                f"{redact_url(url)} refused the push to '{branch}': {reason}"
+                f"{storage_url(url)} refused the push to '{branch}': {reason}"
                 + (f" ({_one_line(server)})" if server else ""),
                 server_message=server or reason,
             )
@@ -271,26 +273,7 @@ class Pusher:
 def _remote_tip(
     repo: pygit2.Repository, url: str, branch: str, creds: Credentials, options: TransportOptions
 ) -> pygit2.Oid | None:
-    remote = repo.remotes.create_anonymous(url)
-    with network_errors(url, "ls-remote", creds):
-        remote.connect(callbacks=AuthCallbacks(url, creds), proxy=options.proxy)
-        heads = remote.list_heads(connect=False)
-    for head in heads:
-        if head.name == f"refs/heads/{branch}":
-            return head.oid
-    return None
-
-
-def _default_branch(advertised: Mapping[str, object]) -> str | None:
-    head = advertised.get("HEAD")
-    symref = getattr(head, "symref_target", None)
-    if isinstance(symref, str) and symref.startswith("refs/heads/") and symref in advertised:
-        return symref.removeprefix("refs/heads/")
-    for name in ("main", "master"):
-        if f"refs/heads/{name}" in advertised:
-            return name
-    branches = sorted(n for n in advertised if n.startswith("refs/heads/"))
-    return branches[0].removeprefix("refs/heads/") if branches else None
+    return Connection.open(repo, url, creds, options).refs.branch(branch)
 
 
 def _edits(
@@ -299,11 +282,10 @@ def _edits(
     """The part of ``wanted`` that changes ``base`` (content differing from the blob already
     there, compared by hash with nothing written; deletions of paths that exist), and the ids
     of ``base``'s files by path."""
-    existing: dict[str, str] = {}
-    if base is not None:
-        _walk(repo, base, "", existing)
+    existing = walk_tree(repo, base) if base is not None else {}
     edits: dict[str, bytes | None] = {}
     for path, content in wanted.items():
+        check_path(path)
         current = existing.get(path)
         if content is None:
             if current is not None:
@@ -365,17 +347,6 @@ def _count_lines(data: bytes) -> int:
     if not data or b"\0" in data[:8000]:  # empty or binary: git shows no lines
         return 0
     return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-
-
-def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, found: dict[str, str]) -> None:
-    for entry in tree:
-        path = f"{prefix}{entry.name}"
-        if entry.filemode == FileMode.TREE:
-            child = repo[entry.id]
-            assert isinstance(child, pygit2.Tree)
-            _walk(repo, child, f"{path}/", found)
-        elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
-            found[path] = str(entry.id)
 
 
 def _one_line(text: str) -> str:

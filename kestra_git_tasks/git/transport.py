@@ -1,5 +1,6 @@
 """How we talk to a Git remote: credentials, transport options, callbacks and error mapping.
 
+URLs themselves (taking credentials out, what may be stored) are :mod:`kestra_git_tasks.git.urls`.
 This module is the single place that translates pygit2/libgit2 failures into the library's
 :mod:`kestra_git_tasks.errors` (always ``raise ... from exc``), and the single place that touches
 libgit2's process-wide settings (:func:`apply_process_wide_settings`).
@@ -10,10 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pygit2
 from pygit2.enums import CredentialType
@@ -24,12 +24,13 @@ from kestra_git_tasks.errors import (
     GitError,
     GitNetworkError,
 )
+from kestra_git_tasks.git.urls import origin_of, split_url_credentials, storage_url
 
 __all__ = [
     "Credentials",
     "TransportOptions",
     "apply_process_wide_settings",
-    "redact_url",
+    "resolve_credentials",
 ]
 
 _MASK = "******"
@@ -111,62 +112,21 @@ class TransportOptions:
         return None if self.no_proxy else True
 
 
-def redact_url(url: str) -> str:
-    """Return ``url`` without the password of its userinfo (the username is kept).
-
-    >>> redact_url("https://user:tok@github.com/org/repo.git")
-    'https://user@github.com/org/repo.git'
-
-    URLs without a password (including scp-like ``git@host:org/repo.git``) come back unchanged.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if not parts.netloc or "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    if ":" not in userinfo:
-        return url
-    username = userinfo.split(":", 1)[0]
-    netloc = f"{username}@{hostport}" if username else hostport
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def split_url_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """Split ``https://user:pass@host/...`` into (URL without the password, user, password).
-
-    User and password come back percent-decoded; either is None when absent.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url, None, None
-    if parts.scheme not in {"http", "https"} or "@" not in parts.netloc:
-        return url, None, None
-    userinfo = parts.netloc.rpartition("@")[0]
-    user, sep, password = userinfo.partition(":")
-    return redact_url(url), unquote(user) or None, (unquote(password) if sep else None)
-
-
 def resolve_credentials(url: str, credentials: Credentials | None) -> tuple[str, Credentials]:
-    """The URL to hand to libgit2 (never with a password in it) and the credentials to use.
+    """The URL to hand to libgit2 (never with a password, nor an ``http(s)`` user, in it) and
+    the credentials to use.
 
-    A password embedded in the URL is moved out of it; explicit ``credentials`` win over it.
+    Credentials embedded in the URL are moved out of it; explicit ``credentials`` win over them.
+    A user written in the URL without a password is sent with an empty password (a token given
+    as the user).
     """
     clean_url, url_user, url_password = split_url_credentials(url)
     given = credentials or Credentials()
-    if url_password is not None and given.password is None and given.private_key is None:
-        given = Credentials(
-            username=given.username or url_user,
-            password=url_password,
-            passphrase=given.passphrase,
-        )
-    if given.username and "@" in clean_url and url_user and url_user != given.username:
-        # The URL's username would fight with the explicit one; the explicit one wins.
-        parts = urlsplit(clean_url)
-        netloc = f"{quote(given.username, safe='')}@{parts.netloc.rpartition('@')[2]}"
-        clean_url = urlunsplit(parts._replace(netloc=netloc))
+    if given.password is None and given.private_key is None:
+        if url_password is not None:
+            given = replace(given, username=given.username or url_user, password=url_password)
+        elif url_user is not None and "@" not in clean_url and not given.username:
+            given = replace(given, username=url_user, password="")
     return clean_url, given
 
 
@@ -208,11 +168,15 @@ def apply_process_wide_settings(options: TransportOptions) -> None:
 
 
 class AuthCallbacks(pygit2.RemoteCallbacks):
-    """pygit2 callbacks that answer a credentials request once per credential type.
+    """pygit2 callbacks that answer a credentials request once per credential type, and only
+    for the origin (scheme, host, port) of the configured ``url``.
 
     libgit2 asks again (up to 15 times) when the server rejects what it got; the second request
-    for the same type therefore means "rejected", and raises :class:`GitAuthError` at once. An
-    exception raised in a pygit2 callback reaches the caller of the network operation unchanged.
+    for the same type therefore means "rejected", and raises :class:`GitAuthError` at once.
+    libgit2 follows a redirect of the first request (also to another server) and then asks for
+    credentials naming the URL it was redirected to: a request from another origin raises
+    :class:`GitError` naming it, and nothing is sent. An exception raised in a pygit2 callback
+    reaches the caller of the network operation unchanged.
     """
 
     def __init__(self, url: str, credentials: Credentials) -> None:
@@ -228,7 +192,14 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
         allowed_types: CredentialType,
     ) -> pygit2.Username | pygit2.UserPass | pygit2.Keypair:
         creds = self._credentials
-        where = redact_url(url or self._url)
+        where = storage_url(url or self._url)
+        if url and origin_of(url) != origin_of(self._url):
+            raise GitError(
+                f"{where} asks for credentials, but they are only sent to the server of `url` "
+                f"({storage_url(self._url)}): refusing to send them to another origin (another "
+                "scheme, host or port; reached through a redirect or a submodule). Put the "
+                "repository's final URL in `url`, or make the other repository public."
+            )
 
         if allowed_types & CredentialType.USERPASS_PLAINTEXT and (creds.username or creds.password):
             self._once(
@@ -242,7 +213,7 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
                     "set `username` too (with a personal access token any non-empty username "
                     "works)."
                 )
-            if not creds.password:
+            if creds.password is None:
                 raise GitAuthError(
                     f"{where} asks for credentials and `username` is set but `password` is not: "
                     f"set `password` (a personal access token goes in `password`)."
@@ -301,12 +272,17 @@ def map_git_error(
     The message names the URL (without password) and says how to fix the problem; the caller
     raises the result ``from exc`` so the pygit2 exception stays as ``__cause__``.
     """
-    where = redact_url(url)
+    where = storage_url(url)
     secrets = credentials.secrets if credentials else ()
     detail = _scrub(str(exc), secrets)
     lowered = detail.lower()
     error_class = getattr(exc, "error_class", None)
 
+    if "cannot redirect" in lowered:
+        return GitError(
+            f"{where} redirected to another location that libgit2 refuses to follow ({detail}). "
+            "Put the repository's final URL in `url`."
+        )
     if isinstance(exc, pygit2.AuthError):
         return GitAuthError(
             f"{where} requires authentication that was not provided ({detail}): {_HTTP_HINT}, "

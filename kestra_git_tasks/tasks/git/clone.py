@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -9,7 +10,9 @@ from pydantic import Field
 from pydantic.config import JsonDict
 
 from ...errors import ConfigError
-from ...git import CloneResult, check_clone_options, clone_repository, redact_url
+from ...git import CloneResult, check_clone_options, clone_repository
+from ...git.submodules import LOCAL_SUBMODULES_ENV
+from ...git.urls import storage_url
 from .._base import Output as TaskOutput
 from ._base import GitTask
 
@@ -120,7 +123,8 @@ class Clone(GitTask):
     clone_submodules: bool | None = Field(
         default=None,
         description="Also initialise and update the submodules, recursively, with the same "
-        "credentials. Relative submodule URLs resolve against `url`.",
+        "credentials for those on the server of `url` (others get none). Relative submodule "
+        "URLs resolve against `url`; `file://` URLs and paths are refused (see differences).",
         json_schema_extra=_CLONE,
     )
     git_config: dict[str, Any] | None = Field(
@@ -149,7 +153,7 @@ class Clone(GitTask):
         target = self._target(ctx)
         if self.commit and self.tag:
             ctx.warn(f"`commit` is set: `tag` '{self.tag}' is ignored")
-        ctx.info(f"Start cloning from '{redact_url(self.url)}' into {target}")
+        ctx.info(f"Start cloning from '{storage_url(self.url)}' into {target}")
         result = clone_repository(
             self.url,
             target,
@@ -162,6 +166,7 @@ class Clone(GitTask):
             all_branches=self.clone_all_branches,
             no_tags=self.no_tags,
             submodules=bool(self.clone_submodules),
+            allow_local_submodules=_env_flag(LOCAL_SUBMODULES_ENV),
             git_config=self.git_config,
             log=ctx.log,
         )
@@ -183,6 +188,10 @@ class Clone(GitTask):
                 "directory (no absolute path, no '..' leaving it)."
             )
         return target
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
 def _describe(result: CloneResult) -> str:
