@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -205,13 +205,7 @@ class SyncFlows(SyncTask):
             if record is not None:
                 existing[uid] = record
         entries: list[Entry] = [
-            (
-                FlowRow(
-                    row.git_path, SyncState.UNCHANGED, row.flow_id, row.namespace, row.revision
-                ),
-                None,
-            )
-            for row in kept.values()
+            (replace(row, sync_state=SyncState.UNCHANGED), None) for row in kept.values()
         ]
         drifted: list[str] = []
         entries += self._flow_entries(ctx, git_flows, existing, memory, drifted)
