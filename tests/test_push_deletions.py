@@ -258,3 +258,23 @@ def test_push_flows_deletes_only_flow_files_of_namespaces_in_scope(
     after = repo.files("main")
     assert sorted(before.keys() - after.keys()) == ["_flows/gone.yml", "_flows/team/gone.yaml"]
     assert_rows_cover_every_change(before, after, output.flows)
+
+
+def test_a_stale_flow_in_a_folder_named_like_a_new_flow_file_stops_the_push(
+    remote: MakeRemote, instance: Instance, tmp_path: Path
+) -> None:
+    # `_flows/a.yml/b.yml` is a flow file of namespace dev.a.yml, gone from the instance
+    instance.put_flow(flow("a", "dev"))
+    repo = remote(files={"_flows/a.yml/b.yml": flow("b", "dev.a.yml")})
+    head = repo.head("main")
+    with pytest.raises(ConfigError) as caught:
+        run(
+            PushFlows,
+            instance,
+            tmp_path / "home",
+            repo.url,
+            source_namespace="dev",
+            include_child_namespaces=True,
+        )
+    assert "_flows/a.yml/b.yml" in str(caught.value)
+    assert_refused_and_untouched(repo, head, caught.value)

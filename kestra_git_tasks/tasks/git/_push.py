@@ -272,13 +272,14 @@ def _refuse_replaced_files(
     view: TreeView, directory: str, existing: dict[str, str], result: dict[str, bytes | None]
 ) -> None:
     """Raise when a written file needs a path that another file (or folder) holds: Git would
-    drop the other one without it being a diff row."""
+    drop the other one without it being a diff row. A conflicting file that is itself being
+    deleted is refused too: the deletion and the write could not both be rows of one tree edit.
+    """
     written = sorted(path for path, content in result.items() if content is not None)
     if not written:
         return
     prefix = f"{directory}/" if directory else ""
     after = {prefix + relative for relative in existing} | set(written)
-    after -= {path for path, content in result.items() if content is None}
     if directory and not existing:  # gitDirectory (or a parent of it) may be a file
         top = view.files("")
         parts = directory.split("/")
