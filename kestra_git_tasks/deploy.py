@@ -53,5 +53,5 @@ def deploy_folder(
     ctx = RunContext.create(instance=instance, home=home, flow_id="deploy", namespace="cli")
     ctx.task_id = "deploy"
     ctx.sinks.extend(log_sinks)
-    plan = task.plan_from_tree(ctx, GitTree.from_folder(directory), {})
-    return plan.rows if dry_run else task.apply(ctx, plan)
+    plan = task.plan_from_tree(ctx, GitTree.from_folder(directory))
+    return [row.to_dict() for row in (plan.rows if dry_run else task.apply(ctx, plan))]

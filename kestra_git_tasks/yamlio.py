@@ -137,31 +137,3 @@ def load_yaml(text: str, path: str = "<string>") -> Any:
         raise FlowFileError([FlowProblem(path, line, message)]) from exc
     except yaml.YAMLError as exc:
         raise FlowFileError([FlowProblem(path, None, f"invalid YAML: {exc}")]) from exc
-
-
-_TOP_KEY = re.compile(r"^(id|namespace):(.*?)(\r?)$", re.MULTILINE)
-_SIMPLE_VALUE = re.compile(r"[ \t]+([A-Za-z0-9][A-Za-z0-9._-]*)([ \t]+#.*)?[ \t]*")
-_NOT_A_STRING = re.compile(r"(?:true|false|null|~|[-+]?[0-9][0-9_.eExXoObB+-]*)", re.IGNORECASE)
-
-
-def top_level_identity(source: str) -> tuple[str, str, int, int] | None:
-    """``(namespace, id, start, end)`` read from a flow's text without parsing it, where that is
-    certain; ``start:end`` spans the ``namespace:`` line (without its line break).
-
-    Certain means: ``id:`` and ``namespace:`` each start exactly one line at column 0 and hold a
-    plain identifier (not a number, boolean or null, not quoted, no anchors or tags). Anything
-    else returns None, and the caller parses the YAML.
-    """
-    found: dict[str, tuple[str, int, int]] = {}
-    for match in _TOP_KEY.finditer(source):
-        key = match.group(1)
-        if key in found:
-            return None
-        value = _SIMPLE_VALUE.fullmatch(match.group(2))
-        if value is None or _NOT_A_STRING.fullmatch(value.group(1)):
-            return None
-        found[key] = (value.group(1), match.start(), match.end(2))
-    if len(found) != 2:
-        return None
-    namespace, start, end = found["namespace"]
-    return namespace, found["id"][0], start, end

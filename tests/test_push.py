@@ -19,9 +19,10 @@ import pytest
 from kestra_git_tasks import LocalInstance, RunContext
 from kestra_git_tasks.errors import GitAuthError, NotFoundError, PushRejectedError
 from kestra_git_tasks.flow import validate_source
+from kestra_git_tasks.flowfile import rewrite_namespaces
 from kestra_git_tasks.instance.base import Instance
 from kestra_git_tasks.tasks.git._push import commit_url, parse_globs
-from kestra_git_tasks.tasks.git.push_flows import PushFlows, rewrite_namespaces, strip_revision
+from kestra_git_tasks.tasks.git.push_flows import PushFlows, strip_revision
 from kestra_git_tasks.tasks.git.push_namespace_files import PushNamespaceFiles, path_matches
 from kestra_git_tasks.tasks.git.sync_flows import SyncFlows
 
@@ -292,7 +293,8 @@ def test_staged_deletions_are_pushed_even_when_no_flow_matches(
     remote: MakeRemote, instance: LocalInstance, home: Path, tmp_path: Path
 ) -> None:
     repo = remote(files={"_flows/gone.yml": flow("gone", "dev"), "README.md": "x"})
-    output = push_flows(instance, home, repo.url)
+    # an empty source deletes only when allowed (see test_push_deletions.py)
+    output = push_flows(instance, home, repo.url, allow_empty=True)
     assert output.commit_id is not None
     assert sorted(clone_back(repo, "main", tmp_path).files) == ["README.md"]
 

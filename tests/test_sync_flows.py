@@ -19,6 +19,7 @@ import pytest
 from kestra_git_tasks import LocalInstance, RunContext, SyncFlows, run_flow
 from kestra_git_tasks.errors import (
     ConfigError,
+    FlowFileError,
     FlowValidationError,
     GitAuthError,
     GitDirectoryNotFoundError,
@@ -26,8 +27,8 @@ from kestra_git_tasks.errors import (
     KestraGitError,
 )
 from kestra_git_tasks.flow import validate_source
+from kestra_git_tasks.flowfile import prepare_flow
 from kestra_git_tasks.instance.base import Instance
-from kestra_git_tasks.tasks.git.sync_flows import rewrite_namespace
 
 if TYPE_CHECKING:
     from conftest import MakeRemote
@@ -158,7 +159,7 @@ def test_two_files_declaring_the_same_flow_fail_before_any_write(
 ) -> None:
     repo = remote(files={"_flows/a.yml": flow("same"), "_flows/b.yml": flow("same", message="2")})
     with pytest.raises(
-        KestraGitError, match=r"_flows/b\.yml and _flows/a\.yml both declare flow prod/same"
+        FlowFileError, match=r"_flows/b\.yml and _flows/a\.yml both declare flow prod/same"
     ):
         sync(instance, home, repo.url)
     assert live_flows(instance) == {}
@@ -439,11 +440,11 @@ def test_rewrite_namespace_touches_only_the_top_level_key() -> None:
         "id: parent\nnamespace:   old.ns   # where it lives\ntasks:\n  - id: call\n"
         "    type: io.kestra.plugin.core.flow.Subflow\n    namespace: other.ns\n    flowId: child\n"
     )
-    rewritten = rewrite_namespace(source, "prod")
+    rewritten = prepare_flow(source, "prod").source
     assert rewritten.splitlines()[1] == "namespace: prod   # where it lives"
     assert "    namespace: other.ns" in rewritten
-    assert rewrite_namespace("id: a\ntasks: []\n", "prod") == "id: a\ntasks: []\n"
-    assert rewrite_namespace("id: a\r\nnamespace: x\r\n", "p") == "id: a\r\nnamespace: p\r\n"
+    assert prepare_flow("id: a\ntasks: []\n", "prod").source == "id: a\ntasks: []\n"
+    assert prepare_flow("id: a\r\nnamespace: x\r\n", "p").source == "id: a\r\nnamespace: p\r\n"
 
 
 # -- all or nothing, even when killed -----------------------------------------------------------

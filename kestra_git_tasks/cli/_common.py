@@ -236,16 +236,14 @@ def flow_files(paths: tuple[Path, ...]) -> list[Path]:
     A folder is walked like ``kestra-git deploy`` walks it (its root ``.kestraignore``,
     dot-folders and ``.git*`` files excluded), keeping ``.yml`` / ``.yaml`` files.
     """
+    from ..flowfile import is_flow_file
     from ..tasks.git._sync import GitTree
-    from ..tasks.git.sync_flows import FLOW_SUFFIXES
 
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
             tree = GitTree.from_folder(path)
-            files.extend(
-                path / relative for relative in tree.files if relative.endswith(FLOW_SUFFIXES)
-            )
+            files.extend(path / relative for relative in tree.files if is_flow_file(relative))
         else:
             files.append(path)
     return files

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from ..errors import InstanceError
+
 __all__ = [
     "ExecutionRecord",
     "FileRecord",
@@ -29,6 +31,7 @@ __all__ = [
     "Instance",
     "LogRecord",
     "namespace_matches",
+    "normalize_file_path",
 ]
 
 #: Validates one flow source; returns the list of problems (empty when the flow is valid).
@@ -44,6 +47,27 @@ def namespace_matches(namespace: str, scope: str, include_children: bool) -> boo
     if namespace == scope:
         return True
     return include_children and namespace.startswith(scope + ".")
+
+
+def normalize_file_path(path: str) -> str:
+    """``path`` as the instance keys namespace files: ``/dir/a.txt``.
+
+    A missing leading ``/`` is added. Backslashes, empty segments (``a//b``, a trailing ``/``),
+    ``.`` and ``..`` segments raise :class:`~kestra_git_tasks.errors.InstanceError`.
+    """
+    problem = None
+    segments = (path[1:] if path.startswith("/") else path).split("/")
+    if not path or path == "/":
+        problem = "it is empty"
+    elif "\\" in path or "\x00" in path:
+        problem = "it contains a backslash or NUL; use '/' to separate directories"
+    elif any(segment in ("", ".", "..") for segment in segments):
+        problem = "it has an empty, '.' or '..' segment (or a trailing '/')"
+    if problem:
+        raise InstanceError(
+            f"invalid namespace file path {path!r}: {problem}; write it as '/dir/file.ext'"
+        )
+    return "/" + "/".join(segments)
 
 
 @dataclass(frozen=True)

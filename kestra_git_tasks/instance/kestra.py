@@ -38,9 +38,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import InstanceError, KestraApiError, KestraGitError, NotFoundError
-from .base import FileRecord, FlowRecord, Instance, namespace_matches
-from .kestra_http import KestraApi, flow_identity, timestamp
-from .local import normalize_file_path
+from ..flowfile import flow_identity
+from .base import FileRecord, FlowRecord, Instance, namespace_matches, normalize_file_path
+from .kestra_http import KestraApi, timestamp
 
 if TYPE_CHECKING:
     import httpx

@@ -33,15 +33,14 @@ import httpx
 
 from ..errors import (
     ConfigError,
-    FlowFileError,
     FlowValidationError,
     KestraApiError,
     KestraAuthError,
 )
-from ..yamlio import load_yaml
+from ..flowfile import flow_identity, is_flow_file
 from .base import FlowRecord
 
-__all__ = ["AUTH_HINT", "KestraApi", "api_message", "flow_identity", "timestamp"]
+__all__ = ["AUTH_HINT", "KestraApi", "api_message", "timestamp"]
 
 #: How to fix a 401 / 403, in every KestraAuthError message.
 AUTH_HINT = "check the credentials for this server (username and password, or API token)"
@@ -82,20 +81,6 @@ def _embedded(body: Any) -> list[str]:
         for error in (errors if isinstance(errors, list) else [])
         if isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"]
     ]
-
-
-def flow_identity(source: str) -> tuple[str, str] | None:
-    """``(namespace, id)`` of a flow source, or None when they cannot be read."""
-    try:
-        document = load_yaml(source, "")
-    except FlowFileError:
-        return None
-    if not isinstance(document, dict):
-        return None
-    namespace, flow_id = document.get("namespace"), document.get("id")
-    if isinstance(namespace, str) and namespace and isinstance(flow_id, str) and flow_id:
-        return namespace, flow_id
-    return None
 
 
 class KestraApi:
@@ -186,7 +171,7 @@ class KestraApi:
         try:
             with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
                 for entry in archive.infolist():
-                    if entry.is_dir() or not entry.filename.lower().endswith((".yml", ".yaml")):
+                    if entry.is_dir() or not is_flow_file(entry.filename.lower()):
                         continue
                     source = archive.read(entry).decode("utf-8", "replace")
                     identity = flow_identity(source)

@@ -15,13 +15,13 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import FlowFileError, FlowValidationError, InstanceError, NotFoundError
-from ..yamlio import load_yaml, top_level_identity
+from ..errors import FlowValidationError, InstanceError, NotFoundError
+from ..flowfile import read_identity as _parse_identity
 from ._sqlite import SCHEMA_VERSION, from_text, now_text, to_text
-from .base import FileRecord, FlowRecord, FlowValidator, Instance
+from .base import FileRecord, FlowRecord, FlowValidator, Instance, normalize_file_path
 from .executions import ExecutionStore
 
-__all__ = ["SCHEMA_VERSION", "LocalInstance", "normalize_file_path"]
+__all__ = ["SCHEMA_VERSION", "LocalInstance"]
 
 
 # Latest revision of each (namespace, key), found through the primary key index.
@@ -29,27 +29,6 @@ _LATEST = (
     "t.revision = (SELECT MAX(l.revision) FROM {table} AS l"
     " WHERE l.namespace = t.namespace AND l.{key} = t.{key})"
 )
-
-
-def normalize_file_path(path: str) -> str:
-    """``path`` as the instance keys namespace files: ``/dir/a.txt``.
-
-    A missing leading ``/`` is added. Backslashes, empty segments (``a//b``, a trailing ``/``),
-    ``.`` and ``..`` segments raise :class:`~kestra_git_tasks.errors.InstanceError`.
-    """
-    problem = None
-    segments = (path[1:] if path.startswith("/") else path).split("/")
-    if not path or path == "/":
-        problem = "it is empty"
-    elif "\\" in path or "\x00" in path:
-        problem = "it contains a backslash or NUL; use '/' to separate directories"
-    elif any(segment in ("", ".", "..") for segment in segments):
-        problem = "it has an empty, '.' or '..' segment (or a trailing '/')"
-    if problem:
-        raise InstanceError(
-            f"invalid namespace file path {path!r}: {problem}; write it as '/dir/file.ext'"
-        )
-    return "/" + "/".join(segments)
 
 
 def _scope(namespace: str, include_children: bool) -> tuple[str, list[str]]:
@@ -63,36 +42,6 @@ def _scope(namespace: str, include_children: bool) -> tuple[str, list[str]]:
         "(t.namespace = ? OR (t.namespace >= ? AND t.namespace < ?))",
         [namespace, namespace + ".", namespace + "/"],
     )
-
-
-def _parse_identity(source: str) -> tuple[str, str]:
-    """``(namespace, id)`` of a flow source; raises FlowValidationError naming the problem."""
-    quick = top_level_identity(source)
-    if quick is not None:  # plain `id:` / `namespace:` lines: no need to parse the YAML
-        return quick[0], quick[1]
-    problem = None
-    try:
-        # the flow model's loader: YAML scalars as Kestra reads them (`id: no` is a string)
-        document = load_yaml(source, "")
-    except FlowFileError as exc:
-        first = exc.problems[0]
-        where = f" at line {first.line}" if first.line is not None else ""
-        problem = (
-            f"flow source is not valid YAML{where}: {first.message.removeprefix('invalid YAML: ')}"
-        )
-    else:
-        if not isinstance(document, dict):
-            problem = "flow source must be a YAML mapping with top-level 'id' and 'namespace'"
-        else:
-            for key in ("id", "namespace"):
-                value = document.get(key)
-                if not isinstance(value, str) or not value:
-                    got = "missing" if value is None else f"{value!r}"
-                    problem = f"flow '{key}' must be a non-empty string (got {got})"
-                    break
-    if problem:
-        raise FlowValidationError(problem, constraints=[problem])
-    return document["namespace"], document["id"]
 
 
 class LocalInstance(ExecutionStore):

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import pathspec
 from pydantic import BeforeValidator, Field
 
+from ...errors import ConfigError
 from ...git.push import Identity, Pusher, PushResult, TreeView
 from .._base import Output as TaskOutput
 from .._base import secret_value
@@ -101,6 +102,12 @@ class PushTask(KestraApiTask):
         description="Delete files under `gitDirectory` whose flow or file no longer exists in "
         "the instance (only those matching the globs, when globs are given).",
     )
+    allow_empty: bool = Field(
+        default=False,
+        description="Allow `delete` to remove every file in scope when the instance has "
+        "nothing to push (an empty or misspelt source namespace, or globs that match nothing). "
+        "Off by default: an empty source is more often a mistake than an intent.",
+    )
     dry_run: bool = Field(
         default=False, description="Compute and report the diff rows; no commit, no push."
     )
@@ -136,6 +143,10 @@ class PushTask(KestraApiTask):
         """Whether a file under ``gitDirectory`` absent from the instance may be deleted."""
 
     @abstractmethod
+    def source(self, ctx: RunContext) -> str:
+        """The namespace pushed."""
+
+    @abstractmethod
     def default_commit_message(self, ctx: RunContext) -> str:
         """Kestra's default commit message."""
 
@@ -161,7 +172,7 @@ class PushTask(KestraApiTask):
         result = Pusher(self.repo_cache(ctx)).push_changes(
             self.url,
             self.branch,
-            self._changes(directory, wanted),
+            self._changes(directory, wanted, self.source(ctx)),
             message=self.commit_message or self.default_commit_message(ctx),
             author=author,
             committer=committer,
@@ -182,25 +193,22 @@ class PushTask(KestraApiTask):
         return DEFAULT_IDENTITY, DEFAULT_IDENTITY
 
     def _changes(
-        self, directory: str, wanted: dict[str, bytes]
+        self, directory: str, wanted: dict[str, bytes], source: str
     ) -> Callable[[TreeView], dict[str, bytes | None]]:
+        """The edits on the tip's tree: every wanted file, and with ``delete`` every file in
+        scope that the instance no longer has. Refuses (ConfigError) to delete everything in
+        scope from an empty source without ``allowEmpty``, and to drop any file that would not
+        be a diff row (a file where a folder must go, or a folder where a file must go)."""
         prefix = f"{directory}/" if directory else ""
 
         def changes(view: TreeView) -> dict[str, bytes | None]:
             existing = view.files(directory)
-            result: dict[str, bytes | None] = {}
-            ignore_blob = existing.get(KESTRAIGNORE)
-            spec = None
-            if ignore_blob is not None:
-                lines = view.read(ignore_blob).decode("utf-8", "replace").splitlines()
-                spec = pathspec.GitIgnoreSpec.from_lines(lines)
-            if KESTRAIGNORE in wanted:
-                lines = wanted[KESTRAIGNORE].decode("utf-8", "replace").splitlines()
-                spec = pathspec.GitIgnoreSpec.from_lines(lines)
-            for relative, content in wanted.items():
-                if spec is not None and relative != KESTRAIGNORE and spec.match_file(relative):
-                    continue
-                result[prefix + relative] = content
+            spec = _ignore_spec(view, existing, wanted)
+            result: dict[str, bytes | None] = {
+                prefix + relative: content
+                for relative, content in wanted.items()
+                if spec is None or relative == KESTRAIGNORE or not spec.match_file(relative)
+            }
             if self.delete:
                 for relative in existing:
                     if relative in wanted or relative == KESTRAIGNORE:
@@ -209,12 +217,23 @@ class PushTask(KestraApiTask):
                         continue
                     if self.may_delete(relative):
                         result[prefix + relative] = None
+            deletions = sum(1 for content in result.values() if content is None)
+            if not wanted and deletions and not self.allow_empty:
+                raise ConfigError(
+                    f"refusing to delete all {deletions} file(s) in scope under '{directory}' "
+                    f"of branch '{self.branch}': namespace {source} has nothing to push (is it "
+                    "empty or misspelt?). If that is what you want, set allowEmpty: true."
+                )
+            _refuse_replaced_files(view, directory, existing, result)
             return result
 
         return changes
 
     def _report(self, ctx: RunContext, result: PushResult) -> TaskOutput:
         rows = [row.to_dict() for row in result.rows]
+        verb = "would delete" if self.dry_run else "deleted"
+        for path in result.deleted:
+            ctx.warn(f"{verb} {path} from branch '{self.branch}'")
         if self.dry_run:
             ctx.info(f"dry run: {len(rows)} file(s) would change on branch '{self.branch}'")
         elif result.commit_id is None:
@@ -234,3 +253,54 @@ class PushTask(KestraApiTask):
         return self.make_output(
             {"commit_id": result.commit_id, "commit_url": url, "diff_file": str(diff_file)}, rows
         )
+
+
+def _ignore_spec(
+    view: TreeView, existing: dict[str, str], wanted: dict[str, bytes]
+) -> pathspec.GitIgnoreSpec | None:
+    """The ``.kestraignore`` in force: the pushed one, else the one in Git, else None."""
+    if KESTRAIGNORE in wanted:
+        text = wanted[KESTRAIGNORE]
+    elif KESTRAIGNORE in existing:
+        text = view.read(existing[KESTRAIGNORE])
+    else:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(text.decode("utf-8", "replace").splitlines())
+
+
+def _refuse_replaced_files(
+    view: TreeView, directory: str, existing: dict[str, str], result: dict[str, bytes | None]
+) -> None:
+    """Raise when a written file needs a path that another file (or folder) holds: Git would
+    drop the other one without it being a diff row. A conflicting file that is itself being
+    deleted is refused too: the deletion and the write could not both be rows of one tree edit.
+    """
+    written = sorted(path for path, content in result.items() if content is not None)
+    if not written:
+        return
+    prefix = f"{directory}/" if directory else ""
+    after = {prefix + relative for relative in existing} | set(written)
+    if directory and not existing:  # gitDirectory (or a parent of it) may be a file
+        top = view.files("")
+        parts = directory.split("/")
+        for parent in ("/".join(parts[: i + 1]) for i in range(len(parts))):
+            if parent in top:
+                raise _replaced(written[0], parent)
+    folders = {path[:i] for path in after for i, char in enumerate(path) if char == "/"}
+    for path in written:
+        for i, char in enumerate(path):
+            if char == "/" and path[:i] in after:
+                raise _replaced(path, path[:i])
+        if path in folders:
+            inside = min(other for other in after if other.startswith(path + "/"))
+            raise ConfigError(
+                f"cannot write {path}: the branch has a folder of that name holding '{inside}', "
+                "and pushing would replace it; move or delete it in Git first"
+            )
+
+
+def _replaced(path: str, file: str) -> ConfigError:
+    return ConfigError(
+        f"cannot write {path}: the branch has a file '{file}' where that folder must be, and "
+        f"pushing would replace it; move or delete '{file}' in Git first"
+    )

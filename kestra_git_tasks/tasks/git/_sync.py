@@ -28,16 +28,32 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pathspec
 from pydantic import Field
 
-from ...errors import ConfigError, GitDirectoryNotFoundError
+from ...errors import ConfigError, FlowFileError, FlowProblem, GitDirectoryNotFoundError
 from ...git import RepoCache, redact_url
 from ...instance.base import Instance
 from ._kestra_api import KestraApiTask
+from ._sync_rows import FileRow, FlowRow, Row, SyncMemory, SyncState
 
 if TYPE_CHECKING:
     from ...context import RunContext
 
-__all__ = ["GitTree", "SyncPlan", "SyncState", "SyncTask", "Write", "build_plan"]
+__all__ = [
+    "FileRow",
+    "FlowRow",
+    "GitTree",
+    "Row",
+    "RowType",
+    "SyncMemory",
+    "SyncPlan",
+    "SyncState",
+    "SyncTask",
+    "Write",
+    "WriteAction",
+    "build_plan",
+]
 
+#: The row class of a sync task.
+RowType = type[FlowRow] | type[FileRow]
 KESTRAIGNORE = ".kestraignore"
 # Properties that cannot change a plan (or must never be written to disk).
 _NOT_IN_STATE_KEY = frozenset(
@@ -59,24 +75,23 @@ _NOT_IN_STATE_KEY = frozenset(
 _SKIPPED_SUFFIXES = (".git", ".gitignore", ".gitkeep")
 
 
-class SyncState(StrEnum):
-    """State of a diff row (Kestra's ``SyncState``)."""
+class WriteAction(StrEnum):
+    """What a :class:`Write` does to the instance."""
 
-    ADDED = "ADDED"
-    UPDATED = "UPDATED"
-    UNCHANGED = "UNCHANGED"
-    DELETED = "DELETED"
-    OVERWRITTEN = "OVERWRITTEN"
+    PUT_FLOW = "put_flow"
+    DELETE_FLOW = "delete_flow"
+    WRITE_FILE = "write_file"
+    DELETE_FILE = "delete_file"
 
 
 @dataclass(frozen=True)
 class Write:
-    """One change of the instance: ``put_flow``, ``delete_flow``, ``write_file``, ``delete_file``.
+    """One change of the instance.
 
     ``row`` is the index of the diff row it belongs to (its revision is filled in by the apply).
     """
 
-    action: str
+    action: WriteAction
     row: int = -1
     source: str | None = None
     namespace: str | None = None
@@ -86,13 +101,18 @@ class Write:
 
 @dataclass
 class SyncPlan:
-    """Everything a sync will do, computed before doing any of it."""
+    """Everything a sync will do, computed before doing any of it.
+
+    ``memory`` is what will be remembered once the plan is applied (its commit, rows and index
+    are filled in then); ``unchanged`` says nothing moved since the remembered sync.
+    """
 
     commit: str | None
-    rows: list[dict[str, Any]]
+    rows: list[Row]
     writes: list[Write] = field(default_factory=list)
-    state: dict[str, Any] = field(default_factory=dict)
+    memory: SyncMemory = field(default_factory=lambda: SyncMemory(""))
     drifted: list[str] = field(default_factory=list)
+    unchanged: bool = False
 
     @property
     def changes(self) -> int:
@@ -134,12 +154,30 @@ class GitTree:
         """``gitPath`` of a row: the task's ``gitDirectory`` joined with the file's path."""
         return f"{self.directory}/{relative}" if self.directory else relative
 
+    def row_path(self, relative: str) -> str:
+        """``gitPath`` of a file that gets a row; a file name that is not UTF-8 could be
+        neither stored nor reported, so it stops the plan before anything is written."""
+        git_path = self.git_path(relative)
+        try:
+            git_path.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = git_path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            problem = FlowProblem(
+                shown,
+                None,
+                "the file name is not UTF-8; rename it with UTF-8 characters, or exclude it in "
+                ".kestraignore",
+            )
+            raise FlowFileError([problem]) from None
+        return git_path
+
 
 class SyncTask(KestraApiTask):
     """Shared properties and pipeline of the Git -> instance tasks."""
 
-    #: Output field holding the rows (``flows`` / ``files``).
+    #: Output field holding the rows (``flows`` / ``files``), and their type.
     rows_output: ClassVar[str] = "rows"
+    row_type: ClassVar[RowType] = FlowRow
 
     branch: str = Field(default="main", description="Branch to read; it must exist.")
     delete: bool = Field(
@@ -194,18 +232,19 @@ class SyncTask(KestraApiTask):
     def plan(self, ctx: RunContext) -> SyncPlan:
         """Compare Git with the instance; change nothing."""
 
-    def apply(self, ctx: RunContext, plan: SyncPlan) -> list[dict[str, Any]]:
+    def apply(self, ctx: RunContext, plan: SyncPlan) -> list[Row]:
         """Make the plan's writes, all or nothing; return the rows with final revisions."""
         instance = ctx.require_instance()
-        rows = [dict(row) for row in plan.rows]
+        rows = list(plan.rows)
         if not plan.writes:
             return rows
         ctx.info(f"applying {plan.changes} change(s)")
         with instance.batch():
             for write in plan.writes:
                 revision = _write(instance, write)
-                if revision is not None and "revision" in rows[write.row]:
-                    rows[write.row]["revision"] = revision
+                row = rows[write.row]
+                if revision is not None and isinstance(row, FlowRow):
+                    rows[write.row] = replace(row, revision=revision)
         return rows
 
     def run(self, ctx: RunContext) -> Any:
@@ -219,16 +258,17 @@ class SyncTask(KestraApiTask):
         verb = "would change" if self.dry_run else "changed"
         ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
         diff_file = ctx.output_dir / f"{ctx.task_id or 'sync'}-{self.rows_output}.jsonl"
+        dicts = [row.to_dict() for row in rows]
         diff_file.write_text(
-            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8"
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in dicts), encoding="utf-8"
         )
-        if not self.dry_run and not plan.state.get("unchanged"):
+        if not self.dry_run and not plan.unchanged:
             self.save_state(ctx, plan, rows)
-        return self.make_output(rows, plan, diff_file)
+        return self.make_output(dicts, plan, diff_file)
 
     @abstractmethod
     def make_output(self, rows: list[dict[str, Any]], plan: SyncPlan, diff_file: Path) -> Any:
-        """The task's Output from the final rows."""
+        """The task's Output from the final rows (as Kestra's dicts)."""
 
     # -- guards --------------------------------------------------------------------------------
     def check_empty_guard(self, git_count: int, deletes: int, scope: str) -> None:
@@ -262,33 +302,23 @@ class SyncTask(KestraApiTask):
         key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
         return ctx.home / "sync-state" / f"{key}.json"
 
-    def load_state(self, ctx: RunContext, scope: str) -> dict[str, Any]:
-        """The state saved by the last successful sync of this task and scope (or empty)."""
-        path = self.state_path(ctx, scope)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return {}
-        return data if isinstance(data, dict) else {}
+    def load_state(self, ctx: RunContext, scope: str) -> SyncMemory:
+        """What the last successful sync of this task and scope applied (empty when none)."""
+        return SyncMemory.load(self.state_path(ctx, scope), scope, self.row_type)
 
-    def save_state(self, ctx: RunContext, plan: SyncPlan, rows: list[dict[str, Any]]) -> None:
+    def save_state(self, ctx: RunContext, plan: SyncPlan, rows: list[Row]) -> None:
         """Remember what was synced (commit, rows, instance index) for the next run."""
-        scope = plan.state.get("scope")
-        if not isinstance(scope, str):
+        if not plan.memory.scope:
             return
-        path = self.state_path(ctx, scope)
-        path.parent.mkdir(parents=True, exist_ok=True)
         # the index read by the plan is still right when the apply wrote nothing
-        index = plan.state["index"] if "index" in plan.state and not plan.writes else None
-        data = {
-            **plan.state,
-            "commit": plan.commit,
-            "rows": rows,
-            "index": index if index is not None else self.index_after(ctx),
-        }
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data), encoding="utf-8")
-        temporary.replace(path)
+        index = plan.memory.index if not plan.writes else None
+        memory = replace(
+            plan.memory,
+            commit=plan.commit,
+            rows=rows,
+            index=index if index is not None else self.index_after(ctx),
+        )
+        memory.save(self.state_path(ctx, plan.memory.scope))
 
     @abstractmethod
     def index_after(self, ctx: RunContext) -> dict[str, Any]:
@@ -309,18 +339,8 @@ def filter_files(
     return files, reader
 
 
-def unchanged_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The previous run's rows as they stand when nothing moved: deletions are gone, the rest is
-    UNCHANGED."""
-    return [
-        {**row, "syncState": SyncState.UNCHANGED.value}
-        for row in rows
-        if row.get("syncState") != SyncState.DELETED.value
-    ]
-
-
 #: A diff row and the write that makes it true (None when nothing needs writing).
-Entry = tuple[dict[str, Any], "Write | None"]
+Entry = tuple[Row, "Write | None"]
 
 
 def build_plan(
@@ -328,11 +348,12 @@ def build_plan(
 ) -> SyncPlan:
     """Sort the rows in Kestra's order (by ``gitPath``, deletions first) and tie each write to
     its row's final position."""
-    entries = sorted(entries, key=lambda e: (e[0]["gitPath"] is not None, e[0]["gitPath"] or ""))
+    entries = sorted(entries, key=lambda e: (e[0].git_path is not None, e[0].git_path or ""))
     writes = [
         replace(write, row=index) for index, (_, write) in enumerate(entries) if write is not None
     ]
-    return SyncPlan(commit, [row for row, _ in entries], writes, {"scope": scope}, drifted or [])
+    rows = [row for row, _ in entries]
+    return SyncPlan(commit, rows, writes, SyncMemory(scope), drifted or [])
 
 
 def normalise_directory(directory: str) -> str:
@@ -346,27 +367,22 @@ def normalise_directory(directory: str) -> str:
 
 
 def _write(instance: Instance, write: Write) -> int | None:
-    if write.action == "put_flow":
+    if write.action == WriteAction.PUT_FLOW:
         assert write.source is not None
         return instance.put_flow(write.source).revision
-    if write.action == "delete_flow":
-        assert write.namespace is not None and write.key is not None
+    assert write.namespace is not None and write.key is not None
+    if write.action == WriteAction.DELETE_FLOW:
         instance.delete_flow(write.namespace, write.key)
-        return None
-    if write.action == "write_file":
-        assert write.namespace is not None and write.key is not None
+    elif write.action == WriteAction.WRITE_FILE:
         assert write.content is not None
         instance.write_file(write.namespace, write.key, write.content)
-        return None
-    if write.action == "delete_file":
-        assert write.namespace is not None and write.key is not None
+    else:
         instance.delete_file(write.namespace, write.key)
-        return None
-    raise ValueError(f"unknown write action {write.action!r}")
+    return None
 
 
-def _count(rows: list[dict[str, Any]]) -> dict[str, int]:
+def _count(rows: list[Row]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for row in rows:
-        counts[row["syncState"]] = counts.get(row["syncState"], 0) + 1
+        counts[row.sync_state.value] = counts.get(row.sync_state.value, 0) + 1
     return counts or {"nothing": 0}

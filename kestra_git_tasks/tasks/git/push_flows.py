@@ -8,42 +8,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from ...ids import NAMESPACE_PATTERN
+from ...flowfile import child_namespace, is_flow_file, rewrite_namespaces
+from ...ids import FLOW_ID_PATTERN, NAMESPACE_PATTERN
 from .._base import Output as TaskOutput
 from ._push import Globs, PushTask
 
 if TYPE_CHECKING:
     from ...context import RunContext
 
-__all__ = ["PushFlows", "rewrite_namespaces", "strip_revision"]
+__all__ = ["PushFlows", "strip_revision"]
 
 _REVISION_LINE = re.compile(r"^revision:[ \t]*\d+[ \t]*(?:\r?\n|$)", re.MULTILINE)
-FLOW_SUFFIXES = (".yml", ".yaml")
 
 
 def strip_revision(source: str) -> str:
     """``source`` without top-level ``revision: N`` lines (the instance owns revisions)."""
     return _REVISION_LINE.sub("", source)
-
-
-def rewrite_namespaces(source: str, old: str, new: str) -> str:
-    """Rewrite ``namespace:`` values that are ``old`` or a child of it (``old.x``) to ``new``.
-
-    Indented keys (a Subflow task's ``namespace``) are rewritten too, as Kestra does, but the
-    match is exact on dot boundaries: ``dev`` -> ``prod`` never turns ``devops`` into
-    ``prodops``.
-    """
-    if old == new:
-        return source
-    pattern = re.compile(
-        r"^(?P<key>[ \t]*namespace:[ \t]*)(?P<quote>[\"']?)"
-        + re.escape(old)
-        + r"(?P<child>(?:\.[a-z0-9._-]*)?)(?P=quote)(?P<rest>[ \t]*(?:#[^\r\n]*)?)(?=\r?$)",
-        re.MULTILINE,
-    )
-    return pattern.sub(
-        lambda m: f"{m['key']}{m['quote']}{new}{m['child']}{m['quote']}{m['rest']}", source
-    )
 
 
 class PushFlows(PushTask):
@@ -145,14 +125,20 @@ class PushFlows(PushTask):
         return wanted
 
     def may_delete(self, relative: str) -> bool:
-        if "/" in relative and not self.include_child_namespaces:
+        """Only a flow file PushFlows could have written: ``<child folders>/<flow id>.yml``
+        (or ``.yaml``) whose folders name a namespace in scope, matching the globs."""
+        folder, _, name = relative.rpartition("/")
+        if folder and not self.include_child_namespaces:
             return False  # child-namespace folders are out of scope
-        name = relative.rsplit("/", 1)[-1]
-        if not name.endswith(FLOW_SUFFIXES):
+        if not is_flow_file(name):
             return False  # only flow files are ours to delete; a README stays
+        stem = name.rsplit(".", 1)[0]
+        if not FLOW_ID_PATTERN.fullmatch(stem):
+            return False
+        if folder and not NAMESPACE_PATTERN.fullmatch(child_namespace("x", folder)):
+            return False
         if self.flows is None:
             return True
-        stem = name.rsplit(".", 1)[0]
         return any(
             fnmatch.fnmatchcase(candidate, glob)
             for glob in self.flows

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from ...errors import FlowValidationError, GitDirectoryNotFoundError, NotFoundError
+from ...flowfile import prepare_flow
 from ...ids import NAMESPACE_PATTERN
+from ...instance.base import Instance
 from .._base import Output as TaskOutput
 from ._kestra_api import KestraApiTask
-from .sync_flows import next_revision, prepare_flow
+from .sync_flows import next_revision
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -87,16 +89,7 @@ class SyncFlow(KestraApiTask):
                 f"Flow file not found at path: {self.flow_path} (branch '{self.branch}')"
             )
         raw = cache.read_blob(self.url, listed[path.name])
-        source, identity = prepare_flow(raw.decode("utf-8", "replace"), self.target_namespace)
-        if not re.search(r"^id:[ \t]*\S", source, re.MULTILINE):
-            raise FlowValidationError(f"Cannot parse flow id from YAML at path: {self.flow_path}")
-        problems = instance.validate_flows([source])[0]
-        if problems or identity is None:
-            problems = problems or ["the flow has no readable top-level id and namespace"]
-            raise FlowValidationError(
-                f"Flow validation failed: {self.flow_path}: {'; '.join(problems)}",
-                constraints=problems,
-            )
+        source, identity = self._prepare(instance, raw)
         namespace, flow_id = identity
         if self.dry_run:
             current = instance.get_flow(namespace, flow_id)
@@ -109,3 +102,26 @@ class SyncFlow(KestraApiTask):
             revision = instance.put_flow(source).revision
             ctx.info(f"saved {namespace}/{flow_id} at revision {revision}")
         return self.Output(flow_id=flow_id, namespace=namespace, revision=revision)
+
+    def _prepare(self, instance: Instance, raw: bytes) -> tuple[str, tuple[str, str]]:
+        """The source to save, its namespace set to ``targetNamespace``, and its parsed
+        identity; FlowValidationError when it is not a valid flow of that namespace."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problem = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+            raise FlowValidationError(
+                f"Flow validation failed: {self.flow_path}: {problem}", constraints=[problem]
+            ) from None
+        prepared = prepare_flow(text, self.target_namespace)
+        if prepared.identity is None and not re.search(r"^id:[ \t]*\S", text, re.MULTILINE):
+            raise FlowValidationError(f"Cannot parse flow id from YAML at path: {self.flow_path}")
+        problems = [prepared.problem] if prepared.problem else []
+        problems = problems or instance.validate_flows([prepared.source])[0]
+        if problems or prepared.identity is None:
+            problems = problems or ["the flow has no readable top-level id and namespace"]
+            raise FlowValidationError(
+                f"Flow validation failed: {self.flow_path}: {'; '.join(problems)}",
+                constraints=problems,
+            )
+        return prepared.source, prepared.identity

@@ -2,80 +2,64 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from ...errors import FlowFileError, FlowValidationError, KestraGitError
+from ...errors import FlowFileError, FlowProblem, FlowValidationError
+from ...flowfile import child_namespace, is_flow_file, prepare_flow
 from ...ids import NAMESPACE_PATTERN
 from ...instance.base import FlowRecord, Instance, namespace_matches
-from ...yamlio import LineDict, load_yaml, top_level_identity
 from .._base import Output as TaskOutput
-from ._sync import Entry, GitTree, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
+from ._sync import (
+    Entry,
+    FlowRow,
+    GitTree,
+    SyncMemory,
+    SyncPlan,
+    SyncState,
+    SyncTask,
+    Write,
+    WriteAction,
+    build_plan,
+)
 
 if TYPE_CHECKING:
     from ...context import RunContext
 
-__all__ = ["SyncFlows", "next_revision", "prepare_flow", "rewrite_namespace"]
+__all__ = ["SyncFlows", "next_revision"]
 
-FLOW_SUFFIXES = (".yml", ".yaml")
 SYSTEM_NAMESPACE = "system"
 
 
-def prepare_flow(source: str, namespace: str) -> tuple[str, tuple[str, str] | None]:
-    """``source`` with its top-level ``namespace:`` set to ``namespace``, and the flow's
-    ``(namespace, id)`` when it can be read; the YAML is parsed once.
+@dataclass(frozen=True)
+class _Candidate:
+    """A flow file read from Git, its namespace set to where it lands.
 
-    Only the flow's own key is touched (found by parsing, so ``namespace:  x`` and quoted values
-    work too); indented keys of subflow tasks or triggers are left alone. A source that does not
-    parse, or has no top-level ``namespace``, is returned unchanged: validation reports it.
+    ``identity`` is the parsed ``(namespace, id)`` of ``source`` (for a flow whose namespace
+    cannot be set, the one it would have); ``problem`` makes it invalid before any validation
+    (not UTF-8, or a namespace that cannot be set to the target).
     """
-    quick = top_level_identity(source)
-    if quick is not None:  # plain `id:` / `namespace:` lines: rewrite without parsing
-        _, quick_id, start, end = quick
-        comment = re.search(r"\s+#.*$", source[start:end])
-        new_line = f"namespace: {namespace}{comment.group(0) if comment else ''}"
-        return source[:start] + new_line + source[end:], (namespace, quick_id)
-    try:
-        document = load_yaml(source)
-    except FlowFileError:
-        return source, None
-    if not isinstance(document, LineDict):
-        return source, None
-    flow_id, declared = document.get("id"), document.get("namespace")
-    if "namespace" not in document:
-        return source, None
-    line_number = document.key_lines["namespace"]
-    lines = source.splitlines(keepends=True)
-    old = lines[line_number - 1]
-    if not old.startswith("namespace:") or old.rstrip("\r\n").rstrip().endswith((":", "|", ">")):
-        # a flow or block style we do not rewrite by text; validation decides
-        valid = isinstance(flow_id, str) and isinstance(declared, str)
-        return source, (str(declared), str(flow_id)) if valid else None
-    ending = old[len(old.rstrip("\r\n")) :]
-    comment = re.search(r"\s+#.*$", old.rstrip("\r\n"))
-    lines[line_number - 1] = f"namespace: {namespace}{comment.group(0) if comment else ''}{ending}"
-    identity = (namespace, flow_id) if isinstance(flow_id, str) else None
-    return "".join(lines), identity
 
-
-def rewrite_namespace(source: str, namespace: str) -> str:
-    """``source`` with its top-level ``namespace:`` line set to ``namespace`` (see
-    :func:`prepare_flow`)."""
-    return prepare_flow(source, namespace)[0]
+    git_path: str
+    source: str
+    identity: tuple[str, str] | None
+    problem: str | None = None
 
 
 def _delete_entry(record: FlowRecord) -> Entry:
-    row = {
-        "gitPath": None,
-        "syncState": SyncState.DELETED.value,
-        "flowId": record.id,
-        "namespace": record.namespace,
-        "revision": record.revision,
-    }
-    return row, Write("delete_flow", namespace=record.namespace, key=record.id)
+    row = FlowRow(None, SyncState.DELETED, record.id, record.namespace, record.revision)
+    return row, Write(WriteAction.DELETE_FLOW, namespace=record.namespace, key=record.id)
+
+
+def _duplicate(git_path: str, other: str, uid: str) -> FlowFileError:
+    message = (
+        f"{git_path} and {other} both declare flow {uid}; keep one of them (a flow is "
+        "identified by its namespace and id, not its file name)"
+    )
+    return FlowFileError([FlowProblem("", None, message)])
 
 
 def next_revision(instance: Instance, namespace: str, flow_id: str) -> int:
@@ -173,23 +157,21 @@ class SyncFlows(SyncTask):
         instance = ctx.require_instance()
         cache, commit = self.fetch(ctx)
         scope = self.target_namespace
-        state = self.load_state(ctx, scope)
+        memory = self.load_state(ctx, scope)
         index = instance.flow_index(scope, include_children=self.include_child_namespaces)
-        if state.get("commit") == commit and state.get("index") == index:
+        if memory.commit == commit and memory.index == index:
             ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
-            rows = unchanged_rows(state.get("rows", []))
-            return SyncPlan(commit, rows, state={"scope": scope, "unchanged": True})
+            return SyncPlan(commit, memory.unchanged_rows(), memory=memory, unchanged=True)
         tree = self.read_git(cache, commit, self.git_directory, ctx)
-        previous = state.get("blobs")
-        if state.get("clean") and state.get("index") == index and isinstance(previous, dict):
-            plan = self._replan(ctx, tree, state, previous)
+        if memory.clean and memory.index == index and memory.blobs is not None:
+            plan = self._replan(ctx, tree, memory, memory.blobs)
         else:
-            plan = self.plan_from_tree(ctx, tree, state)
-        plan.state.update(index=index, blobs=tree.files)
+            plan = self.plan_from_tree(ctx, tree, memory)
+        plan.memory.index, plan.memory.blobs = index, tree.files
         return plan
 
     def _replan(
-        self, ctx: RunContext, tree: GitTree, state: dict[str, Any], previous: dict[str, str]
+        self, ctx: RunContext, tree: GitTree, memory: SyncMemory, previous: dict[str, str]
     ) -> SyncPlan:
         """The plan when only some files moved since the last sync, whose result the instance
         still holds unchanged: only the files that changed are read, parsed and validated.
@@ -200,43 +182,40 @@ class SyncFlows(SyncTask):
         changed = {rel for rel, blob in tree.files.items() if previous.get(rel) != blob}
         gone_files = set(previous) - set(tree.files)
         ctx.log("DEBUG", f"{len(changed)} changed and {len(gone_files)} removed file(s) in Git")
-        prior_rows = {r["gitPath"]: r for r in state.get("rows", []) if r.get("gitPath")}
-        kept: dict[str, dict[str, Any]] = {}  # uid -> row of a file that did not change
+        prior_rows = {
+            row.git_path: row
+            for row in memory.rows
+            if isinstance(row, FlowRow) and row.git_path is not None
+        }
+        kept: dict[str, FlowRow] = {}  # uid -> row of a file that did not change
         for relative in tree.files.keys() - changed:
             row = prior_rows.get(tree.git_path(relative))
             if row is not None:
-                kept[f"{row['namespace']}/{row['flowId']}"] = row
+                kept[row.uid] = row
         subset = GitTree(
             tree.commit, tree.directory, {r: tree.files[r] for r in changed}, tree.reader
         )
-        candidates = self._git_flows(ctx, subset)
-        git_flows, protected = self._valid_flows(ctx, candidates, instance)
+        git_flows, protected = self._valid_flows(ctx, self._git_flows(ctx, subset), instance)
         for uid, (git_path, _) in git_flows.items():
             if uid in kept:
-                raise KestraGitError(
-                    f"{git_path} and {kept[uid]['gitPath']} both declare flow {uid}; keep one "
-                    "of them (a flow is identified by its namespace and id, not its file name)"
-                )
+                raise _duplicate(git_path, str(kept[uid].git_path), uid)
         existing = {}
         for uid in git_flows:
-            namespace, flow_id = uid.split("/", 1)
-            record = instance.get_flow(namespace, flow_id)
+            record = instance.get_flow(*uid.split("/", 1))
             if record is not None:
                 existing[uid] = record
         entries: list[Entry] = [
-            ({**row, "syncState": SyncState.UNCHANGED.value}, None) for row in kept.values()
+            (replace(row, sync_state=SyncState.UNCHANGED), None) for row in kept.values()
         ]
         drifted: list[str] = []
-        entries += self._flow_entries(ctx, git_flows, existing, state, drifted)
+        entries += self._flow_entries(ctx, git_flows, existing, memory, drifted)
         if self.delete:
+            skip = len(tree.directory) + 1 if tree.directory else 0
             before = {
-                f"{row['namespace']}/{row['flowId']}"
-                for path, row in prior_rows.items()
-                if path[len(tree.directory) + 1 if tree.directory else 0 :] in changed | gone_files
+                row.uid for path, row in prior_rows.items() if path[skip:] in changed | gone_files
             }
-            gone = sorted(before - set(git_flows) - set(kept))
             records = []
-            for uid in gone:
+            for uid in sorted(before - set(git_flows) - set(kept)):
                 record = instance.get_flow(*uid.split("/", 1))
                 if record is not None and self._may_delete(ctx, record, uid, protected):
                     records.append(record)
@@ -244,14 +223,16 @@ class SyncFlows(SyncTask):
             self.check_empty_guard(total, len(records), f"namespace {self.target_namespace}")
             entries += [_delete_entry(record) for record in records]
         plan = build_plan(tree.commit, entries, self.target_namespace, drifted)
-        plan.state["clean"] = not protected and not drifted
+        plan.memory.clean = not protected and not drifted
         return plan
 
-    def plan_from_tree(self, ctx: RunContext, tree: GitTree, state: dict[str, Any]) -> SyncPlan:
+    def plan_from_tree(
+        self, ctx: RunContext, tree: GitTree, memory: SyncMemory | None = None
+    ) -> SyncPlan:
         """The plan for a listed Git tree (no network from here on)."""
         instance = ctx.require_instance()
-        candidates = self._git_flows(ctx, tree)
-        git_flows, protected = self._valid_flows(ctx, candidates, instance)
+        memory = memory or SyncMemory(self.target_namespace)
+        git_flows, protected = self._valid_flows(ctx, self._git_flows(ctx, tree), instance)
         existing = {
             f"{record.namespace}/{record.id}": record
             for record in instance.list_flows(
@@ -259,7 +240,7 @@ class SyncFlows(SyncTask):
             )
         }
         drifted: list[str] = []
-        entries = self._flow_entries(ctx, git_flows, existing, state, drifted)
+        entries = self._flow_entries(ctx, git_flows, existing, memory, drifted)
         if self.delete:
             deletes = [
                 record
@@ -271,25 +252,30 @@ class SyncFlows(SyncTask):
             )
             entries += [_delete_entry(record) for record in deletes]
         plan = build_plan(tree.commit, entries, self.target_namespace, drifted)
-        plan.state["clean"] = not protected and not drifted
+        plan.memory.clean = not protected and not drifted
         return plan
 
     def _valid_flows(
-        self,
-        ctx: RunContext,
-        candidates: list[tuple[str, str, tuple[str, str] | None]],
-        instance: Instance,
+        self, ctx: RunContext, candidates: list[_Candidate], instance: Instance
     ) -> tuple[dict[str, tuple[str, str]], set[str]]:
         """Validate every candidate in one go: ``uid -> (gitPath, source)`` of the valid ones,
         and the uids of invalid flows skipped under ``ignoreInvalidFlows`` (never deleted)."""
-        problems = instance.validate_flows([source for _, source, _ in candidates])
+        checked = [c for c in candidates if c.problem is None]
+        problems = dict(
+            zip(map(id, checked), instance.validate_flows([c.source for c in checked]), strict=True)
+        )
         git_flows: dict[str, tuple[str, str]] = {}
         protected: set[str] = set()
         invalid: list[str] = []
-        for (git_path, source, identity), flow_problems in zip(candidates, problems, strict=True):
-            uid = f"{identity[0]}/{identity[1]}" if identity else None
-            if flow_problems:
-                message = f"Invalid flow imported from Git ({git_path}): {'; '.join(flow_problems)}"
+        for candidate in candidates:
+            found = [candidate.problem] if candidate.problem else problems[id(candidate)]
+            if not found and candidate.identity is None:
+                found = ["the flow has no readable top-level id and namespace"]
+            uid = "/".join(candidate.identity) if candidate.identity else None
+            if found:
+                message = (
+                    f"Invalid flow imported from Git ({candidate.git_path}): {'; '.join(found)}"
+                )
                 if not self.ignore_invalid_flows:
                     invalid.append(message)
                     continue
@@ -297,13 +283,10 @@ class SyncFlows(SyncTask):
                 if uid:
                     protected.add(uid)
                 continue
-            assert uid is not None  # a valid flow has an id and a namespace
+            assert uid is not None
             if uid in git_flows:
-                raise KestraGitError(
-                    f"{git_path} and {git_flows[uid][0]} both declare flow {uid}; keep one of "
-                    "them (a flow is identified by its namespace and id, not its file name)"
-                )
-            git_flows[uid] = (git_path, source)
+                raise _duplicate(candidate.git_path, git_flows[uid][0], uid)
+            git_flows[uid] = (candidate.git_path, candidate.source)
         if invalid:
             more = f" (and {len(invalid) - 1} more invalid flow(s))" if len(invalid) > 1 else ""
             raise FlowValidationError(invalid[0] + more, constraints=invalid)
@@ -314,31 +297,26 @@ class SyncFlows(SyncTask):
         ctx: RunContext,
         git_flows: dict[str, tuple[str, str]],
         existing: dict[str, FlowRecord],
-        state: dict[str, Any],
+        memory: SyncMemory,
         drifted: list[str],
     ) -> list[Entry]:
         """A row (and the write, if any) for each Git flow; drifted flows are appended."""
         instance = ctx.require_instance()
-        synced: dict[str, int] = state.get("index", {})
+        synced: dict[str, int] = memory.index or {}
         entries: list[Entry] = []
         for uid, (git_path, source) in git_flows.items():
             namespace, flow_id = uid.split("/", 1)
             current = existing.get(uid)
-            row = {
-                "gitPath": git_path,
-                "syncState": SyncState.ADDED.value,
-                "flowId": flow_id,
-                "namespace": namespace,
-                "revision": 1,
-            }
-            if current is None and self.dry_run:  # the apply reports the real revision
-                row["revision"] = next_revision(instance, namespace, flow_id)
             if current is not None and current.source == source:
-                row.update(syncState=SyncState.UNCHANGED.value, revision=current.revision)
+                row = FlowRow(git_path, SyncState.UNCHANGED, flow_id, namespace, current.revision)
                 entries.append((row, None))
                 continue
-            if current is not None:
-                row.update(syncState=SyncState.UPDATED.value, revision=current.revision + 1)
+            if current is None:
+                # the apply reports the real revision; a dry run projects it
+                revision = next_revision(instance, namespace, flow_id) if self.dry_run else 1
+                row = FlowRow(git_path, SyncState.ADDED, flow_id, namespace, revision)
+            else:
+                row = FlowRow(git_path, SyncState.UPDATED, flow_id, namespace, current.revision + 1)
                 if uid in synced and synced[uid] != current.revision:
                     drifted.append(uid)
                     ctx.warn(
@@ -346,29 +324,36 @@ class SyncFlows(SyncTask):
                         f"{current.revision}, the sync wrote {synced[uid]}); Git wins, revision "
                         f"{current.revision} stays in the flow's history"
                     )
-            entries.append((row, Write("put_flow", source=source)))
+            entries.append((row, Write(WriteAction.PUT_FLOW, source=source)))
         return entries
 
-    def _git_flows(
-        self, ctx: RunContext, tree: GitTree
-    ) -> list[tuple[str, str, tuple[str, str] | None]]:
-        """``(gitPath, source with its namespace rewritten, identity)`` of every flow file."""
+    def _git_flows(self, ctx: RunContext, tree: GitTree) -> list[_Candidate]:
+        """Every flow file in scope, read and with its namespace set to where it lands."""
         flows = []
         for relative in sorted(tree.files, key=lambda p: (p.count("/"), p)):
             folder, _, name = relative.rpartition("/")
             if folder and not self.include_child_namespaces:
                 continue
-            git_path = tree.git_path(relative)
-            if not name.endswith(FLOW_SUFFIXES):
-                ctx.log("DEBUG", f"skipped {git_path}: only .yml and .yaml files are flows")
+            if not is_flow_file(name):
+                ctx.log(
+                    "DEBUG",
+                    f"skipped {tree.git_path(relative)}: only .yml and .yaml files are flows",
+                )
                 continue
+            git_path = tree.row_path(relative)
             raw = tree.read(relative)
             try:
                 source = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                source = raw.decode("utf-8", "replace")
-            namespace = self.target_namespace + ("." + folder.replace("/", ".") if folder else "")
-            flows.append((git_path, *prepare_flow(source, namespace)))
+            except UnicodeDecodeError as exc:
+                problem = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+                flows.append(_Candidate(git_path, "", None, problem))
+                continue
+            namespace = child_namespace(self.target_namespace, folder)
+            prepared = prepare_flow(source, namespace)
+            identity = prepared.identity
+            if prepared.problem and identity:  # the flow it would be, kept if it is skipped
+                identity = (namespace, identity[1])
+            flows.append(_Candidate(git_path, prepared.source, identity, prepared.problem))
         return flows
 
     def _may_delete(

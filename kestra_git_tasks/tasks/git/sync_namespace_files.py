@@ -11,7 +11,17 @@ from pydantic import Field
 from ...ids import NAMESPACE_PATTERN
 from ...instance.base import namespace_matches
 from .._base import Output as TaskOutput
-from ._sync import Entry, SyncPlan, SyncState, SyncTask, Write, build_plan, unchanged_rows
+from ._sync import (
+    Entry,
+    FileRow,
+    RowType,
+    SyncPlan,
+    SyncState,
+    SyncTask,
+    Write,
+    WriteAction,
+    build_plan,
+)
 from .sync_flows import SYSTEM_NAMESPACE
 
 if TYPE_CHECKING:
@@ -56,6 +66,7 @@ class SyncNamespaceFiles(SyncTask):
 
     type: ClassVar[str] = "io.kestra.plugin.git.SyncNamespaceFiles"
     rows_output: ClassVar[str] = "files"
+    row_type: ClassVar[RowType] = FileRow
 
     namespace: str | None = Field(
         default=None,
@@ -85,32 +96,24 @@ class SyncNamespaceFiles(SyncTask):
         instance = ctx.require_instance()
         namespace = self.target(ctx)
         cache, commit = self.fetch(ctx)
-        state = self.load_state(ctx, namespace)
-        if state.get("commit") == commit and state.get("index") == self.index_after(ctx):
+        memory = self.load_state(ctx, namespace)
+        if memory.commit == commit and memory.index == self.index_after(ctx):
             ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
-            rows = unchanged_rows(state.get("rows", []))
-            return SyncPlan(commit, rows, state={"scope": namespace, "unchanged": True})
+            return SyncPlan(commit, memory.unchanged_rows(), memory=memory, unchanged=True)
         tree = self.read_git(cache, commit, self.git_directory, ctx)
         existing = {record.path: record for record in instance.list_files(namespace)}
         entries: list[Entry] = []
         for relative in sorted(tree.files, key=lambda p: (p.count("/"), p)):
             path = "/" + relative
+            git_path = tree.row_path(relative)
             content = tree.read(relative)
-            row: dict[str, Any] = {
-                "gitPath": tree.git_path(relative),
-                "syncState": SyncState.ADDED.value,
-                "kestraPath": kestra_path(namespace, relative),
-            }
             current = existing.get(path)
+            state = SyncState.ADDED if current is None else SyncState.OVERWRITTEN
             if current is not None and current.sha256 == hashlib.sha256(content).hexdigest():
-                row["syncState"] = SyncState.UNCHANGED.value
-                entries.append((row, None))
-                continue
-            if current is not None:
-                row["syncState"] = SyncState.OVERWRITTEN.value
-            entries.append(
-                (row, Write("write_file", namespace=namespace, key=path, content=content))
-            )
+                state = SyncState.UNCHANGED
+            row = FileRow(git_path, state, kestra_path(namespace, relative))
+            write = Write(WriteAction.WRITE_FILE, namespace=namespace, key=path, content=content)
+            entries.append((row, None if state == SyncState.UNCHANGED else write))
         if self.delete:
             in_git = {"/" + relative for relative in tree.files}
             deletes = [path for path in sorted(existing) if path not in in_git]
@@ -122,12 +125,9 @@ class SyncNamespaceFiles(SyncTask):
                 deletes = []
             self.check_empty_guard(len(tree.files), len(deletes), f"namespace {namespace}")
             for path in deletes:
-                row = {
-                    "gitPath": None,
-                    "syncState": SyncState.DELETED.value,
-                    "kestraPath": kestra_path(namespace, path),
-                }
-                entries.append((row, Write("delete_file", namespace=namespace, key=path)))
+                row = FileRow(None, SyncState.DELETED, kestra_path(namespace, path))
+                delete = Write(WriteAction.DELETE_FILE, namespace=namespace, key=path)
+                entries.append((row, delete))
         return build_plan(commit, entries, namespace)
 
     def _system_guarded(self, namespace: str) -> bool:

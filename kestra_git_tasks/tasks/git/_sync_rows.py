@@ -1,0 +1,165 @@
+"""The typed results of a sync: diff rows, and the memory of what the last sync applied.
+
+A row is a frozen dataclass; :meth:`to_dict` gives Kestra's field names, in Kestra's order, and
+is the only place they are spelt: task outputs and the JSON Lines diff files hold exactly
+``row.to_dict()``. :class:`SyncMemory` is what a sync remembers in ``<home>/sync-state`` so the
+next run of the same task can tell that nothing changed without reading a file; it is written
+to a unique temporary file and moved into place, so concurrent syncs in one home never see
+(or leave) a half-written state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FileRow", "FlowRow", "Row", "SyncMemory", "SyncState"]
+
+
+class SyncState(StrEnum):
+    """State of a diff row (Kestra's ``SyncState``)."""
+
+    ADDED = "ADDED"
+    UPDATED = "UPDATED"
+    UNCHANGED = "UNCHANGED"
+    DELETED = "DELETED"
+    OVERWRITTEN = "OVERWRITTEN"
+
+
+@dataclass(frozen=True)
+class FlowRow:
+    """One flow of a SyncFlows plan; ``git_path`` is None for a deletion."""
+
+    git_path: str | None
+    sync_state: SyncState
+    flow_id: str
+    namespace: str
+    revision: int
+
+    @property
+    def uid(self) -> str:
+        """``namespace/id``."""
+        return f"{self.namespace}/{self.flow_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Kestra's row: ``{gitPath, syncState, flowId, namespace, revision}``."""
+        return {
+            "gitPath": self.git_path,
+            "syncState": self.sync_state.value,
+            "flowId": self.flow_id,
+            "namespace": self.namespace,
+            "revision": self.revision,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FlowRow:
+        """The row :meth:`to_dict` gave (KeyError/ValueError/TypeError when it is not one)."""
+        git_path = data["gitPath"]
+        if not (git_path is None or isinstance(git_path, str)):
+            raise TypeError("gitPath")
+        return cls(
+            git_path,
+            SyncState(data["syncState"]),
+            str(data["flowId"]),
+            str(data["namespace"]),
+            int(data["revision"]),
+        )
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One namespace file of a SyncNamespaceFiles plan; ``git_path`` is None for a deletion."""
+
+    git_path: str | None
+    sync_state: SyncState
+    kestra_path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Kestra's row: ``{gitPath, syncState, kestraPath}``."""
+        return {
+            "gitPath": self.git_path,
+            "syncState": self.sync_state.value,
+            "kestraPath": self.kestra_path,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FileRow:
+        """The row :meth:`to_dict` gave (KeyError/ValueError/TypeError when it is not one)."""
+        git_path = data["gitPath"]
+        if not (git_path is None or isinstance(git_path, str)):
+            raise TypeError("gitPath")
+        return cls(git_path, SyncState(data["syncState"]), str(data["kestraPath"]))
+
+
+Row = FlowRow | FileRow
+
+
+@dataclass
+class SyncMemory:
+    """What the last successful sync of one task and scope applied.
+
+    ``index`` is the instance's fingerprint of the scope after the sync; ``blobs`` (SyncFlows)
+    the Git blob of each file then, and ``clean`` whether every flow was applied as Git has it
+    (no skipped invalid flow, no drift), which lets the next run re-plan only changed files.
+    """
+
+    scope: str
+    commit: str | None = None
+    rows: list[Row] = field(default_factory=list)
+    index: dict[str, Any] | None = None
+    blobs: dict[str, str] | None = None
+    clean: bool = False
+
+    def unchanged_rows(self) -> list[Row]:
+        """The remembered rows as they stand when nothing moved: deletions are gone, the rest
+        is UNCHANGED."""
+        return [
+            replace(row, sync_state=SyncState.UNCHANGED)
+            for row in self.rows
+            if row.sync_state != SyncState.DELETED
+        ]
+
+    def to_json(self) -> str:
+        data = {
+            "scope": self.scope,
+            "commit": self.commit,
+            "rows": [row.to_dict() for row in self.rows],
+            "index": self.index,
+            "blobs": self.blobs,
+            "clean": self.clean,
+        }
+        return json.dumps(data)
+
+    @classmethod
+    def load(cls, path: Path, scope: str, row_type: type[FlowRow] | type[FileRow]) -> SyncMemory:
+        """The memory saved at ``path``; an empty one when there is none or it is unreadable
+        (the next sync then plans from scratch)."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            rows: list[Row] = [row_type.from_dict(item) for item in data.get("rows", [])]
+            index, blobs = data.get("index"), data.get("blobs")
+            commit = data.get("commit")
+            if not (isinstance(index, dict | None) and isinstance(blobs, dict | None)):
+                raise TypeError("index")
+            if not isinstance(commit, str | None):
+                raise TypeError("commit")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls(scope)
+        return cls(scope, commit, rows, index, blobs, data.get("clean") is True)
+
+    def save(self, path: Path) -> None:
+        """Write to a unique temporary file beside ``path``, then move it into place."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(self.to_json())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
