@@ -185,3 +185,17 @@ def test_unsafe_names_have_a_reason(name: str) -> None:
 def test_ordinary_names_are_safe(name: str) -> None:
     assert unsafe_reason(name) is None
     check_path(f"dir/{name}/file")
+
+
+def test_a_push_may_replace_a_folder_with_a_file_of_the_same_name(
+    remote: MakeRemote, tmp_path: Path
+) -> None:
+    bare = remote(files={"x/a.txt": "old", "keep.txt": "k"})
+    pusher = Pusher(RepoCache(tmp_path / "cache"))
+
+    pusher.push_changes(
+        bare.url, "main", lambda view: {"x/a.txt": None, "x": b"now a file"},
+        message="m", author=ME, committer=ME, credentials=CREDS,
+    )  # fmt: skip
+
+    assert bare.files() == {"x": b"now a file", "keep.txt": b"k"}
