@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import KestraGitError
+from .errors import ConfigError, SecretNotFoundError
 from .home import default_home
 from .instance.base import Instance, LogRecord
 from .secrets import SecretMasker, SecretStore, env_variables
@@ -78,7 +78,7 @@ class RunContext:
     def run_children(self, field_name: str = "tasks") -> str:
         """Run the running task's child tasks of ``field_name`` (flowable tasks only)."""
         if self.child_runner is None:
-            raise KestraGitError(
+            raise ConfigError(
                 f"task '{self.task_id}' has child tasks, which only run inside a flow run"
             )
         return self.child_runner(field_name)
@@ -173,12 +173,14 @@ class RunContext:
         try:
             data = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise KestraGitError(
+            raise ConfigError(
                 f"Failed to read secret sub-key '{subkey}' in secret '{key}'. Ensure the "
                 "secret contains valid JSON value."
             ) from exc
         if not isinstance(data, dict) or subkey not in data:
-            raise KestraGitError(f"Cannot find secret sub-key '{subkey}' in secret '{key}'.")
+            raise SecretNotFoundError(
+                f"Cannot find secret sub-key '{subkey}' in secret '{key}'.", name=str(key)
+            )
         result = str(data[subkey])
         self.masker.add(result)
         return result
@@ -198,7 +200,7 @@ class RunContext:
     def require_instance(self) -> Instance:
         """The instance, or a clear error when the context has none."""
         if self.instance is None:
-            raise KestraGitError(
+            raise ConfigError(
                 f"task '{self.task_id}' needs an instance (embedded or Kestra server); "
                 "pass instance= to RunContext.create()"
             )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from ...errors import FlowFileError, FlowValidationError, KestraGitError
+from ...errors import ConfigError, FlowFileError, FlowValidationError
 from ...ids import NAMESPACE_PATTERN
 from ...instance.base import FlowRecord, Instance, namespace_matches
 from ...yamlio import LineDict, load_yaml, top_level_identity
@@ -213,7 +213,7 @@ class SyncFlows(SyncTask):
         git_flows, protected = self._valid_flows(ctx, candidates, instance)
         for uid, (git_path, _) in git_flows.items():
             if uid in kept:
-                raise KestraGitError(
+                raise ConfigError(
                     f"{git_path} and {kept[uid]['gitPath']} both declare flow {uid}; keep one "
                     "of them (a flow is identified by its namespace and id, not its file name)"
                 )
@@ -299,7 +299,7 @@ class SyncFlows(SyncTask):
                 continue
             assert uid is not None  # a valid flow has an id and a namespace
             if uid in git_flows:
-                raise KestraGitError(
+                raise ConfigError(
                     f"{git_path} and {git_flows[uid][0]} both declare flow {uid}; keep one of "
                     "them (a flow is identified by its namespace and id, not its file name)"
                 )
