@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ from .instance.base import Instance, LogRecord
 from .secrets import SecretMasker, SecretStore, env_variables
 from .templating import Renderer
 
-__all__ = ["FlowInfo", "RunContext", "default_home"]
+__all__ = ["TENANT_ENV", "FlowInfo", "RunContext", "default_home", "tenant_from"]
 
 LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40}
 
@@ -49,6 +50,16 @@ class FlowInfo:
 
 LogSink = Callable[[LogRecord], None]
 
+#: The environment variable naming the Kestra tenant of ``kestraUrl`` tasks (``main`` if unset,
+#: no tenant in URLs if empty).
+TENANT_ENV = "KESTRA_TENANT"
+
+
+def tenant_from(environ: Mapping[str, str]) -> str | None:
+    """The Kestra tenant an environment names: ``main`` unless ``KESTRA_TENANT`` says otherwise,
+    None (no tenant segment in URLs) when it is set empty."""
+    return environ.get(TENANT_ENV, "main") or None
+
 
 @dataclass
 class RunContext:
@@ -66,6 +77,11 @@ class RunContext:
     labels: dict[str, Any] = field(default_factory=dict)
     trigger: dict[str, Any] = field(default_factory=dict)
     envs: dict[str, str] = field(default_factory=dict)
+    #: The environment the execution was created with: commands get it (less ``SECRET_*``);
+    #: tasks never read ``os.environ`` themselves.
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: Kestra tenant of ``kestraUrl`` tasks (see :func:`tenant_from`).
+    tenant: str | None = "main"
     working_dir: Path | None = None
     task_id: str | None = None
     task_type: str | None = None
@@ -98,12 +114,15 @@ class RunContext:
         store = (
             secrets if isinstance(secrets, SecretStore) else SecretStore(secrets, environ=environ)
         )
+        environ = dict(os.environ if environ is None else environ)
         return cls(
             flow=FlowInfo(flow_id, namespace),
             instance=instance,
             home=Path(home) if home is not None else default_home(environ),
             secrets=store,
             envs=env_variables(environ),
+            environ=environ,
+            tenant=tenant_from(environ),
         )
 
     # -- secrets and masking -------------------------------------------------------------------

@@ -18,6 +18,7 @@ masked.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .context import FlowInfo, RunContext, default_home
+from .context import FlowInfo, RunContext, default_home, tenant_from
 from .errors import ConfigError, KestraGitError, NotFoundError
 from .flow import Flow, FlowInput, TaskSpec, load_flow_file, parse_flow, validate_source
 from .instance.base import ExecutionRecord, Instance, LogRecord
@@ -167,6 +168,8 @@ def run_flow(
         variables=dict(flow.variables),
         labels=dict(flow.labels),
         envs=env_variables(environ),
+        environ=dict(os.environ if environ is None else environ),
+        tenant=tenant_from(os.environ if environ is None else environ),
     )
     record = ExecutionRecord(
         id=ctx.execution_id,
