@@ -8,7 +8,9 @@ same check returning the problems as text, which is what an instance needs.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from .ids import (
 from .tasks._base import Task
 from .tasks.registry import resolve_task_type
 from .triggers import Trigger, resolve_trigger_type
-from .yamlio import LineDict, line_of, load_yaml
+from .yamlio import MAX_FILE_BYTES, TOO_LARGE, LineDict, line_of, load_yaml
 
 __all__ = [
     "FLOW_ID_PATTERN",
@@ -36,6 +38,7 @@ __all__ = [
     "TriggerSpec",
     "load_flow_file",
     "parse_flow",
+    "read_flow_text",
     "validate_source",
 ]
 
@@ -399,14 +402,43 @@ def parse_flow(source: str, path: str = "<string>", *, known_types_only: bool = 
 
 def load_flow_file(path: str | Path, *, known_types_only: bool = True) -> Flow:
     """Read and parse a flow file (see :func:`parse_flow` for ``known_types_only``)."""
-    file = Path(path)
+    return parse_flow(read_flow_text(path), str(path), known_types_only=known_types_only)
+
+
+def read_flow_text(path: str | Path) -> str:
+    """The text of a flow file, refusing what is not one: anything but a regular file (a FIFO or
+    a device would block or never end), more than :data:`MAX_FILE_BYTES`, bytes that are not
+    UTF-8 (reported with their offset; nothing is replaced)."""
+    name = str(path)
     try:
-        source = file.read_text(encoding="utf-8")
+        # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
-        raise FlowFileError([FlowProblem(str(file), None, f"cannot read: {exc.strerror}")]) from exc
+        raise FlowFileError([FlowProblem(name, None, f"cannot read: {exc.strerror}")]) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+            raise FlowFileError(
+                [FlowProblem(name, None, f"not a regular file ({kind}); give a flow file")]
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise FlowFileError([FlowProblem(name, None, f"cannot read: {exc.strerror}")]) from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise FlowFileError([FlowProblem(name, None, TOO_LARGE)])
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FlowFileError([FlowProblem(str(file), None, "not UTF-8 text")]) from exc
-    return parse_flow(source, str(file), known_types_only=known_types_only)
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = (
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}; "
+            "save the file as UTF-8"
+        )
+        raise FlowFileError([FlowProblem(name, line, message)]) from exc
 
 
 def validate_source(source: str, path: str = "", *, known_types_only: bool = False) -> list[str]:
