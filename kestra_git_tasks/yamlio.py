@@ -14,8 +14,11 @@ iterative, so the nesting allowed never comes near Python's recursion limit.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -31,6 +34,7 @@ __all__ = [
     "LineList",
     "line_of",
     "load_yaml",
+    "read_flow_text",
 ]
 
 #: Largest flow text read (10 MiB): a flow is a few kilobytes; a file larger than this is not one.
@@ -232,6 +236,42 @@ def _marked_problem(exc: yaml.MarkedYAMLError, path: str) -> FlowProblem:
             f"lists and maps nested more than {MAX_NESTING} levels deep; flatten this value",
         )
     return FlowProblem(path, line, f"invalid YAML: {problem}")
+
+
+def read_flow_text(path: str | Path) -> str:
+    """The text of a flow file, refusing what is not one: anything but a regular file (a FIFO or
+    a device would block or never end), more than :data:`MAX_FILE_BYTES`, bytes that are not
+    UTF-8 (reported with their offset; nothing is replaced)."""
+    name = str(path)
+    try:
+        # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise FlowFileError([FlowProblem(name, None, f"cannot read: {exc.strerror}")]) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+            raise FlowFileError(
+                [FlowProblem(name, None, f"not a regular file ({kind}); give a flow file")]
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise FlowFileError([FlowProblem(name, None, f"cannot read: {exc.strerror}")]) from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise FlowFileError([FlowProblem(name, None, TOO_LARGE)])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = (
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}; "
+            "save the file as UTF-8"
+        )
+        raise FlowFileError([FlowProblem(name, line, message)]) from exc
 
 
 _TOP_KEY = re.compile(r"^(id|namespace):(.*?)(\r?)$", re.MULTILINE)
