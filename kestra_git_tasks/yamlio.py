@@ -90,6 +90,18 @@ class _DuplicateKey(yaml.MarkedYAMLError):
 
 
 class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's, with what its constructors raise on odd values (``!!int`` with no digits,
+        an integer of 5,000 digits, ``!!bool maybe``) turned into an error at the value's line."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, LookupError, TypeError, OverflowError) as exc:
+            tag = str(node.tag).rpartition(":")[2]
+            value = node.value if isinstance(node, yaml.ScalarNode) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{str(value)[:40]!r} is not a valid !!{tag} value", node.start_mark
+            ) from exc
+
     def fill_mapping(self, result: LineDict, node: yaml.MappingNode) -> None:
         self.flatten_mapping(node)
         for key_node, value_node in node.value:
@@ -214,8 +226,6 @@ def load_yaml(text: str, path: str = "<string>") -> Any:
         raise FlowFileError([_marked_problem(exc, path)]) from exc
     except yaml.YAMLError as exc:
         raise FlowFileError([FlowProblem(path, None, f"invalid YAML: {exc}")]) from exc
-    except ValueError as exc:  # an integer of more than 4300 digits
-        raise FlowFileError([FlowProblem(path, None, f"invalid YAML value: {exc}")]) from exc
     except RecursionError as exc:  # only without libyaml: PyYAML's own composer recurses
         message = f"lists and maps nested more than {MAX_NESTING} levels deep; flatten them"
         raise FlowFileError([FlowProblem(path, None, message)]) from exc

@@ -186,3 +186,18 @@ def test_cli_validate_and_run_refuse_a_fifo_and_latin1_with_exit_1(tmp_path: Pat
 def test_a_list_as_a_mapping_key_is_refused_with_its_line() -> None:
     with pytest.raises(FlowFileError, match=r"k\.yml:2: a mapping key must be a plain value"):
         load_yaml("a: 1\n? [x, y]\n: 2\n", "k.yml")
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("!!int", "'' is not a valid !!int value"),
+        ("!!bool maybe", "'maybe' is not a valid !!bool"),
+        ("9" * 5000, "!!int value"),
+    ],
+)
+def test_odd_tagged_values_are_refused_with_their_line(value: str, fragment: str) -> None:
+    # found by tests/test_fuzz.py: PyYAML raised IndexError for an empty !!int
+    with pytest.raises(FlowFileError, match=r"v\.yml:2: invalid YAML: ") as caught:
+        load_yaml(f"a: 1\nb: {value}\n", "v.yml")
+    assert fragment in str(caught.value)
