@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import uuid
@@ -27,13 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import KestraGitError
+from .errors import ConfigError, SecretNotFoundError
 from .home import default_home
 from .instance.base import Instance, LogRecord
 from .secrets import SecretMasker, SecretStore, env_variables
 from .templating import Renderer
 
-__all__ = ["FlowInfo", "RunContext", "default_home"]
+__all__ = ["TENANT_ENV", "FlowInfo", "RunContext", "default_home", "tenant_from"]
 
 LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40}
 
@@ -54,6 +55,16 @@ class FlowInfo:
 
 LogSink = Callable[[LogRecord], None]
 
+#: The environment variable naming the Kestra tenant of ``kestraUrl`` tasks (``main`` if unset,
+#: no tenant in URLs if empty).
+TENANT_ENV = "KESTRA_TENANT"
+
+
+def tenant_from(environ: Mapping[str, str]) -> str | None:
+    """The Kestra tenant an environment names: ``main`` unless ``KESTRA_TENANT`` says otherwise,
+    None (no tenant segment in URLs) when it is set empty."""
+    return environ.get(TENANT_ENV, "main") or None
+
 
 @dataclass
 class RunContext:
@@ -71,6 +82,11 @@ class RunContext:
     labels: dict[str, Any] = field(default_factory=dict)
     trigger: dict[str, Any] = field(default_factory=dict)
     envs: dict[str, str] = field(default_factory=dict)
+    #: The environment the execution was created with: commands get it (less ``SECRET_*``);
+    #: tasks never read ``os.environ`` themselves.
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: Kestra tenant of ``kestraUrl`` tasks (see :func:`tenant_from`).
+    tenant: str | None = "main"
     working_dir: Path | None = None
     task_id: str | None = None
     task_type: str | None = None
@@ -84,7 +100,7 @@ class RunContext:
     def run_children(self, field_name: str = "tasks") -> str:
         """Run the running task's child tasks of ``field_name`` (flowable tasks only)."""
         if self.child_runner is None:
-            raise KestraGitError(
+            raise ConfigError(
                 f"task '{self.task_id}' has child tasks, which only run inside a flow run"
             )
         return self.child_runner(field_name)
@@ -104,12 +120,15 @@ class RunContext:
         store = (
             secrets if isinstance(secrets, SecretStore) else SecretStore(secrets, environ=environ)
         )
+        environ = dict(os.environ if environ is None else environ)
         return cls(
             flow=FlowInfo(flow_id, namespace),
             instance=instance,
             home=Path(home) if home is not None else default_home(environ),
             secrets=store,
             envs=env_variables(environ),
+            environ=environ,
+            tenant=tenant_from(environ),
         )
 
     # -- secrets and masking -------------------------------------------------------------------
@@ -179,12 +198,14 @@ class RunContext:
         try:
             data = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise KestraGitError(
+            raise ConfigError(
                 f"Failed to read secret sub-key '{subkey}' in secret '{key}'. Ensure the "
                 "secret contains valid JSON value."
             ) from exc
         if not isinstance(data, dict) or subkey not in data:
-            raise KestraGitError(f"Cannot find secret sub-key '{subkey}' in secret '{key}'.")
+            raise SecretNotFoundError(
+                f"Cannot find secret sub-key '{subkey}' in secret '{key}'.", name=str(key)
+            )
         result = str(data[subkey])
         self.masker.add(result)
         return result
@@ -222,7 +243,7 @@ class RunContext:
     def require_instance(self) -> Instance:
         """The instance, or a clear error when the context has none."""
         if self.instance is None:
-            raise KestraGitError(
+            raise ConfigError(
                 f"task '{self.task_id}' needs an instance (embedded or Kestra server); "
                 "pass instance= to RunContext.create()"
             )

@@ -22,10 +22,12 @@ from .ids import (
     NAMESPACE_PATTERN,
     TASK_ID_PATTERN,
 )
+from .inputs import INPUT_TYPES, FlowInput, input_problem
 from .tasks._base import Task
 from .tasks.registry import resolve_task_type
+from .templating import has_template
 from .triggers import Trigger, resolve_trigger_type
-from .yamlio import LineDict, line_of, load_yaml
+from .yamlio import LineDict, line_of, load_yaml, read_flow_text
 
 __all__ = [
     "FLOW_ID_PATTERN",
@@ -36,17 +38,11 @@ __all__ = [
     "TriggerSpec",
     "load_flow_file",
     "parse_flow",
+    "read_flow_text",
     "validate_source",
 ]
 
 
-INPUT_TYPES = frozenset(
-    {
-        *("STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME", "DATE"),
-        *("TIME", "DURATION", "FILE", "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML"),
-        "EMAIL",
-    }
-)
 TOP_LEVEL_KEYS = frozenset(
     {
         *("id", "namespace", "description", "labels", "inputs", "variables", "outputs"),
@@ -78,17 +74,6 @@ class TriggerSpec:
     cls: type[Trigger]
     properties: dict[str, Any]
     line: int | None
-
-
-@dataclass(frozen=True)
-class FlowInput:
-    """A declared flow input."""
-
-    id: str
-    type: str
-    required: bool
-    defaults: Any
-    description: str | None
 
 
 @dataclass(frozen=True)
@@ -271,16 +256,38 @@ class _Checker:
             if any(existing.id == input_id for existing in result):
                 self.problem(line_of(raw, "id"), f"Duplicate input with name [{input_id}]")
                 continue
-            result.append(
-                FlowInput(
-                    id=input_id,
-                    type=input_type,
-                    required=bool(raw.get("required", True)),
-                    defaults=raw.get("defaults"),
-                    description=raw.get("description"),
-                )
+            item = FlowInput(
+                id=input_id,
+                type=input_type,
+                required=bool(raw.get("required", True)),
+                defaults=raw.get("defaults"),
+                description=raw.get("description"),
+                values=self.input_values(raw, input_id, input_type),
             )
+            defaults = item.defaults
+            if defaults is not None and not (isinstance(defaults, str) and has_template(defaults)):
+                problem = input_problem(item, defaults)
+                if problem is not None:
+                    self.problem(line_of(raw, "defaults"), f"'defaults': {problem}")
+            result.append(item)
         return result
+
+    def input_values(self, raw: dict[str, Any], input_id: str, input_type: str) -> Any:
+        """The choices of a SELECT or ENUM input: a non-empty list of plain values."""
+        if input_type not in ("SELECT", "ENUM"):
+            return None
+        values = raw.get("values")
+        if (
+            not isinstance(values, list)
+            or not values
+            or any(isinstance(v, (dict, list)) for v in values)
+        ):
+            self.problem(
+                line_of(raw, "values") or line_of(raw),
+                f"input '{input_id}' ({input_type}): 'values' must be a non-empty list of values",
+            )
+            return None
+        return tuple(str(value) for value in values)
 
     def labels(self, raw: Any, line: int | None) -> dict[str, Any]:
         if raw is None:
@@ -331,11 +338,21 @@ def parse_flow(source: str, path: str = "<string>", *, known_types_only: bool = 
     the returned flow: use it to store flows, not to run them.
     """
     document = load_yaml(source, path)
-    checker = _Checker(path, known_types_only=known_types_only)
     if not isinstance(document, LineDict):
         raise FlowFileError(
             [FlowProblem(path, line_of(document), "a flow must be a YAML mapping (id, ...)")]
         )
+    checker = _Checker(path, known_types_only=known_types_only)
+    flow_id, namespace = _check_identity(checker, document)
+    sections = _check_sections(checker, document)
+    if checker.problems:
+        raise FlowFileError(sorted(checker.problems, key=lambda p: p.line or 0))
+    assert flow_id is not None and namespace is not None
+    return Flow(id=flow_id, namespace=namespace, source=source, path=path, **sections)
+
+
+def _check_identity(checker: _Checker, document: LineDict) -> tuple[str | None, str | None]:
+    """Top-level keys, and the flow's ``id`` and ``namespace`` (None when invalid)."""
     for key in document:
         if key not in TOP_LEVEL_KEYS:
             close = difflib.get_close_matches(str(key), sorted(TOP_LEVEL_KEYS), n=1)
@@ -354,21 +371,29 @@ def parse_flow(source: str, path: str = "<string>", *, known_types_only: bool = 
         checker.problem(
             line_of(document, "namespace"), f"namespace is longer than {NAMESPACE_MAX} characters"
         )
-    raw_tasks = document.get("tasks")
-    if not raw_tasks:
+    return flow_id, namespace
+
+
+def _check_sections(checker: _Checker, document: LineDict) -> dict[str, Any]:
+    """Everything but the identity, as :class:`Flow` keyword arguments."""
+    if not document.get("tasks"):
         checker.problem(
             line_of(document, "tasks") if "tasks" in document else line_of(document),
             "'tasks' must be a non-empty list of tasks",
         )
-    tasks = checker.tasks(raw_tasks, "tasks", line_of(document, "tasks"))
-    errors = checker.tasks(document.get("errors"), "errors", line_of(document, "errors"))
-    finally_ = checker.tasks(document.get("finally"), "finally", line_of(document, "finally"))
-    checker.tasks(
-        document.get("afterExecution"), "afterExecution", line_of(document, "afterExecution")
-    )
-    triggers = checker.triggers(document.get("triggers"), line_of(document, "triggers"))
-    inputs = checker.inputs(document.get("inputs"), line_of(document, "inputs"))
-    labels = checker.labels(document.get("labels"), line_of(document, "labels"))
+
+    def tasks(key: str) -> list[TaskSpec]:
+        return checker.tasks(document.get(key), key, line_of(document, key))
+
+    sections: dict[str, Any] = {
+        "tasks": tasks("tasks"),
+        "errors": tasks("errors"),
+        "finally_": tasks("finally"),
+    }
+    tasks("afterExecution")
+    sections["triggers"] = checker.triggers(document.get("triggers"), line_of(document, "triggers"))
+    sections["inputs"] = checker.inputs(document.get("inputs"), line_of(document, "inputs"))
+    sections["labels"] = checker.labels(document.get("labels"), line_of(document, "labels"))
     variables = document.get("variables") or {}
     if not isinstance(variables, dict):
         checker.problem(line_of(document, "variables"), "'variables' must be a mapping")
@@ -376,37 +401,18 @@ def parse_flow(source: str, path: str = "<string>", *, known_types_only: bool = 
     revision = document.get("revision")
     if revision is not None and (not isinstance(revision, int) or revision < 1):
         checker.problem(line_of(document, "revision"), "'revision' must be an integer >= 1")
-    if checker.problems:
-        raise FlowFileError(sorted(checker.problems, key=lambda p: p.line or 0))
-    assert flow_id is not None and namespace is not None
-    return Flow(
-        id=flow_id,
-        namespace=namespace,
-        source=source,
-        path=path,
-        tasks=tasks,
-        errors=errors,
-        finally_=finally_,
-        triggers=triggers,
-        inputs=inputs,
+    sections.update(
         variables=dict(variables),
-        labels=labels,
         description=document.get("description"),
         revision=revision,
         disabled=bool(document.get("disabled", False)),
     )
+    return sections
 
 
 def load_flow_file(path: str | Path, *, known_types_only: bool = True) -> Flow:
     """Read and parse a flow file (see :func:`parse_flow` for ``known_types_only``)."""
-    file = Path(path)
-    try:
-        source = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FlowFileError([FlowProblem(str(file), None, f"cannot read: {exc.strerror}")]) from exc
-    except UnicodeDecodeError as exc:
-        raise FlowFileError([FlowProblem(str(file), None, "not UTF-8 text")]) from exc
-    return parse_flow(source, str(file), known_types_only=known_types_only)
+    return parse_flow(read_flow_text(path), str(path), known_types_only=known_types_only)
 
 
 def validate_source(source: str, path: str = "", *, known_types_only: bool = False) -> list[str]:

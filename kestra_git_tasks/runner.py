@@ -17,8 +17,8 @@ masked.
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,9 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .context import FlowInfo, RunContext, default_home
+from .context import FlowInfo, RunContext, default_home, tenant_from
 from .errors import ConfigError, KestraGitError, NotFoundError
-from .flow import Flow, FlowInput, TaskSpec, load_flow_file, parse_flow, validate_source
+from .flow import Flow, TaskSpec, load_flow_file, parse_flow, validate_source
+from .inputs import convert_input
 from .instance.base import ExecutionRecord, Instance, LogRecord
 from .instance.local import LocalInstance
 from .instance.owners import ProcessOwner
@@ -80,37 +81,15 @@ def coerce_inputs(flow: Flow, given: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for item in flow.inputs:
         if item.id in given:
-            values[item.id] = _convert_input(item, given[item.id])
+            values[item.id] = convert_input(item, given[item.id])
         elif item.defaults is not None:
-            values[item.id] = _convert_input(item, item.defaults)
+            values[item.id] = convert_input(item, item.defaults)
         elif item.required:
             raise ConfigError(
                 f"missing required input '{item.id}' for flow {flow.uid}; "
                 f"pass it with --input {item.id}=VALUE"
             )
     return values
-
-
-def _convert_input(item: FlowInput, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        if item.type == "INT":
-            return int(value)
-        if item.type == "FLOAT":
-            return float(value)
-        if item.type in ("BOOLEAN", "BOOL"):
-            lowered = value.strip().lower()
-            if lowered not in ("true", "false"):
-                raise ValueError("expected true or false")
-            return lowered == "true"
-        if item.type in ("JSON", "ARRAY", "MULTISELECT"):
-            return json.loads(value)
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"input '{item.id}' ({item.type}): invalid value {value!r}: {exc}"
-        ) from exc
-    return value
 
 
 @dataclass
@@ -170,20 +149,7 @@ def run_flow(
             )
     flow_store = flows if flows is not None else instance
     flow = load_flow_target(target, flow_store)
-    store = (
-        secrets
-        if isinstance(secrets, SecretStore)
-        else SecretStore(secrets, environ=environ, masker=SecretMasker())
-    )
-    ctx = RunContext(
-        flow=FlowInfo(flow.id, flow.namespace, flow.revision),
-        instance=flow_store,
-        home=home_path,
-        secrets=store,
-        variables=dict(flow.variables),
-        labels=dict(flow.labels),
-        envs=env_variables(environ),
-    )
+    ctx = _new_context(flow, flow_store, home_path, secrets, environ)
     record = ExecutionRecord(
         id=ctx.execution_id,
         namespace=flow.namespace,
@@ -193,24 +159,24 @@ def run_flow(
         start_date=ctx.start_date,
     )
     _start_execution(instance, record)
+    flush = _log_to(instance, record, ctx, log_sinks)
+    outcome = _execute(flow, ctx, record, dict(inputs or {}), flush, instance)
+    _finish(instance, record, ctx, outcome)
+    return record
 
-    # Log lines are stored between tasks, never while a task runs: a task may hold a write
-    # transaction on the same database (a sync's all-or-nothing apply), and its logs must survive
-    # that transaction's rollback.
-    pending: list[LogRecord] = []
 
-    def keep(log: LogRecord) -> None:
-        record.logs.append(log)
-        pending.append(log)
-
-    def flush() -> None:
-        while pending:
-            instance.append_log(record.id, pending.pop(0))
-
-    ctx.sinks.extend([keep, *(log_sinks or [])])
+def _execute(
+    flow: Flow,
+    ctx: RunContext,
+    record: ExecutionRecord,
+    inputs: dict[str, Any],
+    flush: Callable[[], None],
+    instance: LocalInstance,
+) -> _Outcome:
+    """Check the inputs, run the tasks (then ``errors`` on failure, ``finally`` always)."""
     outcome = _Outcome()
     try:
-        record.inputs = coerce_inputs(flow, dict(inputs or {}))
+        record.inputs = coerce_inputs(flow, inputs)  # every input is checked before any task
         _register_secret_inputs(flow, record.inputs, ctx.masker)
         ctx.inputs = dict(record.inputs)
         _run_tasks(flow.tasks, ctx, outcome, flush)
@@ -229,9 +195,62 @@ def run_flow(
     _run_tasks(flow.finally_, ctx, finally_outcome, flush)
     flush()
     if finally_outcome.state == "FAILED" and outcome.state != "FAILED":
-        outcome = finally_outcome
-    _finish(instance, record, ctx, outcome)
-    return record
+        return finally_outcome
+    return outcome
+
+
+def _new_context(
+    flow: Flow,
+    flow_store: Instance,
+    home: Path,
+    secrets: Mapping[str, str] | SecretStore | None,
+    environ: Mapping[str, str] | None,
+) -> RunContext:
+    """The context of one execution: secrets, variables and the environment it runs with."""
+    environ = os.environ if environ is None else environ
+    store = (
+        secrets
+        if isinstance(secrets, SecretStore)
+        else SecretStore(secrets, environ=environ, masker=SecretMasker())
+    )
+    return RunContext(
+        flow=FlowInfo(flow.id, flow.namespace, flow.revision),
+        instance=flow_store,
+        home=home,
+        secrets=store,
+        variables=dict(flow.variables),
+        labels=dict(flow.labels),
+        envs=env_variables(environ),
+        environ=dict(environ),
+        tenant=tenant_from(environ),
+    )
+
+
+def _log_to(
+    instance: LocalInstance,
+    record: ExecutionRecord,
+    ctx: RunContext,
+    log_sinks: list[Callable[[LogRecord], None]] | None,
+) -> Callable[[], None]:
+    """Send the execution's log lines to ``record`` and ``log_sinks`` as they are written;
+    returns ``flush``, which stores the pending ones in the instance.
+
+    Log lines are stored between tasks, never while a task runs: a task may hold a write
+    transaction on the same database (a sync's all-or-nothing apply), and its logs must survive
+    that transaction's rollback.
+    """
+    pending: list[LogRecord] = []
+
+    def keep(log: LogRecord) -> None:
+        record.logs.append(log)
+        pending.append(log)
+
+    def flush() -> None:
+        while pending:
+            instance.append_log(record.id, pending.pop(0))
+
+    ctx.sinks.extend([keep, *(log_sinks or [])])
+    return flush
 
 
 def _start_execution(instance: LocalInstance, record: ExecutionRecord) -> None:

@@ -10,13 +10,18 @@ Rules (SPEC section 4):
   again (Kestra renders once).
 * Lists and maps print as compact JSON, booleans as ``true``/``false``, null as an empty string,
   as Kestra's Pebble writer does.
+* Hostile templates fail with :class:`TemplateError`, never a crash: a macro calling itself
+  without end; a ``*``, ``+`` or ``**`` whose result would exceed :data:`MAX_RENDERED_CHARS`
+  items or :data:`MAX_INT_BITS` bits (refused before it is built); output over
+  :data:`MAX_RENDERED_CHARS` characters (refused while it is written). The sandbox already
+  refuses ``range()`` over 100,000 items.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -26,7 +31,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import KestraGitError, TemplateError
 
-__all__ = ["Renderer", "has_template", "to_template_string"]
+__all__ = ["MAX_INT_BITS", "MAX_RENDERED_CHARS", "Renderer", "has_template", "to_template_string"]
+
+#: Most characters one template may write, and most items a ``*`` or ``+`` may build (10 MiB).
+MAX_RENDERED_CHARS = 10 * 2**20
+#: Largest integer ``*`` or ``**`` may build (about 3,000 decimal digits).
+MAX_INT_BITS = 10_000
 
 _MARKERS = ("{{", "{%", "{#", "<<")
 _ANGLE = re.compile(r"<<(.+?)>>", re.DOTALL)
@@ -67,9 +77,42 @@ def _from_json(text: str) -> Any:
         raise TemplateError(f"fromJson: not valid JSON ({exc.msg})") from exc
 
 
+class _TooLarge(Exception):
+    """A value or an output over the limits of the module doc (becomes a TemplateError)."""
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    if isinstance(left, int) and isinstance(right, int):
+        if operator == "**" and right > 0 and abs(left) > 1:
+            bits = right * abs(left).bit_length()
+        else:
+            bits = left.bit_length() + right.bit_length() if operator == "*" else 0
+        if bits > MAX_INT_BITS:
+            raise _TooLarge(f"{left} {operator} {right} is too large a number")
+        return
+    if operator == "**":
+        return
+    sized = [side for side in (left, right) if isinstance(side, (str, list, tuple))]
+    if operator == "*" and len(sized) == 1:
+        count = right if sized[0] is left else left
+        size = len(sized[0]) * count if isinstance(count, int) else 0
+    elif operator == "+" and len(sized) == 2:
+        size = len(left) + len(right)
+    else:
+        return
+    if size > MAX_RENDERED_CHARS:
+        raise _TooLarge(f"{operator} would build a value of more than {MAX_RENDERED_CHARS:,} items")
+
+
 class _KestraEnvironment(ImmutableSandboxedEnvironment):
     """Maps are looked up by key only, as in Pebble: ``inputs.items`` is the input ``items``,
-    never the dict method."""
+    never the dict method. ``*``, ``+`` and ``**`` are size-checked first."""
+
+    intercepted_binops = frozenset({"*", "+", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
@@ -107,7 +150,16 @@ class Renderer:
             if compiled is None:
                 compiled = self._env.from_string(source)
                 self._cache[source] = compiled
-            return compiled.render(context)
+            return _bounded(compiled.generate(context))
+        except RecursionError as exc:
+            raise TemplateError(
+                f"{_prefix(where)}the template {template!r} calls itself without end (a "
+                "recursive macro?); give the recursion a condition that stops it"
+            ) from exc
+        except _TooLarge as exc:
+            raise TemplateError(
+                f"{_prefix(where)}the template {template!r} is refused: {exc}"
+            ) from exc
         except SecurityError as exc:
             raise TemplateError(
                 f"{_prefix(where)}the template {template!r} tries to reach outside the sandbox "
@@ -175,6 +227,18 @@ class Renderer:
             return "{{" + inner + "}}"
 
         return _ANGLE.sub(replace, template)
+
+
+def _bounded(chunks: Iterator[str]) -> str:
+    """Join a template's output, stopping once it passes :data:`MAX_RENDERED_CHARS`."""
+    parts: list[str] = []
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > MAX_RENDERED_CHARS:
+            raise _TooLarge(f"it writes more than {MAX_RENDERED_CHARS:,} characters")
+        parts.append(chunk)
+    return "".join(parts)
 
 
 def _prefix(where: str) -> str:

@@ -99,11 +99,9 @@ def test_before_commands_env_and_working_directory(ctx: RunContext, workdir: Pat
     assert output.vars == {"pwd": str(workdir), "v": "hello-before"}
 
 
-def test_secret_environment_variables_are_not_passed_on(
-    ctx: RunContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SECRET_DB_PASSWORD", "c2VjcmV0")
-    monkeypatch.setenv("PLAIN_SETTING", "kept")
+def test_secret_environment_variables_are_not_passed_on(ctx: RunContext) -> None:
+    # Commands get the context's environment (the one it was created with), less SECRET_*.
+    ctx.environ.update(SECRET_DB_PASSWORD="c2VjcmV0", PLAIN_SETTING="kept")
     output = shell(
         ctx,
         """echo "::{\\"outputs\\":{\\"s\\":\\"${SECRET_DB_PASSWORD:-}\\",\\"p\\":\\"$PLAIN_SETTING\\"}}::" """,

@@ -215,7 +215,7 @@ def test_local_submodules_are_cloned_when_the_operator_allows_them(
     path, sha = local_repo
     top = remote(files={"top.txt": "top"})
     commit_submodule(top, "lib", path.as_uri(), sha)
-    monkeypatch.setenv(LOCAL_SUBMODULES_ENV, "true")
+    ctx.environ[LOCAL_SUBMODULES_ENV] = "true"  # the run's environment, as run_flow gives it
 
     folder = clone(ctx, top.url, clone_submodules=True)
 
@@ -226,7 +226,7 @@ def test_local_submodules_are_cloned_when_the_operator_allows_them(
 def test_other_submodule_transports_are_refused(
     remote: MakeRemote, ctx: RunContext, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(LOCAL_SUBMODULES_ENV, "true")  # never opens these
+    ctx.environ[LOCAL_SUBMODULES_ENV] = "true"  # never opens these
     top = remote(files={"top.txt": "top"})
     commit_submodule(top, "lib", url, None)
 

@@ -307,7 +307,10 @@ def test_bad_input_value_is_a_config_error_naming_the_input(tmp_path: Path) -> N
     flow = parse_flow(
         f"id: i\nnamespace: n\ninputs:\n  - id: count\n    type: INT\ntasks:\n  - id: a\n    type: {LOG}\n    message: m\n"
     )
-    with pytest.raises(ConfigError, match="input 'count' \\(INT\\): invalid value 'many'"):
+    # Kestra's wording: the input, the type expected and the value received
+    with pytest.raises(
+        ConfigError, match="Invalid input for `count`, Expected `INT` but received `many`"
+    ):
         coerce_inputs(flow, {"count": "many"})
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kestra_git_tasks.errors import TemplateError
-from kestra_git_tasks.templating import Renderer, has_template
+from kestra_git_tasks.templating import MAX_RENDERED_CHARS, Renderer, has_template
 
 CONTEXT: dict[str, Any] = {
     "inputs": {"name": "world", "count": 3, "flag": True, "items": ["a", "b"], "map": {"k": 1}},
@@ -91,3 +91,43 @@ def test_rendering_happens_once(renderer: Renderer) -> None:
 def test_has_template() -> None:
     assert has_template("{{ x }}") and has_template("<< x >>") and has_template("{% if %}")
     assert not has_template("no markers here")
+
+
+# -- hostile templates ---------------------------------------------------------------------------
+
+
+def test_recursive_macro_is_a_template_error_not_a_crash(renderer: Renderer) -> None:
+    template = "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"
+    with pytest.raises(TemplateError, match="calls itself without end") as caught:
+        renderer.render(template, CONTEXT, where="property 'message'")
+    assert str(caught.value).startswith("property 'message': ")
+    assert renderer.render("{{ inputs.name }}", CONTEXT) == "world"  # still usable after
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 'x' * 10**9 }}",
+        "{{ ['x'] * 10**9 }}",
+        "{{ 10 ** 100000000 }}",
+        "{% set ns = namespace(s='xxxxxxxxxx') %}{% for i in range(40) %}"
+        "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}",
+    ],
+)
+def test_values_too_large_are_refused_before_they_are_built(
+    renderer: Renderer, template: str
+) -> None:
+    with pytest.raises(TemplateError, match=f"more than {MAX_RENDERED_CHARS:,}|too large a number"):
+        renderer.render(template, CONTEXT)
+
+
+def test_output_too_large_is_refused_while_it_is_written(renderer: Renderer) -> None:
+    template = "{% for i in range(100000) %}{% for j in range(100000) %}xx{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateError, match=f"more than {MAX_RENDERED_CHARS:,} characters"):
+        renderer.render(template, CONTEXT)
+
+
+def test_reasonable_sizes_still_render(renderer: Renderer) -> None:
+    assert renderer.render("{{ ('ab' * 1000) | length }}", CONTEXT) == "2000"
+    assert renderer.render("{{ 2 ** 64 }}", CONTEXT) == str(2**64)
+    assert renderer.render("{{ [1, 2] + [3] }}", CONTEXT) == "[1,2,3]"

@@ -34,7 +34,13 @@ from ..templating import has_template
 if TYPE_CHECKING:
     from ..context import RunContext
 
-__all__ = ["Output", "Task", "format_validation_error", "secret_value"]
+__all__ = [
+    "Output",
+    "Task",
+    "format_validation_error",
+    "secret_value",
+    "unknown_property_message",
+]
 
 
 class Output(BaseModel):
@@ -116,6 +122,15 @@ class Task(BaseModel):
         return fixed
 
     # -- construction --------------------------------------------------------------------------
+    def __init__(self, /, **data: Any) -> None:
+        """Build a task from Python: a bad property is a :class:`ConfigError`, worded as the
+        flow check words it (``unknown property 'x'; did you mean 'y'?``)."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            message = format_validation_error(exc, data.get("id", "?"), type(self))
+            raise ConfigError(message) from exc
+
     @classmethod
     def from_properties(cls, properties: dict[str, Any]) -> Task:
         """Validate a rendered mapping (YAML names, without ``type``) into a task."""
@@ -123,7 +138,7 @@ class Task(BaseModel):
             return cls.model_validate(properties)
         except ValidationError as exc:
             task_id = properties.get("id", "?")
-            raise ConfigError(format_validation_error(exc, task_id, cls.type)) from exc
+            raise ConfigError(format_validation_error(exc, task_id, cls)) from exc
 
     @classmethod
     def check_properties(cls, properties: dict[str, Any]) -> list[tuple[str | None, str]]:
@@ -137,9 +152,7 @@ class Task(BaseModel):
         for key in properties:
             if key == "type" or key in known:
                 continue
-            close = difflib.get_close_matches(str(key), list(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            problems.append((key, f"unknown property '{key}'{hint}"))
+            problems.append((key, unknown_property_message(cls, key)))
         for yaml_name, name in known.items():
             field = cls.model_fields[name]
             present = yaml_name in properties or (name != yaml_name and name in properties)
@@ -170,18 +183,27 @@ def secret_value(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def format_validation_error(exc: ValidationError, task_id: Any, task_type: str) -> str:
-    """One line naming each bad property and what is wrong with it."""
+def unknown_property_message(cls: type[Task], key: Any) -> str:
+    """``unknown property 'x'``, with the closest known YAML name as a hint when there is one."""
+    close = difflib.get_close_matches(str(key), list(_yaml_names(cls)), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown property '{key}'{hint}"
+
+
+def format_validation_error(exc: ValidationError, task_id: Any, cls: type[Task]) -> str:
+    """One line naming each bad property and what is wrong with it (the flow check's words)."""
     parts = []
     for error in exc.errors():
         loc = ".".join(str(item) for item in error["loc"]) or "(task)"
-        if error["type"] == "extra_forbidden":
+        if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
+            parts.append(unknown_property_message(cls, loc))
+        elif error["type"] == "extra_forbidden":
             parts.append(f"unknown property '{loc}'")
         elif error["type"] == "missing":
             parts.append(f"missing required property '{loc}'")
         else:
             parts.append(f"property '{loc}': {error['msg']}")
-    return f"task '{task_id}' ({task_type}): " + "; ".join(parts)
+    return f"task '{task_id}' ({cls.type}): " + "; ".join(parts)
 
 
 def _contains_template(value: Any) -> bool:

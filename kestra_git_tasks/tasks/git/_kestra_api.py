@@ -7,7 +7,6 @@ the duration of the task.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
     from ...context import RunContext
 
 __all__ = ["KestraApiTask", "KestraAuth"]
-
-TENANT_ENV = "KESTRA_TENANT"
 
 
 class KestraAuth(BaseModel):
@@ -66,7 +63,7 @@ class KestraApiTask(GitTask):
         for value in (password, token):
             if value:
                 ctx.masker.add(value)
-        tenant = os.environ.get(TENANT_ENV, "main") or None
+        tenant = ctx.tenant
         saved = ctx.instance
         with KestraInstance(
             self.kestra_url, tenant=tenant, username=username, password=password, api_token=token

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -166,7 +166,7 @@ class Clone(GitTask):
             all_branches=self.clone_all_branches,
             no_tags=self.no_tags,
             submodules=bool(self.clone_submodules),
-            allow_local_submodules=_env_flag(LOCAL_SUBMODULES_ENV),
+            allow_local_submodules=_env_flag(ctx.environ, LOCAL_SUBMODULES_ENV),
             git_config=self.git_config,
             log=ctx.log,
         )
@@ -190,8 +190,8 @@ class Clone(GitTask):
         return target
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
+def _env_flag(environ: Mapping[str, str], name: str) -> bool:
+    return environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
 def _describe(result: CloneResult) -> str:

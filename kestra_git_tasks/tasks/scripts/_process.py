@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import selectors
 import signal
 import subprocess
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ...durations import parse_duration as _parse_iso_duration
 from ...errors import ConfigError
 
 __all__ = ["ProcessResult", "parse_duration", "run_process"]
@@ -44,27 +44,14 @@ DRAIN_S = 1.0  # reading what is left once the group is dead
 _POLL_S = 0.05
 _TAIL = 20
 
-_DURATION = re.compile(
-    r"^P(?:(?P<days>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
-)
-
 
 def parse_duration(text: str, what: str = "`timeout`") -> float:
-    """Seconds in an ISO-8601 duration such as ``PT5S``, ``PT1M30S``, ``PT0.5S`` or ``P1D``."""
-    value = text.strip().upper()
-    match = _DURATION.match(value)
-    if not match or value in ("P", "PT") or value.endswith("T"):
-        raise ConfigError(
-            f"{what} '{text}' is not an ISO-8601 duration: write e.g. PT30S, PT5M or PT1H30M."
-        )
-    seconds = (
-        float(match["days"] or 0) * 86400
-        + float(match["hours"] or 0) * 3600
-        + float(match["minutes"] or 0) * 60
-        + float(match["seconds"] or 0)
-    )
+    """Seconds in an ISO-8601 duration (``PT5S``, ``PT1M30S``, ``P1DT1H``, ``P1W``...; see
+    :mod:`kestra_git_tasks.durations`, the one parser for durations)."""
+    try:
+        seconds = _parse_iso_duration(text).total_seconds()
+    except ValueError as exc:
+        raise ConfigError(f"{what} {exc}.") from exc
     if seconds <= 0:
         raise ConfigError(f"{what} '{text}' must be longer than zero.")
     return seconds

@@ -117,7 +117,7 @@ class ScriptCommands(WorkdirFilesTask):
             write_input_files(folder, parse_input_files(self.input_files))
             if self.namespace_files is not None:
                 inject_namespace_files(ctx, folder, self.namespace_files)
-            env = self._environment()
+            env = self._environment(ctx)
             self.prepare(ctx, env, tools)
             outputs: dict[str, Any] = {}
             result = run_process(
@@ -156,8 +156,8 @@ class ScriptCommands(WorkdirFilesTask):
         if self.container_image:
             ctx.log("DEBUG", f"containerImage '{self.container_image}' ignored: no container")
 
-    def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SECRET_")}
+    def _environment(self, ctx: RunContext) -> dict[str, str]:
+        env = {k: v for k, v in ctx.environ.items() if not k.upper().startswith("SECRET_")}
         env.update(self.env or {})
         return env
 
