@@ -274,3 +274,47 @@ def test_deploy_folder_reports_its_log_through_the_sinks_it_is_given(
     assert any(
         r.level == "DEBUG" and "README.md" in r.message and r.task_id == "deploy" for r in records
     )
+
+
+@pytest.mark.parametrize("namespace", ["BAD NS", "Prod", "-x", "", "a" * 151, "ns/../system"])
+def test_deploy_refuses_a_namespace_kestra_would_refuse_as_a_usage_error(
+    tmp_path: Path, namespace: str
+) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "a.yml").write_text(
+        "id: a\nnamespace: x\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+    )
+    home = tmp_path / "home"
+
+    result = CliRunner().invoke(
+        cli, ["deploy", str(folder), "--namespace", namespace, "--home", str(home)]
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "'--namespace'" in result.output and "is not a Kestra namespace" in result.output
+    assert "Traceback" not in result.output
+    assert not home.exists()  # nothing created for a command that could not start
+
+
+def test_deploy_accepts_a_dotted_namespace(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "a.yml").write_text(
+        "id: a\nnamespace: x\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+    )
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "deploy",
+            str(folder),
+            "--namespace",
+            "company.team_1-a",
+            "--dry-run",
+            "--home",
+            str(tmp_path / "h"),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output

@@ -247,3 +247,17 @@ def flow_files(paths: tuple[Path, ...]) -> list[Path]:
         else:
             files.append(path)
     return files
+
+
+def check_namespace(value: str, option: str) -> str:
+    """``value`` if it is a namespace Kestra accepts, else a usage error naming ``option``."""
+    from ..ids import NAMESPACE_MAX, NAMESPACE_PATTERN
+
+    if not NAMESPACE_PATTERN.fullmatch(value) or len(value) > NAMESPACE_MAX:
+        raise click.BadParameter(
+            f"{value!r} is not a Kestra namespace: lower-case letters, digits, '.', '_' and '-', "
+            f"starting with a letter or digit, at most {NAMESPACE_MAX} characters (e.g. "
+            "company.team)",
+            param_hint=f"'{option}'",
+        )
+    return value

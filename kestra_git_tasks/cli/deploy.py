@@ -10,6 +10,7 @@ import click
 from ..home import default_home
 from ._common import (
     Server,
+    check_namespace,
     handle_errors,
     home_option,
     json_option,
@@ -27,7 +28,13 @@ __all__ = ["deploy"]
 
 @click.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--namespace", "-n", required=True, help="Namespace the flows are deployed to.")
+@click.option(
+    "--namespace",
+    "-n",
+    required=True,
+    callback=lambda ctx, param, value: check_namespace(value, "--namespace"),
+    help="Namespace the flows are deployed to.",
+)
 @click.option(
     "--include-child-namespaces",
     is_flag=True,
