@@ -340,3 +340,60 @@ def test_outside_a_flow_run_it_fails_clearly_and_leaves_no_folder(tmp_path: Path
     with pytest.raises(KestraGitError, match=r"only run inside a flow run"):
         task.run(ctx)
     assert ctx.working_dir is None
+
+
+@pytest.mark.parametrize(
+    "name", [".git/config", "sub/.GIT/hooks/pre-commit", ".git./config", "git~1/config"]
+)
+def test_input_files_may_not_write_into_a_git_folder(tmp_path: Path, name: str) -> None:
+    flow = write_flow(
+        tmp_path,
+        f"""\
+id: files
+namespace: company.team
+tasks:
+  - id: wdir
+    type: {WD}
+    inputFiles:
+      "{name}": "[core]\\n\\tfsmonitor = touch {tmp_path}/pwned\\n"
+    tasks:
+      - id: git
+        type: {SHELL}
+        commands:
+          - git init -q . && git status
+""",
+    )
+    execution = run_flow(flow, home=tmp_path / "home")
+    assert execution.state == "FAILED"
+    assert execution.error is not None and ".git" in execution.error and name in execution.error
+    assert not (tmp_path / "pwned").exists()
+    assert not list(tmp_path.rglob("fsmonitor*"))
+
+
+def test_namespace_files_with_a_git_component_are_not_written_to_the_working_folder(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    with LocalInstance(home) as instance:
+        instance.write_file("company.team", "/.git/config", b"[core]\n\tfsmonitor = touch x\n")
+        instance.write_file("company.team", "/ok.txt", b"ok\n")
+    flow = write_flow(
+        tmp_path,
+        f"""\
+id: nsfiles
+namespace: company.team
+tasks:
+  - id: wdir
+    type: {WD}
+    namespaceFiles:
+      enabled: true
+    tasks:
+      - id: ls
+        type: {SHELL}
+        commands:
+          - ls -a
+""",
+    )
+    execution = run_flow(flow, home=home)
+    assert execution.state == "FAILED"
+    assert execution.error is not None and "'.git/config' is refused" in execution.error

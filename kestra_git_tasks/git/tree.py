@@ -22,32 +22,17 @@ naming the path:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pygit2
 from pygit2.enums import FileMode
 
 from kestra_git_tasks.errors import GitError
+from kestra_git_tasks.paths import unsafe_reason
 
 __all__ = ["BLOB_MODES", "check_path", "iter_entries", "unsafe_reason", "walk_tree"]
 
 BLOB_MODES = frozenset({FileMode.BLOB, FileMode.BLOB_EXECUTABLE})
-
-# Code points HFS+ ignores when comparing names (git's is_hfs_dotgit list).
-_HFS_IGNORABLE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
-
-
-def unsafe_reason(name: str) -> str | None:
-    """Why one path component may not be written to disk, or None when it is safe."""
-    if name in ("", ".", ".."):
-        return f"a path component may not be {name!r}"
-    if "/" in name or "\\" in name or "\0" in name:
-        return "a path component may not hold '/', '\\' or a NUL byte"
-    folded = _HFS_IGNORABLE.sub("", name).lower()
-    if folded.partition(":")[0].rstrip(". ") in (".git", "git~1"):
-        return "a path component may not be '.git' (in any case or spelling)"
-    return None
 
 
 def check_path(path: str) -> None:

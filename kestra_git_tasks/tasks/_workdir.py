@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from ..errors import ConfigError
+from ..paths import unsafe_reason
 from ._base import Task
 
 if TYPE_CHECKING:
@@ -84,8 +85,13 @@ class WorkdirFilesTask(Task):
 
 
 def path_inside(folder: Path, relative: str, what: str) -> Path:
-    """``folder / relative``, refusing absolute paths and paths that leave ``folder``."""
+    """``folder / relative``, refusing absolute paths, paths that leave ``folder`` and paths
+    with a ``.git`` component in any spelling (a file there would be run by a later ``git``)."""
     candidate = PurePosixPath(relative.strip())
+    for part in candidate.parts:
+        reason = unsafe_reason(part) if part not in (".", "..") else None
+        if reason is not None:
+            raise ConfigError(f"{what} '{relative}' is refused: {reason}; rename the file.")
     target = (folder / candidate).resolve()
     if (
         not relative.strip()
