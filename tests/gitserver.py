@@ -42,7 +42,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -488,7 +488,7 @@ class BareRemote:
 
     def commit(
         self,
-        files: dict[str, bytes | str] | None = None,
+        files: Mapping[str, bytes | str] | None = None,
         message: str = "Update files",
         *,
         delete: list[str] | tuple[str, ...] = (),

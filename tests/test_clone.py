@@ -70,7 +70,7 @@ def commit_submodule(bare: BareRemote, path: str, url: str, sha: str) -> str:
     ref_name = f"refs/heads/{bare.default_branch}"
     ref = repo.references.get(ref_name)
     index = pygit2.Index()
-    parents = []
+    parents: list[pygit2.Oid] = []
     if ref is not None:
         parent = repo[ref.target]
         assert isinstance(parent, pygit2.Commit)

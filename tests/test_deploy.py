@@ -124,6 +124,7 @@ def test_validate_then_deploy_is_the_ci_pattern(tmp_path: Path, folder: Path) ->
 
 # -- against a Kestra server (the stateful fake) ------------------------------------------------
 def server_args(fake: FakeKestra) -> list[str]:
+    assert fake.username is not None and fake.password is not None
     return [
         "--server",
         fake.url,
@@ -230,6 +231,7 @@ def test_task_level_kestra_url_and_auth(
         f"    targetNamespace: prod\n    kestraUrl: {fake_kestra.url}\n    auth:\n"
         f"      username: {fake_kestra.username}\n      password: \"{{{{ secret('KESTRA_PASSWORD') }}}}\"\n"
     )
+    assert fake_kestra.password is not None
     execution = run_flow(
         flow_file, home=tmp_path / "home", secrets={"KESTRA_PASSWORD": fake_kestra.password}
     )

@@ -12,6 +12,7 @@ from kestra_git_tasks.cli import cli
 from kestra_git_tasks.cli.docs import command_help
 from kestra_git_tasks.docgen import docstring_examples, generate_docs
 from kestra_git_tasks.flow import TaskSpec, parse_flow
+from kestra_git_tasks.tasks._base import Task
 from kestra_git_tasks.tasks.registry import TASK_CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,7 @@ def test_generated_reference_is_up_to_date() -> None:
 
 
 @pytest.mark.parametrize("cls", TASK_CLASSES, ids=lambda c: c.__name__)
-def test_task_has_title_fields_and_examples(cls: type) -> None:
+def test_task_has_title_fields_and_examples(cls: type[Task]) -> None:
     doc = cls.__doc__ or ""
     assert doc.strip().splitlines()[0].strip(), "title line"
     for name, field in cls.model_fields.items():

@@ -30,7 +30,7 @@ def test_no_module_of_the_package_raises_the_bare_root_error() -> None:
 
 def test_misspelt_property_in_python_is_a_config_error_with_the_yaml_hint() -> None:
     with pytest.raises(ConfigError) as from_python:
-        SyncFlows(id="s", url="https://example.com/r.git", targetNamspace="x")  # type: ignore[call-arg]
+        SyncFlows(id="s", url="https://example.com/r.git", targetNamspace="x")  # type: ignore[call-arg, unused-ignore]
     source = (
         "id: f\nnamespace: n\ntasks:\n  - id: s\n    type: io.kestra.plugin.git.SyncFlows\n"
         "    url: https://example.com/r.git\n    targetNamespace: prod\n    targetNamspace: x\n"
@@ -45,12 +45,12 @@ def test_misspelt_property_in_python_is_a_config_error_with_the_yaml_hint() -> N
 
 def test_wrong_type_in_python_is_a_config_error_naming_the_property() -> None:
     with pytest.raises(ConfigError, match=r"property 'disabled': Input should be a valid boolean"):
-        Log(id="l", message="m", disabled="maybe")  # type: ignore[arg-type]
+        Log(id="l", message="m", disabled="maybe")  # type: ignore[arg-type, unused-ignore]
 
 
 def test_missing_property_in_python_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"missing required property 'message'"):
-        Log(id="l")  # type: ignore[call-arg]
+        Log(id="l")  # type: ignore[call-arg, unused-ignore]
 
 
 def test_child_tasks_outside_a_flow_run_are_a_config_error() -> None:

@@ -7,7 +7,7 @@ listing), the Clone task and push.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from kestra_git_tasks import Clone, LocalInstance, RunContext
 from kestra_git_tasks.errors import GitError
 from kestra_git_tasks.flow import validate_source
 from kestra_git_tasks.git import Credentials, RepoCache
-from kestra_git_tasks.git.push import Identity, Pusher
+from kestra_git_tasks.git.push import Identity, Pusher, TreeView
 from kestra_git_tasks.git.tree import check_path, unsafe_reason
 from kestra_git_tasks.tasks.git.push_namespace_files import PushNamespaceFiles
 
@@ -146,7 +146,7 @@ def test_pushing_a_path_with_a_git_component_fails_and_pushes_nothing(
     for path in ("_files/.git/HEAD", ".GIT/config", "a/../b", "a//b", "x/git~1/hooks/pre-commit"):
         with pytest.raises(GitError, match="Refusing the path"):
             pusher.push_changes(
-                bare.url, "main", lambda view, p=path: {"ok.txt": b"ok", p: b"evil"},
+                bare.url, "main", _writes({"ok.txt": b"ok", path: b"evil"}),
                 message="m", author=ME, committer=ME, credentials=CREDS,
             )  # fmt: skip
 
@@ -194,8 +194,13 @@ def test_a_push_may_replace_a_folder_with_a_file_of_the_same_name(
     pusher = Pusher(RepoCache(tmp_path / "cache"))
 
     pusher.push_changes(
-        bare.url, "main", lambda view: {"x/a.txt": None, "x": b"now a file"},
+        bare.url, "main", _writes({"x/a.txt": None, "x": b"now a file"}),
         message="m", author=ME, committer=ME, credentials=CREDS,
     )  # fmt: skip
 
     assert bare.files() == {"x": b"now a file", "keep.txt": b"k"}
+
+
+def _writes(changes: dict[str, bytes | None]) -> Callable[[TreeView], dict[str, bytes | None]]:
+    """A ``push_changes`` callback writing (bytes) and deleting (None) these paths."""
+    return lambda view: dict(changes)

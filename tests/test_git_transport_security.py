@@ -119,7 +119,7 @@ def commit_submodule(
     repo = bare.repo
     ref = repo.references.get("refs/heads/main")
     index = pygit2.Index()
-    parents = []
+    parents: list[pygit2.Oid] = []
     if ref is not None:
         parent = repo[ref.target]
         assert isinstance(parent, pygit2.Commit)
@@ -146,7 +146,7 @@ def ctx(tmp_path: Path) -> Iterator[RunContext]:
 def clone(ctx: RunContext, url: str, **properties: object) -> Path:
     properties.setdefault("username", USER)
     properties.setdefault("password", PASSWORD)
-    output = Clone(id="clone", url=url, **properties).run(ctx)  # type: ignore[arg-type]
+    output = Clone(id="clone", url=url, **properties).run(ctx)  # type: ignore[arg-type, unused-ignore]
     assert isinstance(output, Clone.Output)
     return Path(output.directory)
 
@@ -243,7 +243,9 @@ def test_a_submodule_named_or_pathed_outside_the_clone_is_refused(
     commit_submodule(top, "lib", lib.url, lib.head(), name=name)
     if path != "lib":  # the .gitmodules entry points somewhere else than the gitlink
         repo = top.repo
-        commit = repo[top.head()]
+        head = top.head()
+        assert head is not None
+        commit = repo[head]
         assert isinstance(commit, pygit2.Commit)
         modules = f'[submodule "{name}"]\n\tpath = {path}\n\turl = {lib.url}\n'
         index = pygit2.Index()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pygit2
 import pytest
 
 from kestra_git_tasks import LocalInstance, RunContext
@@ -692,8 +693,11 @@ def test_seed_push_examples_run_unchanged_except_url(
         else:
             assert files["_files/scripts/etl.py"] == b"print('etl')\n"
             message = "add namespace files"
-        commit = repo.repo[repo.head(branch)]
-        assert commit.message.strip() == message  # type: ignore[union-attr]
+        head = repo.head(branch)
+        assert head is not None
+        commit = repo.repo[head]
+        assert isinstance(commit, pygit2.Commit)
+        assert commit.message.strip() == message
         output = execution.outputs["commit_and_push"]
         assert output["commitId"] == repo.head(branch)
         assert output["commitURL"] == f"{repo.url.removesuffix('.git')}/commit/{repo.head(branch)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,9 @@ def write_flow(folder: Path, text: str, name: str = "flow.yml") -> Path:
 
 
 @pytest.fixture
-def instance(tmp_path: Path) -> LocalInstance:
+def instance(tmp_path: Path) -> Iterator[LocalInstance]:
     with LocalInstance(tmp_path / "home") as opened:
-        yield opened  # type: ignore[misc]
+        yield opened
 
 
 def test_tasks_run_in_order_and_see_flow_and_execution(
