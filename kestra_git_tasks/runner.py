@@ -21,6 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,34 +123,37 @@ def run_flow(
         environ: environment for ``SECRET_*`` / ``ENV_*`` lookups (``os.environ`` if None).
         log_sinks: callables receiving each (masked) log record as it is written.
     """
-    if sigterm_unhandled():
-        with sigterm_as_interrupt():
-            return run_flow(
-                target,
-                instance=instance,
-                flows=flows,
-                secrets=secrets,
-                inputs=inputs,
-                home=home,
-                environ=environ,
-                log_sinks=log_sinks,
-            )
-    home_path = Path(home) if home is not None else default_home(environ)
-    if instance is None:
-        with LocalInstance(home_path, validator=validate_source) as owned:
-            return run_flow(
-                target,
-                instance=owned,
-                flows=flows,
-                secrets=secrets,
-                inputs=inputs,
-                home=home_path,
-                environ=environ,
-                log_sinks=log_sinks,
-            )
-    flow_store = flows if flows is not None else instance
-    flow = load_flow_target(target, flow_store)
-    ctx = _new_context(flow, flow_store, home_path, secrets, environ)
+    with ExitStack() as stack:
+        if sigterm_unhandled():  # SIGTERM ends the run like Ctrl-C (see signals.py)
+            stack.enter_context(sigterm_as_interrupt())
+        home_path = Path(home) if home is not None else default_home(environ)
+        if instance is None:
+            instance = stack.enter_context(LocalInstance(home_path, validator=validate_source))
+        return _run(
+            target,
+            instance,
+            instance if flows is None else flows,
+            home_path,
+            secrets,
+            inputs,
+            environ,
+            log_sinks,
+        )
+
+
+def _run(
+    target: str | Path | Flow,
+    instance: LocalInstance,
+    flows: Instance,
+    home_path: Path,
+    secrets: Mapping[str, str] | SecretStore | None,
+    inputs: Mapping[str, Any] | None,
+    environ: Mapping[str, str] | None,
+    log_sinks: list[Callable[[LogRecord], None]] | None,
+) -> ExecutionRecord:
+    """:func:`run_flow` once the instance is open: load, record, run, finish."""
+    flow = load_flow_target(target, flows)
+    ctx = _new_context(flow, flows, home_path, secrets, environ)
     record = ExecutionRecord(
         id=ctx.execution_id,
         namespace=flow.namespace,
@@ -201,7 +205,7 @@ def _execute(
 
 def _new_context(
     flow: Flow,
-    flow_store: Instance,
+    flows: Instance,
     home: Path,
     secrets: Mapping[str, str] | SecretStore | None,
     environ: Mapping[str, str] | None,
@@ -215,7 +219,7 @@ def _new_context(
     )
     return RunContext(
         flow=FlowInfo(flow.id, flow.namespace, flow.revision),
-        instance=flow_store,
+        instance=flows,
         home=home,
         secrets=store,
         variables=dict(flow.variables),
