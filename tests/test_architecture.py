@@ -42,3 +42,20 @@ def test_every_package_the_architecture_page_names_exists() -> None:
     named = set(re.findall(r"`((?:[a-z_]+/)+)`", PAGE.read_text()))
     for folder in named:
         assert (PACKAGE / folder).is_dir() or (ROOT / folder).is_dir(), folder
+
+
+def test_modules_and_functions_stay_small() -> None:
+    """A module over 450 lines or a function over 60 is a sign to split it at its seam."""
+    import ast
+
+    too_big = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text()
+        if source.count("\n") > 450:
+            too_big.append(f"{path.relative_to(PACKAGE)}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60:
+                    too_big.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}()")
+    assert too_big == []
