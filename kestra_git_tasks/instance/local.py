@@ -197,6 +197,15 @@ class LocalInstance(ExecutionStore):
             self._insert_flow(FlowRecord(namespace, flow_id, revision, latest.source, now, True))
         return True
 
+    # -- executions by prefix -------------------------------------------------------------------
+    def execution_ids(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids of recorded executions starting with ``prefix`` (exact text, no wildcards)."""
+        rows = self._query(
+            "SELECT id FROM executions WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+            (len(prefix), prefix, limit),
+        )
+        return [row[0] for row in rows]
+
     # -- namespace files -----------------------------------------------------------------------
     _FILE_COLUMNS = "t.namespace, t.path, t.revision, t.size, t.sha256, t.deleted, t.created"
 
@@ -209,6 +218,7 @@ class LocalInstance(ExecutionStore):
             row["size"],
             row["sha256"],
             from_text(row["created"]),
+            bool(row["deleted"]),
         )
 
     def _latest_file(self, namespace: str, path: str) -> sqlite3.Row | None:
@@ -243,6 +253,28 @@ class LocalInstance(ExecutionStore):
         )
         if not rows or rows[0]["deleted"]:
             raise NotFoundError(f"namespace file {path} not found in namespace {namespace!r}")
+        return bytes(rows[0]["content"])
+
+    def file_revisions(self, namespace: str, path: str) -> list[FileRecord]:
+        """Every revision of the file, oldest first, deleted ones included."""
+        rows = self._query(
+            f"SELECT {self._FILE_COLUMNS} FROM files AS t WHERE namespace = ? AND path = ? "
+            "ORDER BY revision",
+            (namespace, normalize_file_path(path)),
+        )
+        return [self._file(row) for row in rows]
+
+    def read_file_revision(self, namespace: str, path: str, revision: int) -> bytes:
+        """Content of one revision (a deleted revision keeps the content it deleted)."""
+        path = normalize_file_path(path)
+        rows = self._query(
+            "SELECT content FROM files WHERE namespace = ? AND path = ? AND revision = ?",
+            (namespace, path, revision),
+        )
+        if not rows:
+            raise NotFoundError(
+                f"namespace file {path} of namespace {namespace!r} has no revision {revision}"
+            )
         return bytes(rows[0]["content"])
 
     def write_file(self, namespace: str, path: str, content: bytes) -> FileRecord:
