@@ -293,7 +293,14 @@ def complete_flow_uid(
 
 def flow_uid_argument(func: F) -> F:
     """The ``NAMESPACE/ID`` argument (``uid``), completed from the instance."""
-    return click.argument("uid", metavar="NAMESPACE/ID", shell_complete=complete_flow_uid)(func)
+    return click.argument(
+        "uid", metavar="NAMESPACE/ID", shell_complete=complete_flow_uid, callback=_checked_uid
+    )(func)
+
+
+def _checked_uid(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    split_flow_uid(value)  # a usage error before any instance is opened
+    return value
 
 
 def resolve_execution_id(instance: LocalInstance, prefix: str) -> str:
