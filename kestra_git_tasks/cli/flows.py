@@ -1,7 +1,7 @@
 """``kestra-git flows``: list, show, deploy, delete flows, and reach their revisions.
 
 They work on the embedded instance, or on a Kestra server with ``--server``. Only ``deploy``
-and ``restore`` create the embedded instance's home folder; the others need one. A flow is
+creates the embedded instance's home folder; the others need one. A flow is
 always named ``NAMESPACE/ID``; every command that prints data takes ``--json``.
 """
 
@@ -186,7 +186,7 @@ def flows_restore(
 
     Example: kestra-git flows restore prod/my_flow --revision 3
     """
-    with open_store(home, server) as instance:
+    with open_store(home, server, read_only=True) as instance:
         old = _revision(instance, uid, revision)
         current = instance.get_flow(old.namespace, old.id)
         record = instance.put_flow(old.source)
