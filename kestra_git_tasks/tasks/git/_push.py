@@ -53,7 +53,9 @@ def parse_globs(value: Any) -> list[str] | None:
 
 
 #: Kestra's glob property: a list, a JSON list in a string, or one glob (None: everything).
-Globs = Annotated[list[str] | None, BeforeValidator(parse_globs)]
+Globs = Annotated[
+    list[str] | None, BeforeValidator(parse_globs, json_schema_input_type=list[str] | str | None)
+]
 
 
 def commit_url(url: str, commit_id: str, branch: str) -> str | None:
