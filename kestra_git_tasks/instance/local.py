@@ -52,18 +52,19 @@ class LocalInstance(ExecutionStore):
     are each their own transaction. Use it as a context manager, or call :meth:`close`. The
     connection may only be used from the thread that created the object.
 
-    ``validator`` checks each flow source before it is saved; ``busy_timeout`` is how many
+    ``home`` is a folder (``str`` or ``Path``), created when missing. ``validator`` checks
+    each flow source before it is saved; ``busy_timeout`` is how many
     seconds a write waits for another process's write transaction before failing.
     """
 
     def __init__(
         self,
-        home: Path,
+        home: str | Path,
         *,
         validator: FlowValidator | None = None,
         busy_timeout: float = 30.0,
     ) -> None:
-        super().__init__(home, busy_timeout=busy_timeout)
+        super().__init__(Path(home), busy_timeout=busy_timeout)
         self._validator = validator
         # source -> problems (validator's, then identity's) and identity: a sync validates its
         # whole plan, then saves it; each source is parsed once.
