@@ -174,3 +174,32 @@ def test_a_failed_run_prints_its_error_once(tmp_path: Path) -> None:
         )
         assert result.returncode == 1
         assert result.stderr.count("Cannot find secret for key 'NOT_SET'") == 1, result.stderr
+
+
+#: Commands without --json, and why: they print no records.
+NO_JSON = {
+    "docs": "writes pages",
+    "schema": "prints JSON already",
+    "completion": "prints a shell script",
+    "files show": "prints the file's own bytes",
+}
+
+
+def test_every_command_that_prints_data_takes_json() -> None:
+    import click
+
+    def leaves(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+        found = []
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                found += leaves(command, f"{prefix}{name} ")
+            else:
+                found.append((f"{prefix}{name}", command))
+        return found
+
+    missing = [
+        name
+        for name, command in leaves(cli)
+        if name not in NO_JSON and "--json" not in {o for p in command.params for o in p.opts}
+    ]
+    assert missing == []

@@ -21,8 +21,9 @@ restores what a failed apply had changed. What each method costs, in requests:
   ``list_files``, and the first ``read_file`` of each of those files takes its content from
   there (no request): listing then reading a namespace costs one read per file, not two.
 
-Not faithful to the protocol, because Kestra's API does not offer it cheaply: file revisions
-are not read (one more request per file), so ``FileRecord.revision`` is always 1;
+Not faithful to the protocol, because Kestra's API does not offer it cheaply: ``list_files``
+does not read file revisions (one more request per file), so its ``FileRecord.revision`` is
+always 1 (``file_revisions`` reads them, on Kestra 1.2+);
 ``list_namespaces`` (and ``list_files(..., include_children=True)``) only see namespaces that
 hold flows (``flows/distinct-namespaces``). ``FlowRecord.updated`` is the server's ``updated``
 when it sends one, else the time of the answer. A ``KestraInstance`` is not thread-safe.
