@@ -14,7 +14,7 @@ a template (``{{ ... }}``) is accepted whatever its type, since its type is only
 rendered; a number is accepted where a string is expected, as the models accept it. Stricter in
 one way: only the camelCase names Kestra reads are offered, not the snake_case spellings the
 Python models also accept. Task types this library does not implement are refused, as
-``validate`` does without ``--allow-unknown-types``.
+``validate`` does without ``--allow-unknown-types`` (``allow_unknown_types=True`` accepts them).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .flow import TOP_LEVEL_KEYS
+from .flow import TOP_LEVEL_KEYS, TYPE_PATTERN
 from .ids import FLOW_ID_PATTERN, INPUT_ID_PATTERN, NAMESPACE_PATTERN, TASK_ID_PATTERN
 from .inputs import INPUT_TYPES
 from .tasks.registry import TASK_CLASSES
@@ -38,8 +38,13 @@ _TASK_LIST = {"type": "array", "items": {"$ref": "#/definitions/task"}}
 _REF = "#/definitions/{model}"
 
 
-def flow_schema() -> dict[str, Any]:
-    """The schema of a flow file, as a JSON-ready dict (a new one at each call)."""
+def flow_schema(*, allow_unknown_types: bool = False) -> dict[str, Any]:
+    """The schema of a flow file, as a JSON-ready dict (a new one at each call).
+
+    ``allow_unknown_types``: accept task and trigger types of other Kestra plugins (any
+    well-formed type name, any properties), as ``validate --allow-unknown-types`` does; the
+    types implemented here are still checked property by property.
+    """
     definitions: dict[str, Any] = {}
     tasks = {
         name: _model_schema(cls, name, definitions, cls.child_task_fields)
@@ -49,8 +54,8 @@ def flow_schema() -> dict[str, Any]:
     triggers = {
         name: _model_schema(cls, name, definitions, ()) for name, cls in TRIGGER_TYPES.items()
     }
-    definitions["task"] = _dispatch("task", tasks, TASK_ID_PATTERN.pattern)
-    definitions["trigger"] = _dispatch("trigger", triggers, TASK_ID_PATTERN.pattern)
+    definitions["task"] = _dispatch("task", tasks, allow_unknown_types)
+    definitions["trigger"] = _dispatch("trigger", triggers, allow_unknown_types)
     definitions.update({f"task:{name}": schema for name, schema in tasks.items()})
     definitions.update({f"trigger:{name}": schema for name, schema in triggers.items()})
     definitions["input"] = _input_schema()
@@ -112,14 +117,17 @@ def _input_schema() -> dict[str, Any]:
     }
 
 
-def _dispatch(kind: str, schemas: dict[str, Any], id_pattern: str) -> dict[str, Any]:
+def _dispatch(kind: str, schemas: dict[str, Any], allow_unknown: bool) -> dict[str, Any]:
     """One ``if``/``then`` per type name: each type gets its own properties."""
+    known: dict[str, Any] = {"enum": sorted(schemas)}
+    if allow_unknown:
+        known = {"anyOf": [known, {"type": "string", "pattern": f"^{TYPE_PATTERN.pattern}$"}]}
     return {
         "type": "object",
         "required": ["id", "type"],
         "properties": {
-            "id": {"type": "string", "pattern": f"^{id_pattern}$"},
-            "type": {"enum": sorted(schemas), "description": f"The {kind} type."},
+            "id": {"type": "string", "pattern": f"^{TASK_ID_PATTERN.pattern}$"},
+            "type": {**known, "description": f"The {kind} type."},
         },
         "allOf": [
             {

@@ -164,3 +164,15 @@ def test_the_command_prints_and_writes_the_schema(tmp_path: Path) -> None:
     target = tmp_path / ".vscode" / "flow.schema.json"
     result = CliRunner().invoke(cli, ["schema", "--output", str(target)])
     assert result.exit_code == 0 and json.loads(target.read_text()) == flow_schema()
+
+
+def test_unknown_types_are_accepted_only_when_asked() -> None:
+    other = {"id": "q", "type": "io.kestra.plugin.jdbc.postgresql.Query", "sql": "select 1"}
+    flow = {"id": "f", "namespace": "dev", "tasks": [other]}
+    strict = jsonschema.Draft7Validator(flow_schema())
+    loose = jsonschema.Draft7Validator(flow_schema(allow_unknown_types=True))
+    assert errors(strict, flow) and errors(loose, flow) == []
+    assert errors(loose, log_flow(mesage="hi"))  # known types are still checked
+    assert errors(loose, {"id": "f", "namespace": "dev", "tasks": [{**other, "type": "a..b"}]})
+    result = CliRunner().invoke(cli, ["schema", "--allow-unknown-types"])
+    assert json.loads(result.stdout) == flow_schema(allow_unknown_types=True)

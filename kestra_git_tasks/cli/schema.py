@@ -18,7 +18,13 @@ __all__ = ["schema"]
     default=None,
     help="Write the schema to this file instead of stdout.",
 )
-def schema(output: Path | None) -> None:
+@click.option(
+    "--allow-unknown-types",
+    is_flag=True,
+    help="Accept task and trigger types of Kestra plugins this library does not implement "
+    "(any properties), as `validate --allow-unknown-types` does.",
+)
+def schema(output: Path | None, allow_unknown_types: bool) -> None:
     """Print the JSON Schema of flow files, generated from the task and trigger models.
 
     Point an editor at it for completion and checks while writing flows (docs/editors.md).
@@ -27,7 +33,12 @@ def schema(output: Path | None) -> None:
     """
     from ..schema import flow_schema
 
-    text = json.dumps(flow_schema(), indent=2, ensure_ascii=False) + "\n"
+    text = (
+        json.dumps(
+            flow_schema(allow_unknown_types=allow_unknown_types), indent=2, ensure_ascii=False
+        )
+        + "\n"
+    )
     if output is None:
         click.echo(text, nl=False)
         return
