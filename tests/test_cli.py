@@ -135,8 +135,10 @@ def test_usage_errors_exit_2(home: Path) -> None:
 
 def test_flows_deploy_list_show_delete(home: Path) -> None:
     code, out, _ = invoke(home, "flows", "deploy", str(DATA / "good_hello.yml"))
-    assert (code, out) == (0, "company.team/good_hello: revision 1\n")
-    assert invoke(home, "flows", "deploy", str(DATA / "good_hello.yml"))[1].endswith("revision 1\n")
+    assert (code, out) == (0, "company.team/good_hello: created, revision 1\n")
+    assert invoke(home, "flows", "deploy", str(DATA / "good_hello.yml"))[1].endswith(
+        "unchanged, revision 1\n"
+    )
     code, out, _ = invoke(home, "flows", "list", "--json")
     assert [(f["namespace"], f["id"], f["revision"]) for f in json.loads(out)] == [
         ("company.team", "good_hello", 1)
@@ -144,7 +146,7 @@ def test_flows_deploy_list_show_delete(home: Path) -> None:
     assert "good_hello" in invoke(home, "flows", "list")[1]
     code, out, _ = invoke(home, "flows", "show", "company.team/good_hello")
     assert out == (DATA / "good_hello.yml").read_text()
-    assert invoke(home, "flows", "delete", "company.team/good_hello")[0] == 0
+    assert invoke(home, "flows", "delete", "company.team/good_hello", "--yes")[0] == 0
     code, _, err = invoke(home, "flows", "show", "company.team/good_hello")
     assert code == 1 and err.startswith("Error: flow company.team/good_hello not found")
 

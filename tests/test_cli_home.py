@@ -16,6 +16,10 @@ READ_ONLY = [
     ["flows", "list", "--json"],
     ["flows", "show", "company.team/good_hello"],
     ["flows", "delete", "company.team/good_hello"],
+    ["flows", "revisions", "company.team/good_hello"],
+    ["flows", "restore", "company.team/good_hello", "--revision", "1"],
+    ["files", "revisions", "prod", "/a.txt"],
+    ["files", "show", "prod", "/a.txt", "--revision", "1"],
     ["files", "list", "prod"],
     ["files", "show", "prod", "/a.txt"],
     ["executions", "list"],
@@ -67,7 +71,7 @@ def test_commands_that_write_create_the_home(tmp_path: Path) -> None:
     home = tmp_path / "new" / "home"
     env = {"KESTRA_GIT_HOME": str(home)}
     code, out, _ = invoke(["flows", "deploy", str(DATA / "good_hello.yml")], env)
-    assert (code, out) == (0, "company.team/good_hello: revision 1\n")
+    assert (code, out) == (0, "company.team/good_hello: created, revision 1\n")
     assert invoke(["flows", "list", "--json"], env)[0] == 0
 
 

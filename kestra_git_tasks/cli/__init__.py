@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from . import deploy, docs, executions, files, flows, run, tasks, validate
+from . import completion, deploy, docs, executions, files, flows, run, schema, tasks, validate
 
 __all__ = ["cli", "main"]
 
@@ -48,6 +48,8 @@ for _command in (
     flows.flows,
     files.files,
     executions.executions,
+    schema.schema,
+    completion.completion,
 ):
     cli.add_command(_command)
 

@@ -23,6 +23,8 @@ from ..errors import KestraAuthError, KestraGitError, NotFoundError
 from ..home import HOME_ENV, default_home
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from ..instance.base import Instance
     from ..instance.local import LocalInstance
 
@@ -261,3 +263,88 @@ def check_namespace(value: str, option: str) -> str:
             param_hint=f"'{option}'",
         )
     return value
+
+
+# -- naming: NAMESPACE/ID, execution id prefixes, confirmation ----------------------------------
+
+
+def split_flow_uid(uid: str) -> tuple[str, str]:
+    """``NAMESPACE/ID`` as ``(namespace, id)``; a usage error (exit 2) for anything else."""
+    namespace, sep, flow_id = uid.rpartition("/")
+    if not sep or not namespace or not flow_id:
+        raise click.BadParameter(f"expected NAMESPACE/ID, for example prod/my_flow; got {uid!r}")
+    return namespace, flow_id
+
+
+def complete_flow_uid(
+    ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of ``NAMESPACE/ID`` from the instance the command would open.
+
+    Never fails: no home folder, an unreachable server or any expected error completes nothing.
+    """
+    from click.shell_completion import CompletionItem
+
+    params = ctx.params
+    server = Server(
+        params.get("server_url"),
+        params.get("server_user"),
+        params.get("server_password"),
+        params.get("server_token"),
+        params.get("server_tenant") or None,
+    )
+    try:
+        with open_store(params.get("home"), server, read_only=True) as instance:
+            uids = [
+                f"{record.namespace}/{record.id}"
+                for namespace in instance.list_namespaces()
+                for record in instance.list_flows(namespace)
+            ]
+    except KestraGitError:
+        return []
+    return [CompletionItem(uid) for uid in sorted(set(uids)) if uid.startswith(incomplete)]
+
+
+def flow_uid_argument(func: F) -> F:
+    """The ``NAMESPACE/ID`` argument (``uid``), completed from the instance."""
+    return click.argument(
+        "uid", metavar="NAMESPACE/ID", shell_complete=complete_flow_uid, callback=_checked_uid
+    )(func)
+
+
+def _checked_uid(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    split_flow_uid(value)  # a usage error before any instance is opened
+    return value
+
+
+def resolve_execution_id(instance: LocalInstance, prefix: str) -> str:
+    """The one execution id ``prefix`` starts (or is); a clear error otherwise.
+
+    None matches: :class:`~kestra_git_tasks.errors.NotFoundError`; several: a usage error that
+    lists them (up to 10).
+    """
+    candidates = instance.execution_ids(prefix, limit=11)
+    if prefix in candidates or len(candidates) == 1:
+        return prefix if prefix in candidates else candidates[0]
+    if not candidates:
+        raise NotFoundError(
+            f"no execution id starts with {prefix!r}; list them with `kestra-git executions list`"
+        )
+    shown = ", ".join(candidates[:10]) + (", ..." if len(candidates) > 10 else "")
+    raise click.BadParameter(
+        f"{prefix!r} is the start of several execution ids ({shown}); give more characters",
+        param_hint="EXECUTION_ID",
+    )
+
+
+def confirm_or_abort(question: str, yes: bool, hint: str) -> None:
+    """Ask ``question`` unless ``yes``; no (or no answer, as in a script) exits 1 with ``hint``."""
+    if yes:
+        return
+    try:
+        confirmed = click.confirm(question, default=False, err=True)
+    except click.Abort:
+        confirmed = False
+    if not confirmed:
+        click.echo(f"Nothing done: {hint}", err=True)
+        sys.exit(1)

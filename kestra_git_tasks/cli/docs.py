@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["command_help", "docs"]
+__all__ = ["command_help", "docs", "project_docs"]
 
 
 @click.command()
@@ -20,18 +20,28 @@ __all__ = ["command_help", "docs"]
     "--output",
     "-o",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("docs"),
-    show_default=True,
-    help="The docs folder.",
+    default=None,
+    help="The folder to write (tasks/*.md, cli.md). [default: docs/ of the kestra-git-tasks "
+    "source checkout this command runs from; required otherwise]",
 )
 @click.pass_context
-def docs(ctx: click.Context, check: bool, output: Path) -> None:
-    """Generate the task reference (docs/tasks/*.md, docs/cli.md) from the models.
+def docs(ctx: click.Context, check: bool, output: Path | None) -> None:
+    """Generate the task reference (tasks/*.md, cli.md) from the models.
 
-    Example: kestra-git docs --check
+    Without --output it writes the project's own docs/, and only when kestra-git runs from
+    its source checkout: it never writes into another project's docs/ folder.
+
+    Example: kestra-git docs --output /tmp/kestra-git-reference
     """
     from ..docgen import generate_docs
 
+    if output is None:
+        output = project_docs()
+        if output is None:
+            raise click.UsageError(
+                "kestra-git is not running from its source checkout: give the folder to write "
+                "with --output DIR"
+            )
     pages = generate_docs(command_help(ctx.find_root().command))
     stale = []
     for relative, content in sorted(pages.items()):
@@ -52,6 +62,17 @@ def docs(ctx: click.Context, check: bool, output: Path) -> None:
         click.echo(f"Docs up to date ({len(pages)} pages).")
     else:
         click.echo(f"Wrote {len(stale)} page(s); {len(pages) - len(stale)} already up to date.")
+
+
+def project_docs() -> Path | None:
+    """``docs/`` of the kestra-git-tasks source checkout this package is imported from, if any."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    named = 'name = "kestra-git-tasks"' in pyproject
+    return root / "docs" if named and (root / "docs").is_dir() else None
 
 
 def command_help(root: click.Command, name: str = "kestra-git") -> list[tuple[str, str]]:

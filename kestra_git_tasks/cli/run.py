@@ -70,9 +70,13 @@ def run(
     from ..runner import run_flow
     from ..secrets import SecretStore
 
+    printed_errors: set[str] = set()  # an error already shown as a log line is not repeated
+
     def echo_log(log: LogRecord) -> None:
         if log.level in ("DEBUG", "TRACE") and not verbose:
             return
+        if log.level == "ERROR":
+            printed_errors.add(log.message)
         task = f"[{log.task_id}] " if log.task_id else ""
         click.echo(f"{log.timestamp:%H:%M:%S} {log.level:<5} {task}{log.message}", err=True)
 
@@ -100,5 +104,6 @@ def run(
             error = execution.error or "execution failed"
             if server.url:
                 error = with_server_hint(error, flow_store)
-            click.echo(f"Error: {one_line(error)}", err=True)
+            if error not in printed_errors:
+                click.echo(f"Error: {one_line(error)}", err=True)
         sys.exit(1)

@@ -1,4 +1,10 @@
-"""``kestra-git validate``: check flow files with Kestra's rules, changing nothing."""
+"""``kestra-git validate``: check flow files with Kestra's rules, changing nothing.
+
+Three formats: ``text`` (a line per file, problems on stderr), ``json`` (one report on stdout)
+and ``github`` (GitHub Actions ``::error file=...,line=...::message`` workflow commands on
+stdout, which the workflow turns into annotations on the pull request). ``-q`` keeps only the
+problems. The exit status is 1 when any file is invalid, whatever the format.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,10 @@ from typing import Any
 
 import click
 
-from ..errors import FlowFileError
-from ._common import flow_files, json_option, one_line, print_json
+from ..errors import FlowFileError, FlowProblem
+from ._common import flow_files, one_line, print_json
 
-__all__ = ["validate"]
+__all__ = ["github_annotation", "validate"]
 
 
 @click.command()
@@ -22,17 +28,34 @@ __all__ = ["validate"]
     help="Accept task and trigger types of Kestra plugins this library does not implement "
     "(checked with Kestra core's rules only): for flows deployed to a Kestra server.",
 )
-@json_option
-def validate(paths: tuple[Path, ...], allow_unknown_types: bool, as_json: bool) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for GitHub Actions annotations.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (same as --format json).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the problems (text format).")
+def validate(
+    paths: tuple[Path, ...],
+    allow_unknown_types: bool,
+    output_format: str,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Check flow files (or every .yml/.yaml under directories); exit 1 if any is invalid.
 
     A directory is read as `kestra-git deploy` reads it: what its root .kestraignore matches,
     dot-folders (.github, .git...) and .git* files are skipped.
 
-    Example: kestra-git validate flows/ --allow-unknown-types
+    Example: kestra-git validate flows/ --format github
     """
     from ..flow import load_flow_file
 
+    output_format = "json" if as_json else output_format
+    text = output_format == "text"
     files = flow_files(paths)
     report: list[dict[str, Any]] = []
     bad = 0
@@ -43,16 +66,31 @@ def validate(paths: tuple[Path, ...], allow_unknown_types: bool, as_json: bool) 
             bad += 1
             problems = [{"line": p.line, "message": p.message} for p in exc.problems]
             report.append({"file": str(file), "valid": False, "problems": problems})
-            if not as_json:
-                for problem in exc.problems:
+            for problem in exc.problems:
+                if text:
                     click.echo(one_line(str(problem)), err=True)
+                elif output_format == "github":
+                    click.echo(github_annotation(problem, str(file)))
         else:
             report.append({"file": str(file), "valid": True, "flow": flow.uid, "problems": []})
-            if not as_json:
+            if text and not quiet:
                 click.echo(f"{file}: ok ({flow.uid})")
-    if as_json:
+    if output_format == "json":
         print_json(report)
-    else:
-        click.echo(f"{len(files) - bad} valid, {bad} invalid", err=bad > 0)
+    elif not quiet or bad:
+        click.echo(f"{len(files) - bad} valid, {bad} invalid", err=bad > 0 or not text)
     if bad:
         sys.exit(1)
+
+
+def github_annotation(problem: FlowProblem, file: str) -> str:
+    """``::error file=F,line=L::MESSAGE``, escaped as GitHub's workflow commands require."""
+    where = f"file={_escape(problem.path or file, property=True)}"
+    if problem.line is not None:
+        where += f",line={problem.line}"
+    return f"::error {where}::{_escape(problem.message)}"
+
+
+def _escape(value: str, *, property: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if property else value

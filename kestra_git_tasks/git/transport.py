@@ -8,6 +8,7 @@ libgit2's process-wide settings (:func:`apply_process_wide_settings`).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -264,6 +265,25 @@ def _scrub(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+def _is_local(url: str) -> bool:
+    """A ``file://`` URL or a bare path (not ``scheme://`` nor scp-like ``user@host:path``)."""
+    if url.lower().startswith("file://"):
+        return True
+    return "://" not in url and not re.match(r"^[^/@]+@[^/:]+:", url)
+
+
+def _local_message(url: str, where: str, detail: str) -> str:
+    if not url.lower().startswith("file://"):
+        return (
+            f"'{where}' is not a URL ({detail}): write a local repository as "
+            f"file:///absolute/path, or give an http(s):// or ssh:// URL."
+        )
+    return (
+        f"Cannot open the local repository {where} ({detail}): check that the path exists, "
+        f"is absolute, and is a Git repository (bare or with a working tree)."
+    )
+
+
 def map_git_error(
     exc: pygit2.GitError, *, url: str, action: str, credentials: Credentials | None = None
 ) -> GitError:
@@ -278,6 +298,8 @@ def map_git_error(
     lowered = detail.lower()
     error_class = getattr(exc, "error_class", None)
 
+    if _is_local(url):  # no host, port or proxy to check: the path is the only suspect
+        return GitError(_local_message(url, where, detail))
     if "cannot redirect" in lowered:
         return GitError(
             f"{where} redirected to another location that libgit2 refuses to follow ({detail}). "

@@ -92,6 +92,7 @@ class FileRecord:
     size: int
     sha256: str
     updated: datetime
+    deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,14 @@ class Instance(Protocol):
 
     def read_file(self, namespace: str, path: str) -> bytes:
         """Content of the latest revision; raises NotFoundError when absent."""
+        ...
+
+    def file_revisions(self, namespace: str, path: str) -> list[FileRecord]:
+        """Every revision of the file, oldest first ([] when it never existed)."""
+        ...
+
+    def read_file_revision(self, namespace: str, path: str, revision: int) -> bytes:
+        """Content of one revision; raises NotFoundError when there is no such revision."""
         ...
 
     def write_file(self, namespace: str, path: str, content: bytes) -> FileRecord:

@@ -8,7 +8,8 @@ restores what a failed apply had changed. What each method costs, in requests:
 * ``flow_index``: 1 (``flows/search``), whatever the number of flows.
 * ``list_flows``: 2 (``flows/search`` for revisions, one ``flows/export/by-query`` zip for the
   sources), whatever the number of flows; 1 when the scope holds none.
-* ``get_flow``, ``flow_revisions``, ``list_namespaces``, ``read_file``: 1.
+* ``get_flow``, ``flow_revisions``, ``list_namespaces``, ``read_file``,
+  ``read_file_revision``: 1; ``file_revisions``: 1 + 1 per revision (to fill size and sha256).
 * ``validate_flows``: 1 for any number of flows (a source holding a line that starts with
   ``---`` is sent on its own, as Kestra splits the body there).
 * ``put_flow``: 1 (``PUT``), 2 for a new flow (``PUT`` answers 404, then ``POST``).
@@ -20,8 +21,9 @@ restores what a failed apply had changed. What each method costs, in requests:
   ``list_files``, and the first ``read_file`` of each of those files takes its content from
   there (no request): listing then reading a namespace costs one read per file, not two.
 
-Not faithful to the protocol, because Kestra's API does not offer it cheaply: file revisions
-are not read (one more request per file), so ``FileRecord.revision`` is always 1;
+Not faithful to the protocol, because Kestra's API does not offer it cheaply: ``list_files``
+does not read file revisions (one more request per file), so its ``FileRecord.revision`` is
+always 1 (``file_revisions`` reads them, on Kestra 1.2+);
 ``list_namespaces`` (and ``list_files(..., include_children=True)``) only see namespaces that
 hold flows (``flows/distinct-namespaces``). ``FlowRecord.updated`` is the server's ``updated``
 when it sends one, else the time of the answer. A ``KestraInstance`` is not thread-safe.
@@ -255,6 +257,31 @@ class KestraInstance:
             content = self._api.read_file(namespace, path)
         if content is None:
             raise NotFoundError(f"namespace file {path} not found in namespace {namespace!r}")
+        return content
+
+    def file_revisions(self, namespace: str, path: str) -> list[FileRecord]:
+        """Every revision the server keeps (Kestra 1.2+): 1 request + 1 read per revision.
+
+        Kestra answers 404 for a deleted file's revisions: [] then. ``updated`` is unknown (the
+        time of the answer).
+        """
+        path = normalize_file_path(path)
+        records = []
+        for number in self._api.file_revisions(namespace, path):
+            content = self._api.read_file(namespace, path, number) or b""
+            digest = hashlib.sha256(content).hexdigest()
+            now = datetime.now(UTC)
+            records.append(FileRecord(namespace, path, number, len(content), digest, now))
+        return records
+
+    def read_file_revision(self, namespace: str, path: str, revision: int) -> bytes:
+        """Content of one revision (``files?revision=``, Kestra 1.2+)."""
+        path = normalize_file_path(path)
+        content = self._api.read_file(namespace, path, revision)
+        if content is None:
+            raise NotFoundError(
+                f"namespace file {path} of namespace {namespace!r} has no revision {revision}"
+            )
         return content
 
     def write_file(self, namespace: str, path: str, content: bytes) -> FileRecord:

@@ -258,10 +258,22 @@ class KestraApi:
             raise self._unexpected(path, "a list of {fileName, type}")
         return [entry for entry in data if isinstance(entry, dict)]
 
-    def read_file(self, namespace: str, path: str) -> bytes | None:
-        """The file's content, or None when it does not exist."""
-        response = self.send("GET", _files_path(namespace), params=[("path", path)], allow=(404,))
+    def read_file(self, namespace: str, path: str, revision: int | None = None) -> bytes | None:
+        """The file's content (of ``revision``, Kestra 1.2+), or None when it does not exist."""
+        params: Params = [("path", path)]
+        if revision:
+            params.append(("revision", revision))
+        response = self.send("GET", _files_path(namespace), params=params, allow=(404,))
         return None if response.status_code == 404 else response.content
+
+    def file_revisions(self, namespace: str, path: str) -> list[int]:
+        """``files/revisions`` (Kestra 1.2+): the file's revision numbers; [] on 404."""
+        where = _files_path(namespace) + "/revisions"
+        data = self._json("GET", where, params=[("path", path)], allow=(404,))
+        if not isinstance(data, list | None):
+            raise self._unexpected(where, "a list of {revision}")
+        found = (item.get("revision") for item in data or [] if isinstance(item, dict))
+        return sorted(number for number in found if isinstance(number, int))
 
     def upload_file(self, namespace: str, path: str, content: bytes) -> None:
         """``POST`` multipart part ``fileContent`` to ``path`` (created or overwritten)."""

@@ -52,18 +52,19 @@ class LocalInstance(ExecutionStore):
     are each their own transaction. Use it as a context manager, or call :meth:`close`. The
     connection may only be used from the thread that created the object.
 
-    ``validator`` checks each flow source before it is saved; ``busy_timeout`` is how many
+    ``home`` is a folder (``str`` or ``Path``), created when missing. ``validator`` checks
+    each flow source before it is saved; ``busy_timeout`` is how many
     seconds a write waits for another process's write transaction before failing.
     """
 
     def __init__(
         self,
-        home: Path,
+        home: str | Path,
         *,
         validator: FlowValidator | None = None,
         busy_timeout: float = 30.0,
     ) -> None:
-        super().__init__(home, busy_timeout=busy_timeout)
+        super().__init__(Path(home), busy_timeout=busy_timeout)
         self._validator = validator
         # source -> problems (validator's, then identity's) and identity: a sync validates its
         # whole plan, then saves it; each source is parsed once.
@@ -197,6 +198,15 @@ class LocalInstance(ExecutionStore):
             self._insert_flow(FlowRecord(namespace, flow_id, revision, latest.source, now, True))
         return True
 
+    # -- executions by prefix -------------------------------------------------------------------
+    def execution_ids(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids of recorded executions starting with ``prefix`` (exact text, no wildcards)."""
+        rows = self._query(
+            "SELECT id FROM executions WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+            (len(prefix), prefix, limit),
+        )
+        return [row[0] for row in rows]
+
     # -- namespace files -----------------------------------------------------------------------
     _FILE_COLUMNS = "t.namespace, t.path, t.revision, t.size, t.sha256, t.deleted, t.created"
 
@@ -209,6 +219,7 @@ class LocalInstance(ExecutionStore):
             row["size"],
             row["sha256"],
             from_text(row["created"]),
+            bool(row["deleted"]),
         )
 
     def _latest_file(self, namespace: str, path: str) -> sqlite3.Row | None:
@@ -243,6 +254,28 @@ class LocalInstance(ExecutionStore):
         )
         if not rows or rows[0]["deleted"]:
             raise NotFoundError(f"namespace file {path} not found in namespace {namespace!r}")
+        return bytes(rows[0]["content"])
+
+    def file_revisions(self, namespace: str, path: str) -> list[FileRecord]:
+        """Every revision of the file, oldest first, deleted ones included."""
+        rows = self._query(
+            f"SELECT {self._FILE_COLUMNS} FROM files AS t WHERE namespace = ? AND path = ? "
+            "ORDER BY revision",
+            (namespace, normalize_file_path(path)),
+        )
+        return [self._file(row) for row in rows]
+
+    def read_file_revision(self, namespace: str, path: str, revision: int) -> bytes:
+        """Content of one revision (a deleted revision keeps the content it deleted)."""
+        path = normalize_file_path(path)
+        rows = self._query(
+            "SELECT content FROM files WHERE namespace = ? AND path = ? AND revision = ?",
+            (namespace, path, revision),
+        )
+        if not rows:
+            raise NotFoundError(
+                f"namespace file {path} of namespace {namespace!r} has no revision {revision}"
+            )
         return bytes(rows[0]["content"])
 
     def write_file(self, namespace: str, path: str, content: bytes) -> FileRecord:

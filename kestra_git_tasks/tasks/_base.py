@@ -14,7 +14,7 @@ import json
 import types
 import typing
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -39,6 +39,7 @@ __all__ = [
     "Task",
     "format_validation_error",
     "secret_value",
+    "typed_output",
     "unknown_property_message",
 ]
 
@@ -176,6 +177,21 @@ class Task(BaseModel):
     def run(self, ctx: RunContext) -> Output | None:
         """Run the task; return its outputs (None when it has none)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+
+OutputT = TypeVar("OutputT", bound=Output)
+
+
+def typed_output(output: object, cls: type[OutputT]) -> OutputT:
+    """``output`` typed as the task's own ``Output`` class (anything else is a bug).
+
+    A task whose ``run`` comes from a shared base class overrides it with
+    ``return typed_output(super().run(ctx), MyTask.Output)``, so that ``MyTask(...).run(ctx)``
+    is typed with ``MyTask.Output`` and its fields.
+    """
+    if not isinstance(output, cls):
+        raise TypeError(f"expected a {cls.__qualname__}, got {type(output).__qualname__}")
+    return output
 
 
 def secret_value(value: SecretStr | None) -> str | None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from .._base import Output, Task
+from .._base import Task
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -46,7 +46,8 @@ class Log(Task):
         default="INFO", description="Log level of the message."
     )
 
-    def run(self, ctx: RunContext) -> Output | None:
+    def run(self, ctx: RunContext) -> None:
+        """Log the message(s); Log has no outputs."""
         messages = self.message if isinstance(self.message, list) else [self.message]
         for message in messages:
             ctx.log(self.level, message)

@@ -53,11 +53,24 @@ def parse_globs(value: Any) -> list[str] | None:
 
 
 #: Kestra's glob property: a list, a JSON list in a string, or one glob (None: everything).
-Globs = Annotated[list[str] | None, BeforeValidator(parse_globs)]
+Globs = Annotated[
+    list[str] | None, BeforeValidator(parse_globs, json_schema_input_type=list[str] | str | None)
+]
+
+
+#: Hosts whose commit page URL is known: host -> the path segment before the commit id.
+_COMMIT_PAGES = {
+    "github.com": "commit",
+    "gitlab.com": "commit",
+    "bitbucket.org": "commits",
+    "codeberg.org": "commit",
+    "gitea.com": "commit",
+}
 
 
 def commit_url(url: str, commit_id: str, branch: str) -> str | None:
-    """Web URL of a commit on GitHub, GitLab, Bitbucket, Azure DevOps (HTTP or SSH remote)."""
+    """Web URL of a commit on GitHub, GitLab, Bitbucket, Codeberg, Gitea or Azure DevOps (HTTP
+    or SSH remote); None for any other host, whose page layout is unknown."""
     ssh = re.match(r"^(?:ssh://)?[\w.-]+@(?:ssh\.)?([\w.-]+)[:/](?:v\d+/)?(.+)$", url)
     scheme = "https"
     if ssh and "://" not in url.split("@", 1)[0].replace("ssh://", ""):
@@ -76,9 +89,8 @@ def commit_url(url: str, commit_id: str, branch: str) -> str | None:
             path = f"{head}/_git/{last}" if head else f"_git/{last}"
         ref = quote(f"refs/heads/{branch}", safe="")
         return f"{scheme}://{host}/{path}/commit/{commit_id}?refName={ref}"
-    if host.endswith("bitbucket.org"):
-        return f"{scheme}://{host}/{path}/commits/{commit_id}"
-    return f"{scheme}://{host}/{path}/commit/{commit_id}"
+    page = _COMMIT_PAGES.get(host.lower().removeprefix("www."))
+    return f"{scheme}://{host}/{path}/{page}/{commit_id}" if page else None
 
 
 class PushTask(KestraApiTask):

@@ -11,6 +11,7 @@ from pydantic import Field
 from ...flowfile import child_namespace, is_flow_file, rewrite_namespaces
 from ...ids import FLOW_ID_PATTERN, NAMESPACE_PATTERN
 from .._base import Output as TaskOutput
+from .._base import typed_output
 from ._push import Globs, PushTask
 
 if TYPE_CHECKING:
@@ -95,6 +96,10 @@ class PushFlows(PushTask):
         flows: list[dict[str, str]] = Field(
             description="Diff rows `{file, additions, deletions, changes}` (strings, as Kestra)."
         )
+
+    def run(self, ctx: RunContext) -> Output:
+        """Run the task; the outputs are this task's ``Output``."""
+        return typed_output(super().run(ctx), PushFlows.Output)
 
     def source(self, ctx: RunContext) -> str:
         """The namespace exported."""

@@ -11,6 +11,7 @@ from pydantic import Field
 from ...errors import NotFoundError
 from ...ids import NAMESPACE_PATTERN
 from .._base import Output as TaskOutput
+from .._base import typed_output
 from ._push import Globs, PushTask
 
 if TYPE_CHECKING:
@@ -125,6 +126,10 @@ class PushNamespaceFiles(PushTask):
         files: list[dict[str, str]] = Field(
             description="Diff rows `{file, additions, deletions, changes}` (strings, as Kestra)."
         )
+
+    def run(self, ctx: RunContext) -> Output:
+        """Run the task; the outputs are this task's ``Output``."""
+        return typed_output(super().run(ctx), PushNamespaceFiles.Output)
 
     def source(self, ctx: RunContext) -> str:
         """The namespace pushed."""

@@ -13,6 +13,7 @@ from ...flowfile import child_namespace, is_flow_file, prepare_flow
 from ...ids import NAMESPACE_PATTERN
 from ...instance.base import FlowRecord, Instance, namespace_matches
 from .._base import Output as TaskOutput
+from .._base import typed_output
 from ._sync import (
     Entry,
     FlowRow,
@@ -153,6 +154,10 @@ class SyncFlows(SyncTask):
         )
 
     # -- plan ----------------------------------------------------------------------------------
+    def run(self, ctx: RunContext) -> Output:
+        """Run the task; the outputs are this task's ``Output``."""
+        return typed_output(super().run(ctx), SyncFlows.Output)
+
     def plan(self, ctx: RunContext) -> SyncPlan:
         instance = ctx.require_instance()
         cache, commit = self.fetch(ctx)

@@ -11,6 +11,7 @@ from pydantic import Field
 from ...ids import NAMESPACE_PATTERN
 from ...instance.base import namespace_matches
 from .._base import Output as TaskOutput
+from .._base import typed_output
 from ._sync import (
     Entry,
     FileRow,
@@ -87,6 +88,10 @@ class SyncNamespaceFiles(SyncTask):
         )
         diff_file: str = Field(description="The same rows as a JSON Lines file.")
         commit_id: str | None = Field(description="The commit that was synced.")
+
+    def run(self, ctx: RunContext) -> Output:
+        """Run the task; the outputs are this task's ``Output``."""
+        return typed_output(super().run(ctx), SyncNamespaceFiles.Output)
 
     def target(self, ctx: RunContext) -> str:
         """The namespace written to."""

@@ -21,6 +21,7 @@ from pydantic.config import JsonDict
 
 from ...errors import ConfigError, TaskFailedError
 from .._base import Output as TaskOutput
+from .._base import typed_output
 from .._workdir import (
     WorkdirFilesTask,
     collect_output_files,
@@ -223,6 +224,10 @@ class ShellCommands(ScriptCommands):
     class Output(ScriptCommands.Output):
         """Outputs of shell Commands."""
 
+    def run(self, ctx: RunContext) -> Output:
+        """Run the commands; the outputs are this task's ``Output``."""
+        return typed_output(super().run(ctx), ShellCommands.Output)
+
 
 class PythonCommands(ScriptCommands):
     """Run Python commands on the host.
@@ -280,6 +285,10 @@ class PythonCommands(ScriptCommands):
 
     class Output(ScriptCommands.Output):
         """Outputs of Python Commands."""
+
+    def run(self, ctx: RunContext) -> Output:
+        """Run the commands; the outputs are this task's ``Output``."""
+        return typed_output(super().run(ctx), PythonCommands.Output)
 
     def prepare(self, ctx: RunContext, env: dict[str, str], tools: Path) -> None:
         """``python``/``python3`` on PATH run ``sys.executable``; unbuffered output."""
