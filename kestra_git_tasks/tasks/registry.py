@@ -28,6 +28,7 @@ _TASKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("io.kestra.plugin.git.PushNamespaceFiles", "git.push_namespace_files:PushNamespaceFiles", ()),
     ("io.kestra.plugin.git.Clone", "git.clone:Clone", ()),
     ("io.kestra.plugin.git.NamespaceSync", "git.namespace_sync:NamespaceSync", ()),
+    ("io.kestra.plugin.git.TenantSync", "git.tenant_sync:TenantSync", ()),
     (
         "io.kestra.plugin.core.flow.WorkingDirectory",
         "core.working_directory:WorkingDirectory",
