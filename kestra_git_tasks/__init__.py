@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 # task do not pay for pygit2, httpx and every task model.
 _LAZY: dict[str, str] = {
     "Clone": ".tasks.git.clone",
+    "CreatePullRequest": ".tasks.github.pulls_create",
     "ConfigError": ".errors",
     "ExecutionRecord": ".instance.base",
     "FileRecord": ".instance.base",
@@ -120,6 +121,7 @@ if TYPE_CHECKING:
     from .tasks.git.sync_legacy import Sync as Sync
     from .tasks.git.sync_namespace_files import SyncNamespaceFiles as SyncNamespaceFiles
     from .tasks.git.tenant_sync import TenantSync as TenantSync
+    from .tasks.github.pulls_create import CreatePullRequest as CreatePullRequest
     from .tasks.scripts.commands import PythonCommands as PythonCommands
     from .tasks.scripts.commands import ShellCommands as ShellCommands
 

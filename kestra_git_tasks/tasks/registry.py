@@ -32,6 +32,7 @@ _TASKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("io.kestra.plugin.git.PushExecutionFiles", "git.push_execution_files:PushExecutionFiles", ()),
     ("io.kestra.plugin.git.Sync", "git.sync_legacy:Sync", ()),
     ("io.kestra.plugin.git.Push", "git.push_legacy:Push", ()),
+    ("io.kestra.plugin.github.pulls.Create", "github.pulls_create:CreatePullRequest", ()),
     (
         "io.kestra.plugin.core.flow.WorkingDirectory",
         "core.working_directory:WorkingDirectory",
