@@ -47,6 +47,7 @@ _LAZY: dict[str, str] = {
     "NotFoundError": ".errors",
     "Output": ".tasks._base",
     "Push": ".tasks.git.push_legacy",
+    "PushDashboards": ".tasks.git.push_dashboards",
     "PushExecutionFiles": ".tasks.git.push_execution_files",
     "PushFlows": ".tasks.git.push_flows",
     "PushNamespaceFiles": ".tasks.git.push_namespace_files",
@@ -57,6 +58,7 @@ _LAZY: dict[str, str] = {
     "SecretStore": ".secrets",
     "ShellCommands": ".tasks.scripts.commands",
     "Sync": ".tasks.git.sync_legacy",
+    "SyncDashboards": ".tasks.git.sync_dashboards",
     "SyncFlow": ".tasks.git.sync_flow",
     "SyncFlows": ".tasks.git.sync_flows",
     "SyncNamespaceFiles": ".tasks.git.sync_namespace_files",
@@ -112,10 +114,12 @@ if TYPE_CHECKING:
     from .tasks.core.working_directory import WorkingDirectory as WorkingDirectory
     from .tasks.git.clone import Clone as Clone
     from .tasks.git.namespace_sync import NamespaceSync as NamespaceSync
+    from .tasks.git.push_dashboards import PushDashboards as PushDashboards
     from .tasks.git.push_execution_files import PushExecutionFiles as PushExecutionFiles
     from .tasks.git.push_flows import PushFlows as PushFlows
     from .tasks.git.push_legacy import Push as Push
     from .tasks.git.push_namespace_files import PushNamespaceFiles as PushNamespaceFiles
+    from .tasks.git.sync_dashboards import SyncDashboards as SyncDashboards
     from .tasks.git.sync_flow import SyncFlow as SyncFlow
     from .tasks.git.sync_flows import SyncFlows as SyncFlows
     from .tasks.git.sync_legacy import Sync as Sync

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from . import deploy, docs, executions, files, flows, run, tasks, validate
+from . import dashboards, deploy, docs, executions, files, flows, run, tasks, validate
 
 __all__ = ["cli", "main"]
 
@@ -48,6 +48,7 @@ for _command in (
     flows.flows,
     files.files,
     executions.executions,
+    dashboards.dashboards,
 ):
     cli.add_command(_command)
 

@@ -39,7 +39,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import InstanceError, KestraApiError, KestraGitError, NotFoundError
 from ..flowfile import flow_identity
-from .base import FileRecord, FlowRecord, Instance, namespace_matches, normalize_file_path
+from . import kestra_dashboards
+from .base import (
+    DashboardRecord,
+    FileRecord,
+    FlowRecord,
+    Instance,
+    dashboard_id,
+    namespace_matches,
+    normalize_file_path,
+)
 from .kestra_http import KestraApi, timestamp
 
 if TYPE_CHECKING:
@@ -306,6 +315,34 @@ class KestraInstance:
                 elif entry.get("type") == "File":
                     files.append((path, timestamp(entry.get("lastModifiedTime"))))
         return files
+
+    # -- dashboards (kestra_dashboards.py); writes are undone by a failed batch -------------
+    def list_dashboards(self) -> list[DashboardRecord]:
+        return kestra_dashboards.list_dashboards(self._api)
+
+    def get_dashboard(self, dashboard_id: str) -> DashboardRecord | None:
+        return kestra_dashboards.get_dashboard(self._api, dashboard_id)
+
+    def put_dashboard(self, source: str) -> DashboardRecord:
+        key = dashboard_id(source)
+        previous = self.get_dashboard(key) if self._batch is not None else None
+        undo: Callable[[], object] = (
+            partial(kestra_dashboards.put_dashboard, self._api, previous.source)
+            if previous is not None
+            else partial(kestra_dashboards.delete_dashboard, self._api, key)
+        )
+        put = partial(kestra_dashboards.put_dashboard, self._api, source)
+        return self._change(f"save dashboard {key}", f"dashboard {key}", undo, put)
+
+    def delete_dashboard(self, dashboard_id: str) -> bool:
+        previous = self.get_dashboard(dashboard_id) if self._batch is not None else None
+        undo: Callable[[], object] = (
+            partial(kestra_dashboards.put_dashboard, self._api, previous.source)
+            if previous is not None
+            else _nothing
+        )
+        delete = partial(kestra_dashboards.delete_dashboard, self._api, dashboard_id)
+        return self._change(f"delete dashboard {dashboard_id}", dashboard_id, undo, delete)
 
     # -- all or nothing ------------------------------------------------------------------------
     @contextmanager

@@ -30,6 +30,8 @@ _TASKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("io.kestra.plugin.git.NamespaceSync", "git.namespace_sync:NamespaceSync", ()),
     ("io.kestra.plugin.git.TenantSync", "git.tenant_sync:TenantSync", ()),
     ("io.kestra.plugin.git.PushExecutionFiles", "git.push_execution_files:PushExecutionFiles", ()),
+    ("io.kestra.plugin.git.SyncDashboards", "git.sync_dashboards:SyncDashboards", ()),
+    ("io.kestra.plugin.git.PushDashboards", "git.push_dashboards:PushDashboards", ()),
     ("io.kestra.plugin.git.Sync", "git.sync_legacy:Sync", ()),
     ("io.kestra.plugin.git.Push", "git.push_legacy:Push", ()),
     ("io.kestra.plugin.github.pulls.Create", "github.pulls_create:CreatePullRequest", ()),

@@ -153,12 +153,14 @@ class InstanceSide:
 
 @dataclass
 class Plan:
-    """What the sync does: the diff lines, the instance writes (GIT) or Git edits (KESTRA),
-    and how many items the source side holds and how many deletions the plan makes."""
+    """What the sync does: the diff lines; the instance writes (GIT: flows and files, and
+    dashboards by id, None to delete) or the Git edits (KESTRA); how many items the source
+    side holds and how many deletions the plan makes."""
 
     lines: list[DiffLine] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
     edits: dict[str, bytes | None] = field(default_factory=dict)
+    dashboards: dict[str, str | None] = field(default_factory=dict)
     problems: list[FlowProblem] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     source_items: int = 0
@@ -169,6 +171,7 @@ class Plan:
         self.lines += other.lines
         self.writes += other.writes
         self.edits.update(other.edits)
+        self.dashboards.update(other.dashboards)
         self.problems += other.problems
         self.missing += other.missing
         self.source_items += other.source_items

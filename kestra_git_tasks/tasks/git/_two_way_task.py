@@ -19,7 +19,8 @@ import dataclasses
 import json
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
@@ -41,6 +42,7 @@ from ._two_way import (
     instance_side,
     plan_namespace,
 )
+from ._two_way_dashboards import DASHBOARDS_DIR, plan_dashboards
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -53,6 +55,9 @@ Lister = Callable[[str], dict[str, str]]
 
 class TwoWayTask(KestraApiTask):
     """Shared properties and pipeline of NamespaceSync and TenantSync."""
+
+    #: Also sync the tenant's dashboards (``_global/dashboards``): TenantSync.
+    with_dashboards: ClassVar[bool] = False
 
     branch: str = Field(
         description="Branch to sync (no `origin/` or `refs/heads/` prefix). With "
@@ -192,16 +197,27 @@ class TwoWayTask(KestraApiTask):
         instance = ctx.require_instance()
         options = self.options(ctx)
         plan = Plan()
+        read = partial(cache.read_blob, url)
         for namespace in self.namespaces(ctx, in_git):
-            side = git_side(in_git.get(namespace, {}), namespace, lambda b: cache.read_blob(url, b))
+            side = git_side(in_git.get(namespace, {}), namespace, read)
             kestra = instance_side(instance, namespace)
             plan.extend(plan_namespace(namespace, side, kestra, options, ctx))
+        if self.with_dashboards:
+            listed = lister(_join(directory, DASHBOARDS_DIR))
+            ours = {record.id: record.source for record in instance.list_dashboards()}
+            plan.extend(plan_dashboards(listed, read, ours, options, ctx))
         check_plan(plan, options, self.allow_empty, self.scope(ctx))
-        if plan.writes and not self.dry_run:
-            ctx.info(f"applying {len(plan.writes)} change(s) from commit {commit[:12]}")
+        if (plan.writes or plan.dashboards) and not self.dry_run:
+            changes = len(plan.writes) + len(plan.dashboards)
+            ctx.info(f"applying {changes} change(s) from commit {commit[:12]}")
             with instance.batch():
                 for write in plan.writes:
                     _write(instance, write)
+                for key, source in plan.dashboards.items():
+                    if source is None:
+                        instance.delete_dashboard(key)
+                    else:
+                        instance.put_dashboard(source)
         return plan
 
     def _to_git(
@@ -211,6 +227,11 @@ class TwoWayTask(KestraApiTask):
         instance = ctx.require_instance()
         options = self.options(ctx)
         kestra = {name: instance_side(instance, name) for name in self.instance_namespaces(ctx)}
+        ours = (
+            {record.id: record.source for record in instance.list_dashboards()}
+            if self.with_dashboards
+            else {}
+        )
         prefix = f"{directory}/" if directory else ""
         planned: list[Plan] = []
 
@@ -220,6 +241,9 @@ class TwoWayTask(KestraApiTask):
             for namespace in sorted(kestra):
                 side = git_side(in_git.get(namespace, {}), namespace, view.read)
                 plan.extend(plan_namespace(namespace, side, kestra[namespace], options, ctx))
+            if self.with_dashboards:
+                listed = view.files(_join(directory, DASHBOARDS_DIR))
+                plan.extend(plan_dashboards(listed, view.read, ours, options, ctx))
             check_plan(plan, options, self.allow_empty, self.scope(ctx))
             planned.append(plan)
             return {prefix + path: content for path, content in plan.edits.items()}
@@ -254,3 +278,7 @@ class TwoWayTask(KestraApiTask):
             person = Identity(name, self.author_email)
             return person, person
         return DEFAULT_IDENTITY, DEFAULT_IDENTITY
+
+
+def _join(directory: str, folder: str) -> str:
+    return f"{directory}/{folder}" if directory else folder

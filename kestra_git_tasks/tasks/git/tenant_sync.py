@@ -22,6 +22,7 @@ class TenantSync(TwoWayTask):
     does not have are left alone. With `sourceOfTruth: GIT` every namespace folder of Git and
     every namespace of the instance is planned first, then applied in one all-or-nothing batch.
     `whenMissingInSource` and `protectedNamespaces` (default `system`) work as in NamespaceSync.
+    The tenant's dashboards are synced too, as `<gitDirectory>/_global/dashboards/<id>.yaml`.
 
     Examples:
 
@@ -65,6 +66,7 @@ class TenantSync(TwoWayTask):
     """
 
     type: ClassVar[str] = "io.kestra.plugin.git.TenantSync"
+    with_dashboards: ClassVar[bool] = True
 
     def scope(self, ctx: RunContext) -> str:
         return "the tenant"
