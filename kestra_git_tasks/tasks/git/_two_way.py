@@ -56,6 +56,7 @@ __all__ = [
     "git_side",
     "instance_side",
     "plan_namespace",
+    "report_invalid",
 ]
 
 FLOWS_DIR, FILES_DIR = "flows", "files"
@@ -372,14 +373,21 @@ def _git_flow(
         problem = "; ".join(found) if found else None
     if problem is None:
         return source
-    what = f"FLOW {namespace}:{flow_id}"
+    report_invalid(plan, f"FLOW {namespace}:{flow_id}", path, problem, options, ctx)
+    return None
+
+
+def report_invalid(
+    plan: Plan, what: str, path: str, problem: str, options: Options, ctx: RunContext
+) -> None:
+    """``onInvalidSyntax`` for an item from Git: FAIL records the problem (raised by
+    :func:`check_plan`), WARN logs a warning, SKIP an info line; the item is left out."""
     if options.on_invalid == OnInvalidSyntax.FAIL:
         plan.problems.append(FlowProblem(path, None, f"Invalid syntax for {what}: {problem}"))
     elif options.on_invalid == OnInvalidSyntax.WARN:
         ctx.warn(f"{what} couldn't be synced due to invalid syntax: {problem}")
     else:
         ctx.info(f"Skipping invalid {what}")
-    return None
 
 
 def check_plan(plan: Plan, options: Options, allow_empty: bool, scope: str) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import FlowProblem, InstanceError
+from ...errors import InstanceError
 from ...flowfile import is_flow_file
 from ...instance.base import dashboard_id
-from ._two_way import Action, DiffLine, Kind, OnInvalidSyntax, Options, Plan, SourceOfTruth
+from ._two_way import Action, DiffLine, Kind, Options, Plan, SourceOfTruth, report_invalid
 from .sync_dashboards import comparable, without_updated
 
 if TYPE_CHECKING:
@@ -93,11 +93,5 @@ def _valid(plan: Plan, source: str, path: str, key: str, options: Options, ctx: 
         problem = str(exc)
     if problem is None:
         return True
-    what = f"DASHBOARD {key}"
-    if options.on_invalid == OnInvalidSyntax.FAIL:
-        plan.problems.append(FlowProblem(path, None, f"Invalid syntax for {what}: {problem}"))
-    elif options.on_invalid == OnInvalidSyntax.WARN:
-        ctx.warn(f"{what} couldn't be synced due to invalid syntax: {problem}")
-    else:
-        ctx.info(f"Skipping invalid {what}")
+    report_invalid(plan, f"DASHBOARD {key}", path, problem, options, ctx)
     return False
