@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 # task do not pay for pygit2, httpx and every task model.
 _LAZY: dict[str, str] = {
     "Clone": ".tasks.git.clone",
+    "CreatePullRequest": ".tasks.github.pulls_create",
     "ConfigError": ".errors",
     "ExecutionRecord": ".instance.base",
     "FileRecord": ".instance.base",
@@ -42,8 +43,12 @@ _LAZY: dict[str, str] = {
     "LocalInstance": ".instance.local",
     "Log": ".tasks.core.log",
     "LogRecord": ".instance.base",
+    "NamespaceSync": ".tasks.git.namespace_sync",
     "NotFoundError": ".errors",
     "Output": ".tasks._base",
+    "Push": ".tasks.git.push_legacy",
+    "PushDashboards": ".tasks.git.push_dashboards",
+    "PushExecutionFiles": ".tasks.git.push_execution_files",
     "PushFlows": ".tasks.git.push_flows",
     "PushNamespaceFiles": ".tasks.git.push_namespace_files",
     "PushRejectedError": ".errors",
@@ -52,12 +57,15 @@ _LAZY: dict[str, str] = {
     "SecretNotFoundError": ".errors",
     "SecretStore": ".secrets",
     "ShellCommands": ".tasks.scripts.commands",
+    "Sync": ".tasks.git.sync_legacy",
+    "SyncDashboards": ".tasks.git.sync_dashboards",
     "SyncFlow": ".tasks.git.sync_flow",
     "SyncFlows": ".tasks.git.sync_flows",
     "SyncNamespaceFiles": ".tasks.git.sync_namespace_files",
     "Task": ".tasks._base",
     "TaskFailedError": ".errors",
     "TemplateError": ".errors",
+    "TenantSync": ".tasks.git.tenant_sync",
     "WorkingDirectory": ".tasks.core.working_directory",
     "load_flow_file": ".flow",
     "parse_flow": ".flow",
@@ -105,11 +113,19 @@ if TYPE_CHECKING:
     from .tasks.core.log import Log as Log
     from .tasks.core.working_directory import WorkingDirectory as WorkingDirectory
     from .tasks.git.clone import Clone as Clone
+    from .tasks.git.namespace_sync import NamespaceSync as NamespaceSync
+    from .tasks.git.push_dashboards import PushDashboards as PushDashboards
+    from .tasks.git.push_execution_files import PushExecutionFiles as PushExecutionFiles
     from .tasks.git.push_flows import PushFlows as PushFlows
+    from .tasks.git.push_legacy import Push as Push
     from .tasks.git.push_namespace_files import PushNamespaceFiles as PushNamespaceFiles
+    from .tasks.git.sync_dashboards import SyncDashboards as SyncDashboards
     from .tasks.git.sync_flow import SyncFlow as SyncFlow
     from .tasks.git.sync_flows import SyncFlows as SyncFlows
+    from .tasks.git.sync_legacy import Sync as Sync
     from .tasks.git.sync_namespace_files import SyncNamespaceFiles as SyncNamespaceFiles
+    from .tasks.git.tenant_sync import TenantSync as TenantSync
+    from .tasks.github.pulls_create import CreatePullRequest as CreatePullRequest
     from .tasks.scripts.commands import PythonCommands as PythonCommands
     from .tasks.scripts.commands import ShellCommands as ShellCommands
 

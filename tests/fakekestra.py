@@ -84,6 +84,10 @@ _ROUTES: list[tuple[str, str, str, bool]] = [
     ("GET", _FILES, "get_file", False),
     ("POST", _FILES, "upload_file", True),
     ("DELETE", _FILES, "delete_file", True),
+    ("GET", r"/dashboards", "search_dashboards", False),
+    ("POST", r"/dashboards", "save_dashboard", True),
+    ("GET", r"/dashboards/(?P<dashboard_id>[^/]+)", "get_dashboard", False),
+    ("DELETE", r"/dashboards/(?P<dashboard_id>[^/]+)", "delete_dashboard", True),
 ]
 
 
@@ -157,6 +161,8 @@ class FakeKestra:
         self.flows: dict[tuple[str, str], list[FlowRevision]] = {}
         #: (namespace, path) -> every revision of the file, oldest first.
         self.file_revisions: dict[tuple[str, str], list[FileRevision]] = {}
+        #: dashboard id -> (revision, source) of every live dashboard.
+        self.dashboards: dict[str, tuple[int, str]] = {}
         #: Directories created explicitly (others exist because files are in them).
         self.directories: set[tuple[str, str]] = set()
         #: (method, path) of every request received, in order.
@@ -443,6 +449,45 @@ class FakeKestra:
 
     def _namespace_flows(self, request: Request, namespace: str) -> Response:
         return _json([f.to_json(source=False) for f in self._live() if f.namespace == namespace])
+
+    # -- dashboards: tenant-wide YAML keyed by id; POST creates or replaces ------------------
+    def _search_dashboards(self, request: Request) -> Response:
+        page = request.args.get("page", 1, type=int)
+        size = request.args.get("size", 10, type=int)
+        ids = sorted(self.dashboards)
+        chosen = ids[(page - 1) * size : page * size]
+        results = [{"id": key, "title": key, "revision": self.dashboards[key][0]} for key in chosen]
+        return _json({"results": results, "total": len(ids)})
+
+    def _dashboard_json(self, key: str) -> dict[str, Any]:
+        revision, source = self.dashboards[key]
+        return {"id": key, "title": key, "revision": revision, "sourceCode": source}
+
+    def _save_dashboard(self, request: Request) -> Response:
+        if request.mimetype != "application/x-yaml":
+            raise _HttpError(415, f"Unsupported Media Type: {request.mimetype}")
+        source = request.get_data(as_text=True)
+        try:
+            document = load_yaml(source, "")
+        except FlowFileError as exc:
+            raise _HttpError(422, f"Invalid entity: {exc}", [str(exc)]) from None
+        key = document.get("id") if isinstance(document, dict) else None
+        if not isinstance(key, str) or not key:
+            raise _HttpError(422, "Invalid entity: id: must not be null", ["id: must not be null"])
+        revision, previous = self.dashboards.get(key, (0, None))
+        if previous != source:
+            self.dashboards[key] = (revision + 1, source)
+        return _json(self._dashboard_json(key))
+
+    def _get_dashboard(self, request: Request, dashboard_id: str) -> Response:
+        if dashboard_id not in self.dashboards:
+            raise _HttpError(404, "Not Found", ["Page Not Found"])
+        return _json(self._dashboard_json(dashboard_id))
+
+    def _delete_dashboard(self, request: Request, dashboard_id: str) -> Response:
+        if self.dashboards.pop(dashboard_id, None) is None:
+            raise _HttpError(404, "Not Found", ["Page Not Found"])
+        return Response(status=204)
 
     # -- namespace files -----------------------------------------------------------------------
     def _content(self, namespace: str, path: str) -> bytes | None:

@@ -526,6 +526,12 @@ class BareRemote:
         ref = self.repo.references.get(f"refs/heads/{branch or self.default_branch}")
         return None if ref is None else str(ref.target)
 
+    def head_commit(self, branch: str | None = None) -> pygit2.Commit:
+        """The commit ``branch`` (default: the remote's branch) points to."""
+        commit = self.repo.revparse_single(f"refs/heads/{branch or self.default_branch}")
+        assert isinstance(commit, pygit2.Commit)
+        return commit
+
     def files(self, branch: str | None = None) -> dict[str, bytes]:
         """Every file of ``branch``'s tip, ``{path: content}`` (empty for a missing branch)."""
         repo = self.repo

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import click
 
-from . import completion, deploy, docs, executions, files, flows, run, schema, tasks, validate
+from . import (
+    completion,
+    dashboards,
+    deploy,
+    docs,
+    executions,
+    files,
+    flows,
+    run,
+    schema,
+    tasks,
+    validate,
+)
 
 __all__ = ["cli", "main"]
 
@@ -50,6 +62,7 @@ for _command in (
     executions.executions,
     schema.schema,
     completion.completion,
+    dashboards.dashboards,
 ):
     cli.add_command(_command)
 

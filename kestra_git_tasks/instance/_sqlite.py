@@ -54,6 +54,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             REFERENCES executions (id) ON DELETE CASCADE, host TEXT NOT NULL,
             boot_id TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER)""",
     ),
+    (  # dashboards: tenant-wide, keyed by id, every revision kept (see local.py)
+        """CREATE TABLE dashboards (id TEXT NOT NULL,
+            revision INTEGER NOT NULL CHECK (revision >= 1), source TEXT NOT NULL,
+            deleted INTEGER NOT NULL CHECK (deleted IN (0, 1)), created TEXT NOT NULL,
+            PRIMARY KEY (id, revision))""",
+    ),
 )
 
 #: The schema version this code writes; a database with a higher one is refused.

@@ -15,6 +15,7 @@ Semantics follow Kestra:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -24,12 +25,14 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import InstanceError
 
 __all__ = [
+    "DashboardRecord",
     "ExecutionRecord",
     "FileRecord",
     "FlowRecord",
     "FlowValidator",
     "Instance",
     "LogRecord",
+    "dashboard_id",
     "namespace_matches",
     "normalize_file_path",
 ]
@@ -93,6 +96,37 @@ class FileRecord:
     sha256: str
     updated: datetime
     deleted: bool = False
+
+
+@dataclass(frozen=True)
+class DashboardRecord:
+    """The latest revision of a dashboard (tenant-wide, keyed by its YAML ``id``)."""
+
+    id: str
+    revision: int
+    source: str
+    updated: datetime
+
+
+_DASHBOARD_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
+
+
+def dashboard_id(source: str) -> str:
+    """The ``id`` a dashboard's YAML declares; raises
+    :class:`~kestra_git_tasks.errors.InstanceError` naming the problem."""
+    from ..errors import FlowFileError
+    from ..yamlio import load_yaml
+
+    try:
+        document = load_yaml(source, "")
+    except FlowFileError as exc:
+        raise InstanceError(f"dashboard source is not valid YAML: {exc}") from exc
+    value = document.get("id") if isinstance(document, dict) else None
+    if not isinstance(value, str) or not _DASHBOARD_ID.fullmatch(value):
+        raise InstanceError(
+            f"a dashboard needs a top-level 'id' (letters, digits, '.', '_', '-'), got {value!r}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -214,6 +248,24 @@ class Instance(Protocol):
 
     def delete_file(self, namespace: str, path: str) -> bool:
         """Soft-delete; False when there was nothing to delete."""
+        ...
+
+    # -- dashboards (tenant-wide) -------------------------------------------------------------
+    def list_dashboards(self) -> list[DashboardRecord]:
+        """Every dashboard, sorted by id."""
+        ...
+
+    def get_dashboard(self, dashboard_id: str) -> DashboardRecord | None:
+        """The dashboard, or None."""
+        ...
+
+    def put_dashboard(self, source: str) -> DashboardRecord:
+        """Create or replace the dashboard ``source`` declares (its ``id``); an identical
+        source keeps the revision."""
+        ...
+
+    def delete_dashboard(self, dashboard_id: str) -> bool:
+        """Delete; False when there was nothing to delete."""
         ...
 
     # -- all or nothing ------------------------------------------------------------------------

@@ -34,14 +34,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import InstanceError, KestraApiError, KestraGitError, NotFoundError
 from ..flowfile import flow_identity
-from .base import FileRecord, FlowRecord, Instance, namespace_matches, normalize_file_path
+from . import kestra_dashboards
+from .base import (
+    DashboardRecord,
+    FileRecord,
+    FlowRecord,
+    Instance,
+    dashboard_id,
+    namespace_matches,
+    normalize_file_path,
+)
+from .kestra_batch import Batch, Change, rollback
 from .kestra_http import KestraApi, timestamp
 
 if TYPE_CHECKING:
@@ -51,24 +60,6 @@ __all__ = ["KestraInstance"]
 
 T = TypeVar("T")
 _FLOWS_FOLDER = "/_flows"
-
-
-@dataclass
-class _Change:
-    """One write of a batch and how to undo it."""
-
-    number: int
-    action: str  # "save flow dev/a"
-    label: str  # "flow dev/a"
-    undo: Callable[[], object]
-    applied: bool = False
-    interrupted: bool = False  # no answer came: the server may have applied it
-
-
-@dataclass
-class _Batch:
-    changes: list[_Change] = field(default_factory=list)
-    failed: _Change | None = None
 
 
 class KestraInstance:
@@ -109,7 +100,7 @@ class KestraInstance:
         #: The server root, without any credentials.
         self.url = self._api.url
         self.tenant = tenant
-        self._batch: _Batch | None = None
+        self._batch: Batch | None = None
         # (namespace, path) -> content read by the last list_files, until read_file takes it
         self._listed: dict[tuple[str, str], bytes] = {}
 
@@ -334,6 +325,34 @@ class KestraInstance:
                     files.append((path, timestamp(entry.get("lastModifiedTime"))))
         return files
 
+    # -- dashboards (kestra_dashboards.py); writes are undone by a failed batch -------------
+    def list_dashboards(self) -> list[DashboardRecord]:
+        return kestra_dashboards.list_dashboards(self._api)
+
+    def get_dashboard(self, dashboard_id: str) -> DashboardRecord | None:
+        return kestra_dashboards.get_dashboard(self._api, dashboard_id)
+
+    def put_dashboard(self, source: str) -> DashboardRecord:
+        key = dashboard_id(source)
+        previous = self.get_dashboard(key) if self._batch is not None else None
+        undo: Callable[[], object] = (
+            partial(kestra_dashboards.put_dashboard, self._api, previous.source)
+            if previous is not None
+            else partial(kestra_dashboards.delete_dashboard, self._api, key)
+        )
+        put = partial(kestra_dashboards.put_dashboard, self._api, source)
+        return self._change(f"save dashboard {key}", f"dashboard {key}", undo, put)
+
+    def delete_dashboard(self, dashboard_id: str) -> bool:
+        previous = self.get_dashboard(dashboard_id) if self._batch is not None else None
+        undo: Callable[[], object] = (
+            partial(kestra_dashboards.put_dashboard, self._api, previous.source)
+            if previous is not None
+            else _nothing
+        )
+        delete = partial(kestra_dashboards.delete_dashboard, self._api, dashboard_id)
+        return self._change(f"delete dashboard {dashboard_id}", dashboard_id, undo, delete)
+
     # -- all or nothing ------------------------------------------------------------------------
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -351,12 +370,12 @@ class KestraInstance:
         if self._batch is not None:
             yield
             return
-        batch = self._batch = _Batch()
+        batch = self._batch = Batch()
         try:
             yield
         except BaseException as exc:
             self._batch = None
-            message = self._rollback(batch, exc)
+            message = rollback(batch, exc)
             if message is None:
                 raise
             if isinstance(exc, KestraGitError):
@@ -373,7 +392,7 @@ class KestraInstance:
         batch = self._batch
         if batch is None:
             return do()
-        change = _Change(len(batch.changes) + 1, action, label, undo)
+        change = Change(len(batch.changes) + 1, action, label, undo)
         batch.changes.append(change)
         try:
             result = do()
@@ -383,39 +402,6 @@ class KestraInstance:
             raise
         change.applied = True
         return result
-
-    @staticmethod
-    def _rollback(batch: _Batch, error: BaseException) -> str | None:
-        """Undo the batch's writes, newest first; say what happened (None: nothing changed)."""
-        todo = [change for change in batch.changes if change.applied or change.interrupted]
-        if not todo:
-            return None
-        restored: list[_Change] = []
-        failed: list[tuple[_Change, Exception]] = []
-        for change in reversed(todo):
-            try:
-                change.undo()
-            except Exception as exc:  # keep restoring the others, then report it
-                failed.append((change, exc))
-            else:
-                restored.append(change)
-        if batch.failed is not None:
-            where = f"at write {batch.failed.number} ({batch.failed.action})"
-        else:
-            where = f"after {len(batch.changes)} write(s)"
-        done = ", ".join(change.label for change in reversed(restored) if change.applied)
-        applied = sum(change.applied for change in todo)
-        message = f"apply failed {where}: {error}"
-        if not failed:
-            if done:
-                message += f"; the {applied} change(s) it had made were restored ({done})"
-            return message + "; the server is as it was before the apply"
-        message += f"; restored {sum(c.applied for c in restored)} of {applied} change(s)"
-        message += f" ({done})" if done else ""
-        for change, problem in reversed(failed):
-            message += f"; restoring {change.label} failed: {problem}"
-        left = ", ".join(change.label for change, _ in reversed(failed))
-        return f"{message}; still changed on the server: {left} (fix by hand, or apply again)"
 
 
 def _nothing() -> None:

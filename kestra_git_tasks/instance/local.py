@@ -1,4 +1,4 @@
-"""The embedded instance: flows, namespace files and executions in one SQLite file.
+"""The embedded instance: flows, namespace files, dashboards and executions in one SQLite file.
 
 This module keeps flows and namespace files, every revision, with Kestra's revision rules;
 executions and logs are :mod:`.executions`'; the connection, schema and transactions (WAL,
@@ -18,7 +18,15 @@ from pathlib import Path
 from ..errors import FlowValidationError, InstanceError, NotFoundError
 from ..flowfile import read_identity as _parse_identity
 from ._sqlite import SCHEMA_VERSION, from_text, now_text, to_text
-from .base import FileRecord, FlowRecord, FlowValidator, Instance, normalize_file_path
+from .base import (
+    DashboardRecord,
+    FileRecord,
+    FlowRecord,
+    FlowValidator,
+    Instance,
+    dashboard_id,
+    normalize_file_path,
+)
 from .executions import ExecutionStore
 
 __all__ = ["SCHEMA_VERSION", "LocalInstance"]
@@ -309,6 +317,60 @@ class LocalInstance(ExecutionStore):
                 "content) SELECT namespace, path, revision + 1, size, sha256, 1, ?, content "
                 "FROM files WHERE namespace = ? AND path = ? AND revision = ?",
                 (now_text(), namespace, path, latest["revision"]),
+            )
+        return True
+
+    # -- dashboards ----------------------------------------------------------------------------
+    def _latest_dashboard(self, dashboard_id: str) -> sqlite3.Row | None:
+        rows = self._query(
+            "SELECT * FROM dashboards WHERE id = ? ORDER BY revision DESC LIMIT 1",
+            (dashboard_id,),
+        )
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _dashboard(row: sqlite3.Row) -> DashboardRecord:
+        return DashboardRecord(row["id"], row["revision"], row["source"], from_text(row["created"]))
+
+    def list_dashboards(self) -> list[DashboardRecord]:
+        """Every live dashboard, sorted by id."""
+        rows = self._query(
+            "SELECT * FROM dashboards AS t WHERE t.deleted = 0 AND t.revision = "
+            "(SELECT MAX(l.revision) FROM dashboards AS l WHERE l.id = t.id) ORDER BY t.id"
+        )
+        return [self._dashboard(row) for row in rows]
+
+    def get_dashboard(self, dashboard_id: str) -> DashboardRecord | None:
+        """The latest revision, or None when absent or deleted."""
+        row = self._latest_dashboard(dashboard_id)
+        return None if row is None or row["deleted"] else self._dashboard(row)
+
+    def put_dashboard(self, source: str) -> DashboardRecord:
+        """Save the dashboard ``source`` declares; an identical source keeps the revision."""
+        dashboard = dashboard_id(source)
+        with self.batch():
+            latest = self._latest_dashboard(dashboard)
+            if latest is not None and not latest["deleted"] and latest["source"] == source:
+                return self._dashboard(latest)
+            revision = latest["revision"] + 1 if latest is not None else 1
+            created = now_text()
+            self._query(
+                "INSERT INTO dashboards (id, revision, source, deleted, created) "
+                "VALUES (?, ?, ?, 0, ?)",
+                (dashboard, revision, source, created),
+            )
+        return DashboardRecord(dashboard, revision, source, from_text(created))
+
+    def delete_dashboard(self, dashboard_id: str) -> bool:
+        """Write a deleted revision; False when there was nothing to delete."""
+        with self.batch():
+            latest = self._latest_dashboard(dashboard_id)
+            if latest is None or latest["deleted"]:
+                return False
+            self._query(
+                "INSERT INTO dashboards (id, revision, source, deleted, created) "
+                "VALUES (?, ?, ?, 1, ?)",
+                (dashboard_id, latest["revision"] + 1, latest["source"], now_text()),
             )
         return True
 

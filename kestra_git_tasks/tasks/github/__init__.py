@@ -1,0 +1,1 @@
+"""Tasks of Kestra's GitHub plugin: ``io.kestra.plugin.github.*``."""
