@@ -134,6 +134,11 @@ class _KestraCodeGenerator(CodeGenerator):
             self.write(", ")
         self.write("))")
 
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        if isinstance(node, nodes.Concat) or node.find(nodes.Concat) is not None:
+            raise nodes.Impossible()  # printed at run time, through kestra_concat
+        return super()._output_child_to_const(node, frame, finalize)  # type: ignore[no-any-return]
+
 
 class _KestraEnvironment(ImmutableSandboxedEnvironment):
     """Maps are looked up by key only, as in Pebble: ``inputs.items`` is the input ``items``,
@@ -181,6 +186,7 @@ class Renderer:
             autoescape=False,
             keep_trailing_newline=True,
             finalize=to_template_string,
+            optimized=False,  # no constant folding: 'x' ~ true must print through kestra_concat
         )
         library.install(self._env)
         renderer = self

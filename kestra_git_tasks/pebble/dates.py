@@ -117,11 +117,16 @@ def java_string(value: datetime | date) -> str:
     """How Kestra prints a date value: ``Instant.toString()`` for UTC, else ISO with offset."""
     if not isinstance(value, datetime):
         return value.isoformat()
-    if value.tzinfo is None:
-        return value.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(value.microsecond)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(value.microsecond)
-    offset = value.utcoffset() or timedelta(0)
-    return text + ("Z" if not offset else _offset(offset, "XXX"))
+    offset = value.utcoffset()
+    if value.tzinfo is not None and not offset:  # an Instant: seconds always printed
+        return value.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(value.microsecond) + "Z"
+    text = value.strftime("%Y-%m-%dT%H:%M")  # LocalDateTime.toString: seconds only when set
+    if value.second or value.microsecond:
+        text += f":{value.second:02d}" + _fraction(value.microsecond)
+    if offset is None:
+        return text
+    named_zone = getattr(value.tzinfo, "key", None)
+    return text + _offset(offset, "XXX") + (f"[{named_zone}]" if named_zone else "")
 
 
 def convert(value: Any, tz: tzinfo, existing_format: str | None = None) -> datetime:

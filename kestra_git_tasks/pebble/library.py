@@ -23,6 +23,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 import jinja2
 import yaml
+from jinja2.sandbox import safe_range
 
 from ..errors import TemplateError
 from . import dates
@@ -391,6 +392,13 @@ def _contains(container: Any, item: Any) -> bool:
     return all(needle in container for needle in needles)
 
 
+def _range(start: int, end: int | None = None, step: int = 1) -> Any:
+    """Pebble's ``range(start, end[, step])`` includes ``end``; ``range(n)`` stays Jinja2's."""
+    if end is None:
+        return safe_range(start)
+    return safe_range(start, end + (1 if step > 0 else -1), step)
+
+
 KESTRA_FILTERS: dict[str, Any] = {
     "date": _date,
     "dateAdd": _date_add,
@@ -451,6 +459,9 @@ KESTRA_FUNCTIONS: dict[str, Any] = {
     "id": lambda: uuid_module.uuid4().hex[:22],
     "randomInt": lambda lower, upper: random.randrange(int(lower), max(int(upper), int(lower) + 1)),  # noqa: S311
     "_kestra_contains": _contains,
+    "range": _range,
+    "max": lambda *values: max(values),
+    "min": lambda *values: min(values),
 }
 
 _TESTS: dict[str, Any] = {

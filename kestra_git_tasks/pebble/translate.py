@@ -7,7 +7,8 @@ Contract:
   ``<< >>`` and ``{% %}`` tags is tokenized (string literals are single tokens, never looked
   into).
 * Inside a tag, only Pebble-only syntax is rewritten: ``a ?? b`` and ``a ??? b`` (precedence
-  120, tighter than any other operator, as in Kestra's ``Extension.java``), ``c ? a : b``,
+  120, tighter than any other operator and than ``|``, as in Kestra's ``Extension.java``),
+  ``a..b`` (Pebble's inclusive range), ``c ? a : b``,
   ``x contains y``, ``equals``, the ``null`` literal, Pebble's 0-based ``loop.index`` and
   ``loop.revindex``, ``{% elseif %}`` and ``{% verbatim %}``. A tag without any of these is
   copied character for character, so valid Jinja2 is left unchanged.
@@ -29,7 +30,7 @@ _TOKEN = re.compile(
     |(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
     |(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
     |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<op>\?\?\?|\?\?|==|!=|<=|>=|//|\*\*|[-+]?%\}|[-+]?\}\}|>>|.)""",
+    |(?P<op>\?\?\?|\?\?|\.\.|==|!=|<=|>=|//|\*\*|[-+]?%\}|[-+]?\}\}|>>|.)""",
     re.VERBOSE | re.DOTALL,
 )
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -39,6 +40,7 @@ _RAW_END = {
     "raw": re.compile(r"\{%[-+]?\s*endraw\s*[-+]?%\}"),
     "verbatim": re.compile(r"\{%[-+]?\s*endverbatim\s*[-+]?%\}"),
 }
+_BINARY = ("??", "???", "..")
 _PEBBLE_NAMES = {"contains", "equals", "null", "elseif", "verbatim", "endverbatim"}
 
 Token = tuple[str, str]  # (kind, text); kind "group" is an already translated unit
@@ -176,7 +178,7 @@ def _expression(tokens: list[Token]) -> str:
 
 def _has_pebble(tokens: list[Token]) -> bool:
     for index, (kind, value) in enumerate(tokens):
-        if value in ("?", "??", "???") and kind == "op":
+        if value in ("?", "??", "???", "..") and kind == "op":
             return True
         if kind == "name" and value in _PEBBLE_NAMES:
             return True
@@ -347,15 +349,18 @@ def _coalesce(tokens: list[Token]) -> list[Token]:
     unit is then written twice at most, so a long chain grows linearly, never exponentially."""
     while True:
         significant = _significant(tokens)
-        where = next((k for k in reversed(significant) if tokens[k][1] in ("??", "???")), None)
+        where = next((k for k in reversed(significant) if tokens[k][1] in _BINARY), None)
         if where is None:
             return tokens
         first = _unit_start(tokens, where)
         last = _unit_end(tokens, where)
         left = _render(tokens[first:where]).strip()
         right = _render(tokens[where + 1 : last]).strip()
-        test = "kestra_nullish" if tokens[where][1] == "??" else "undefined"
-        group = ("group", f"(({right}) if ({left}) is {test} else ({left}))")
+        if tokens[where][1] == "..":
+            group = ("group", f"range({left}, {right})")
+        else:
+            test = "kestra_nullish" if tokens[where][1] == "??" else "undefined"
+            group = ("group", f"(({right}) if ({left}) is {test} else ({left}))")
         tokens = [*tokens[:first], group, *tokens[last:]]
 
 
