@@ -32,6 +32,7 @@ from .errors import ConfigError, SecretNotFoundError
 from .home import default_home
 from .instance.base import Instance, LogRecord
 from .secrets import SecretMasker, SecretStore, env_variables
+from .pebble.runtime import run_functions
 from .templating import Renderer
 
 __all__ = ["TENANT_ENV", "FlowInfo", "RunContext", "default_home", "tenant_from"]
@@ -182,6 +183,7 @@ class RunContext:
             "trigger": self.trigger,
             "envs": self.envs,
             "secret": self._secret_function,
+            **run_functions(self),
             "workingDir": str(self.working_dir) if self.working_dir else None,
         }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from . import deploy, docs, executions, files, flows, run, tasks, validate
+from . import deploy, docs, executions, files, flows, kv, run, tasks, validate
 
 __all__ = ["cli", "main"]
 
@@ -50,6 +50,7 @@ for _command in (
     executions.executions,
 ):
     cli.add_command(_command)
+cli.add_command(kv.kv)
 
 
 def main() -> None:

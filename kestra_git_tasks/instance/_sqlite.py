@@ -54,6 +54,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             REFERENCES executions (id) ON DELETE CASCADE, host TEXT NOT NULL,
             boot_id TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER)""",
     ),
+    (  # Kestra's KV store of a namespace: see kv.py and the kv() template function
+        """CREATE TABLE kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+            updated TEXT NOT NULL, PRIMARY KEY (namespace, key))""",
+    ),
 )
 
 #: The schema version this code writes; a database with a higher one is refused.
