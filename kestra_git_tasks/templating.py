@@ -211,7 +211,8 @@ class Renderer:
         except RecursionError as exc:
             raise TemplateError(
                 f"{_prefix(where)}the template {template!r} calls itself without end (a "
-                "recursive macro?); give the recursion a condition that stops it"
+                "recursive macro?) or nests expressions too deeply; give the recursion a "
+                "condition that stops it, or split the expression"
             ) from exc
         except _TooLarge as exc:
             raise TemplateError(

@@ -38,13 +38,13 @@ _NAMED = {
     "medium": "MMM d, y, h:mm:ss a",
     "short": "M/d/yy, h:mm a",
 }
-_ISO_TIME = {
-    "iso_local_date_time": "yyyy-MM-dd'T'{t}",
-    "iso_local_time": "{t}",
-    "iso_offset_time": "{t}XXX",
-    "iso_time": "{t}XXX",
-    "iso_date_time": "yyyy-MM-dd'T'{t}XXX{z}",
-    "iso_zoned_date_time": "yyyy-MM-dd'T'{t}XXX{z}",
+_ISO_TIME = {  # (date pattern, with the time, offset, zone id)
+    "iso_local_date_time": ("yyyy-MM-dd'T'", True, False, False),
+    "iso_local_time": ("", True, False, False),
+    "iso_offset_time": ("", True, True, False),
+    "iso_time": ("", True, True, False),
+    "iso_date_time": ("yyyy-MM-dd'T'", True, True, True),
+    "iso_zoned_date_time": ("yyyy-MM-dd'T'", True, True, True),
 }
 _MONTHS = [
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -161,10 +161,13 @@ def format_date(value: datetime, format: str) -> str:
         year, week, day = value.isocalendar()
         return f"{year}-W{week:02d}-{day}" + _offset(value.utcoffset() or timedelta(0), "XXX")
     if format in _ISO_TIME:
-        seconds = value.strftime("%H:%M:%S") + _fraction_min(value.microsecond)
-        named_zone = getattr(value.tzinfo, "key", None)
-        suffix = f"'[{named_zone}]'" if named_zone else ("'[UTC]'" if value.tzinfo is UTC else "")
-        pattern = _ISO_TIME[format].format(t="'" + seconds + "'", z=suffix)
+        date_pattern, _time, with_offset, with_zone = _ISO_TIME[format]
+        text = _java_format(value, date_pattern) + value.strftime("%H:%M:%S")
+        text += _fraction_min(value.microsecond)
+        if with_offset:
+            text += _offset(value.utcoffset() or timedelta(0), "XXX")
+        named_zone = getattr(value.tzinfo, "key", None) or ("UTC" if value.tzinfo is UTC else None)
+        return text + (f"[{named_zone}]" if with_zone and named_zone else "")
     elif format == "rfc_1123_date_time":
         offset = value.utcoffset() or timedelta(0)
         return _java_format(value, "EEE, d MMM yyyy HH:mm:ss ") + (

@@ -254,7 +254,9 @@ def _rewrite(tokens: list[Token]) -> list[Token]:
             cond = _render(_rewrite(tokens[:ternary]))
             yes = _render(_rewrite(tokens[ternary + 1 : colon]))
             no = _render(_rewrite(tokens[colon + 1 :]))
-            return [("group", f"(({yes}) if ({cond}) else ({no}))")]
+            if cond.strip() and yes.strip() and no.strip():  # else Jinja2 reports the error
+                return [("group", f"(({yes}) if ({cond}) else ({no}))")]
+            return tokens
     pieces: list[Token] = []
     segment: list[Token] = []
     depth = 0
@@ -340,6 +342,8 @@ def _segment(tokens: list[Token]) -> list[Token]:
     if where is not None:
         left = _render(_coalesce(tokens[:where])).strip()
         right = _render(_segment(tokens[where + 1 :])).strip()
+        if not left or not right:
+            return tokens  # Jinja2 reports the syntax error
         return [("ws", " "), ("group", f"_kestra_contains({left}, {right})"), ("ws", " ")]
     return _coalesce(tokens)
 
@@ -356,6 +360,8 @@ def _coalesce(tokens: list[Token]) -> list[Token]:
         last = _unit_end(tokens, where)
         left = _render(tokens[first:where]).strip()
         right = _render(tokens[where + 1 : last]).strip()
+        if not left or not right:
+            return tokens  # Jinja2 reports the syntax error
         if tokens[where][1] == "..":
             group = ("group", f"range({left}, {right})")
         else:
