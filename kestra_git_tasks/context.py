@@ -31,8 +31,8 @@ from typing import Any
 from .errors import ConfigError, SecretNotFoundError
 from .home import default_home
 from .instance.base import Instance, LogRecord
-from .secrets import SecretMasker, SecretStore, env_variables
 from .pebble.runtime import run_functions
+from .secrets import SecretMasker, SecretStore, env_variables
 from .templating import Renderer
 
 __all__ = ["TENANT_ENV", "FlowInfo", "RunContext", "default_home", "tenant_from"]

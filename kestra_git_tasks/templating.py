@@ -127,7 +127,7 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
 class _KestraCodeGenerator(CodeGenerator):
     """Compiles ``a ~ b`` through :meth:`_KestraEnvironment.kestra_concat` (Kestra's printing)."""
 
-    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.kestra_concat((")
         for argument in node.nodes:
             self.visit(argument, frame)
@@ -137,7 +137,7 @@ class _KestraCodeGenerator(CodeGenerator):
     def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
         if isinstance(node, nodes.Concat) or node.find(nodes.Concat) is not None:
             raise nodes.Impossible()  # printed at run time, through kestra_concat
-        return super()._output_child_to_const(node, frame, finalize)  # type: ignore[no-any-return]
+        return super()._output_child_to_const(node, frame, finalize)
 
 
 class _KestraEnvironment(ImmutableSandboxedEnvironment):
@@ -192,7 +192,7 @@ class Renderer:
         renderer = self
 
         @jinja2.pass_context
-        def render(context: Any, toRender: Any, recursive: bool = True) -> Any:  # noqa: N803
+        def render(context: Any, toRender: Any, recursive: bool = True) -> Any:
             return renderer._render_function(context, toRender, recursive)
 
         self._env.globals["render"] = render
@@ -281,7 +281,7 @@ class Renderer:
             return False
         return True
 
-    def _render_function(self, context: Any, toRender: Any, recursive: bool = True) -> Any:  # noqa: N803
+    def _render_function(self, context: Any, toRender: Any, recursive: bool = True) -> Any:
         """Kestra's ``render()``: evaluate a value that itself holds a template, on purpose."""
         variables = context.get_all()
         value = toRender
@@ -300,19 +300,26 @@ class Renderer:
             return None
         for call in tree.find_all(nodes.Call):
             name = getattr(call.node, "name", None)
-            if isinstance(call.node, nodes.Name) and name not in context:
-                if name not in self._env.globals:
-                    return (
-                        f"Function or Macro [{name}] does not exist in the template "
-                        f"{template!r}{_suggest(str(name), self._env.globals)}"
-                    )
+            if (
+                isinstance(call.node, nodes.Name)
+                and name not in context
+                and name not in self._env.globals
+            ):
+                return (
+                    f"Function or Macro [{name}] does not exist in the template "
+                    f"{template!r}{_suggest(str(name), self._env.globals)}"
+                )
         return None
 
 
 def _with_dates(context: Mapping[str, Any]) -> Mapping[str, Any]:
     """``execution.startDate``, ``trigger.date`` and ``taskrun.startDate`` as date values."""
     result = dict(context)
-    for key, attribute in (("execution", "startDate"), ("trigger", "date"), ("taskrun", "startDate")):
+    for key, attribute in (
+        ("execution", "startDate"),
+        ("trigger", "date"),
+        ("taskrun", "startDate"),
+    ):
         holder = result.get(key)
         if isinstance(holder, Mapping) and attribute in holder:
             value = holder[attribute]
@@ -331,9 +338,7 @@ def _unknown(message: str, env: jinja2.Environment, template: str) -> str:
     kind = "Filter" if message.startswith("No filter") else "Test"
     name = message.split("'")[1] if "'" in message else message
     known = env.filters if kind == "Filter" else env.tests
-    return (
-        f"{kind} [{name}] does not exist in the template {template!r}{_suggest(name, known)}"
-    )
+    return f"{kind} [{name}] does not exist in the template {template!r}{_suggest(name, known)}"
 
 
 def _suggest(name: str, known: Mapping[str, Any]) -> str:

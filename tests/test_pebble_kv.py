@@ -39,8 +39,9 @@ def test_kv_function_reads_the_embedded_store(local: LocalInstance, tmp_path: Pa
 
 
 def test_kv_function_missing_key_is_kestras_error(local: LocalInstance, tmp_path: Path) -> None:
-    with pytest.raises(InstanceError, match="The key 'nope' does not exist in the namespace "
-                       "'company.team'"):
+    with pytest.raises(
+        InstanceError, match=r"The key 'nope' does not exist in the namespace 'company\.team'"
+    ):
         _context(local, tmp_path).render("{{ kv('nope') }}", where="message")
 
 
@@ -117,7 +118,9 @@ def _kv_api(httpserver: HTTPServer) -> dict[str, object]:
         body = {"type": "JSON", "value": stored[name]}
         return Response(json.dumps(body), content_type="application/json")
 
-    httpserver.expect_request("/api/v1/main/namespaces/company.team/kv", method="GET").respond_with_handler(handle)
+    httpserver.expect_request(
+        "/api/v1/main/namespaces/company.team/kv", method="GET"
+    ).respond_with_handler(handle)
     for method in ("GET", "PUT", "DELETE"):
         httpserver.expect_request(
             __import__("re").compile(r"/api/v1/main/namespaces/[^/]+/kv/[^/]+"), method=method
@@ -144,7 +147,9 @@ def test_kv_on_a_kestra_server_uses_kestras_kv_api(httpserver: HTTPServer, tmp_p
 def test_cli_kv_set_get_list_delete(tmp_path: Path) -> None:
     env = {"KESTRA_GIT_HOME": str(tmp_path / "home")}
     runner = CliRunner()
-    assert runner.invoke(cli, ["kv", "set", "prod", "retries", "3", "--json"], env=env).exit_code == 0
+    assert (
+        runner.invoke(cli, ["kv", "set", "prod", "retries", "3", "--json"], env=env).exit_code == 0
+    )
     assert runner.invoke(cli, ["kv", "set", "prod", "name", "bob"], env=env).exit_code == 0
     assert runner.invoke(cli, ["kv", "get", "prod", "retries"], env=env).output == "3\n"
     assert runner.invoke(cli, ["kv", "list", "prod"], env=env).output == "name\nretries\n"

@@ -36,8 +36,10 @@ def renderer() -> Renderer:
         ("{{ execution.startDate < '2024-01-01' }}", "false"),
         ("{{ execution.startDate | dateAdd(1, 'MONTHS', format='iso_local_date') }}", "2024-03-24"),
         ("{{ execution.startDate | date('iso_instant') }}", "2024-02-24T22:00:00.123456Z"),
-        ("{{ execution.startDate | date('iso_date_time', timeZone='Europe/Paris') }}",
-         "2024-02-24T23:00:00.123456+01:00[Europe/Paris]"),
+        (
+            "{{ execution.startDate | date('iso_date_time', timeZone='Europe/Paris') }}",
+            "2024-02-24T23:00:00.123456+01:00[Europe/Paris]",
+        ),
         ("{{ execution.startDate | date('sql_seq') }}", "2024-02-24 22:00:00"),
         ("{% for i in inputs.items %}{{ loop.index }}{{ loop.first }}{% endfor %}", "0true1false"),
         ("{% if false %}a{% elseif inputs.flag %}b{% else %}c{% endif %}", "b"),
@@ -76,10 +78,19 @@ def test_execution_start_date_as_a_datetime_is_a_date_value(renderer: Renderer) 
 @pytest.mark.parametrize(
     ("template", "message"),
     [
-        ("{{ inputs.name | to_json }}", r"Filter \[to_json\] does not exist.*Kestra spells it toJson"),
-        ("{{ inputs.name | substringbefore('o') }}", r"Filter \[substringbefore\].*substringBefore"),
+        (
+            "{{ inputs.name | to_json }}",
+            r"Filter \[to_json\] does not exist.*Kestra spells it toJson",
+        ),
+        (
+            "{{ inputs.name | substringbefore('o') }}",
+            r"Filter \[substringbefore\].*substringBefore",
+        ),
         ("{{ inputs.name | tojsn }}", r"Filter \[tojsn\].*did you mean"),
-        ("{{ fromjson('{}') }}", r"Function or Macro \[fromjson\] does not exist.*Kestra spells it fromJson"),
+        (
+            "{{ fromjson('{}') }}",
+            r"Function or Macro \[fromjson\] does not exist.*Kestra spells it fromJson",
+        ),
         ("{{ nwo() }}", r"Function or Macro \[nwo\].*did you mean now"),
         ("{{ inputs.name is nul }}", r"Test \[nul\] does not exist.*did you mean null"),
     ],
@@ -149,14 +160,23 @@ def test_render_of_a_value_rendering_itself_is_an_error_not_a_crash(renderer: Re
 
 
 def test_render_output_stays_bounded(renderer: Renderer) -> None:
-    context = {"x": "{% for i in range(100000) %}{% for j in range(1000) %}xx{% endfor %}{% endfor %}"}
+    context = {
+        "x": "{% for i in range(100000) %}{% for j in range(1000) %}xx{% endfor %}{% endfor %}"
+    }
     with pytest.raises(TemplateError, match="more than"):
         renderer.render("{{ render(x) }}", context)
 
 
 @pytest.mark.parametrize(
     "template",
-    ["{{ 'unterminated }}", "{{ a ?? }}", "{{ ? : }}", "{{ ((((( }}", "{% elseif %}", "{{ a contains }}"],
+    [
+        "{{ 'unterminated }}",
+        "{{ a ?? }}",
+        "{{ ? : }}",
+        "{{ ((((( }}",
+        "{% elseif %}",
+        "{{ a contains }}",
+    ],
 )
 def test_broken_pebble_syntax_is_a_template_error(renderer: Renderer, template: str) -> None:
     with pytest.raises(TemplateError):

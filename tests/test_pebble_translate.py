@@ -17,12 +17,41 @@ SETTINGS = settings(
 )
 _PEBBLE_ONLY = {"contains", "equals", "null", "elseif", "verbatim", "endverbatim", "loop"}
 _NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(
-    lambda name: name not in _PEBBLE_ONLY
-    and name not in {"and", "or", "not", "in", "is", "if", "else", "for", "true", "false",
-                     "none", "recursive", "set", "endif", "endfor", "raw", "endraw", "with",
-                     "without", "import", "include", "from", "as", "block", "pluralize"}
+    lambda name: (
+        name not in _PEBBLE_ONLY
+        and name
+        not in {
+            "and",
+            "or",
+            "not",
+            "in",
+            "is",
+            "if",
+            "else",
+            "for",
+            "true",
+            "false",
+            "none",
+            "recursive",
+            "set",
+            "endif",
+            "endfor",
+            "raw",
+            "endraw",
+            "with",
+            "without",
+            "import",
+            "include",
+            "from",
+            "as",
+            "block",
+            "pluralize",
+        }
+    )
 )
-_TEXT = st.text(st.one_of(st.sampled_from(list("ab ?:.'\"{}<>#%-|\n\\")), st.characters()), max_size=20)
+_TEXT = st.text(
+    st.one_of(st.sampled_from(list("ab ?:.'\"{}<>#%-|\n\\")), st.characters()), max_size=20
+)
 
 
 def _literal(text: str) -> str:
@@ -38,8 +67,11 @@ _ATOMS = st.one_of(
 
 def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.one_of(
-        st.tuples(children, st.sampled_from([" + ", " - ", " * ", " ~ ", " and ", " or ",
-                                             " == ", " < ", " in "]), children).map("".join),
+        st.tuples(
+            children,
+            st.sampled_from([" + ", " - ", " * ", " ~ ", " and ", " or ", " == ", " < ", " in "]),
+            children,
+        ).map("".join),
         children.map(lambda e: f"not {e}"),
         children.map(lambda e: f"({e})"),
         st.tuples(children, _NAMES).map(lambda t: f"{t[0]} | {t[1]}"),

@@ -210,7 +210,7 @@ def _java_format(value: datetime, pattern: str) -> str:
     return "".join(out)
 
 
-def _field(value: datetime, letters: str) -> str:  # noqa: PLR0911, PLR0912
+def _field(value: datetime, letters: str) -> str:
     letter, count = letters[0], len(letters)
     hour12 = value.hour % 12 or 12
     numbers = {
@@ -305,7 +305,9 @@ def _from_groups(groups: dict[str, str | None], tz: tzinfo) -> datetime:
         month = names.index(str(groups["mon"])[:3].lower()) + 1
     hour = int(groups.get("hour") or 0)
     if groups.get("hour12"):
-        hour = int(str(groups["hour12"])) % 12 + (12 if str(groups.get("ampm")).upper() == "PM" else 0)
+        hour = int(str(groups["hour12"])) % 12 + (
+            12 if str(groups.get("ampm")).upper() == "PM" else 0
+        )
     micro = int((str(groups.get("fraction") or "0") + "000000")[:6])
     result = datetime(
         int(groups.get("year") or 1970),

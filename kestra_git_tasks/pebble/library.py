@@ -17,7 +17,7 @@ import re
 import unicodedata
 import uuid as uuid_module
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
@@ -27,20 +27,9 @@ from jinja2.sandbox import safe_range
 
 from ..errors import TemplateError
 from . import dates
+from .datefilters import DATE_FILTERS, now
 
 __all__ = ["KESTRA_FILTERS", "KESTRA_FUNCTIONS", "install", "to_json"]
-
-_UNITS = {
-    "NANOS": timedelta(microseconds=0.001),
-    "MICROS": timedelta(microseconds=1),
-    "MILLIS": timedelta(milliseconds=1),
-    "SECONDS": timedelta(seconds=1),
-    "MINUTES": timedelta(minutes=1),
-    "HOURS": timedelta(hours=1),
-    "HALF_DAYS": timedelta(hours=12),
-}
-_CALENDAR_DAYS = {"DAYS": 1, "WEEKS": 7}
-_CALENDAR_MONTHS = {"MONTHS": 1, "YEARS": 12, "DECADES": 120, "CENTURIES": 1200}
 
 
 def _json_default(value: Any) -> Any:
@@ -93,96 +82,11 @@ def _yaml_filter(value: Any) -> str:
     return text
 
 
-# -- dates ------------------------------------------------------------------------------------
-
-
-def _date(
-    value: Any,
-    format: str = "iso",
-    timeZone: str | None = None,  # noqa: N803 (Kestra's argument names)
-    existingFormat: str | None = None,  # noqa: N803
-    locale: str | None = None,
-) -> str | None:
-    if value is None:
-        return None
-    tz = dates.zone(timeZone)
-    return dates.format_date(dates.convert(value, tz, existingFormat), format)
-
-
-def _date_add(
-    value: Any,
-    amount: int,
-    unit: str,
-    format: str = "iso",
-    timeZone: str | None = None,  # noqa: N803
-    existingFormat: str | None = None,  # noqa: N803
-    locale: str | None = None,
-) -> str | None:
-    if value is None:
-        return None
-    tz = dates.zone(timeZone)
-    moment = dates.convert(value, tz, existingFormat)
-    unit = str(unit).upper()
-    if unit in _UNITS:
-        moment = (moment + _UNITS[unit] * int(amount)).astimezone(tz)
-    elif unit in _CALENDAR_DAYS:
-        local = moment.replace(tzinfo=None) + timedelta(days=_CALENDAR_DAYS[unit] * int(amount))
-        moment = local.replace(tzinfo=tz)
-    elif unit in _CALENDAR_MONTHS:
-        months = moment.year * 12 + moment.month - 1 + _CALENDAR_MONTHS[unit] * int(amount)
-        year, month = divmod(months, 12)
-        day = min(moment.day, _days_in_month(year, month + 1))
-        moment = moment.replace(year=year, month=month + 1, day=day)
-    else:
-        raise TemplateError(
-            f"dateAdd: unknown unit '{unit}'; use a java.time.temporal.ChronoUnit name "
-            f"({', '.join([*_UNITS, *_CALENDAR_DAYS, *_CALENDAR_MONTHS])})"
-        )
-    return dates.format_date(moment, format)
-
-
-def _days_in_month(year: int, month: int) -> int:
-    following = date(year + month // 12, month % 12 + 1, 1)
-    return (following - timedelta(days=1)).day
-
-
-def _timestamp(value: Any, timeZone: str | None = None, existingFormat: str | None = None) -> int:  # noqa: N803
-    return int(dates.convert(value, dates.zone(timeZone), existingFormat).timestamp())
-
-
-def _timestamp_nano(
-    value: Any,
-    timeZone: str | None = None,  # noqa: N803
-    existingFormat: str | None = None,  # noqa: N803
-) -> int:
-    moment = dates.convert(value, dates.zone(timeZone), existingFormat)
-    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
-
-
-def _timestamp_micro(
-    value: Any,
-    timeZone: str | None = None,  # noqa: N803
-    existingFormat: str | None = None,  # noqa: N803
-) -> int:
-    # Kestra's TimestampMicroFilter adds nanos/1000 to epoch seconds * 10^9: kept as Kestra does.
-    moment = dates.convert(value, dates.zone(timeZone), existingFormat)
-    return int(moment.timestamp()) * 10**9 + moment.microsecond
-
-
-def _now(
-    format: str = "iso",
-    timeZone: str | None = None,  # noqa: N803
-    locale: str | None = None,
-) -> str:
-    tz = dates.zone(timeZone)
-    return dates.format_date(datetime.now(tz), format)
-
-
 # -- JSON, jq ---------------------------------------------------------------------------------
 
 
 def _jq(value: Any, expression: str) -> list[Any]:
-    import jq  # a compiled binding; imported on first use
+    import jq  # type: ignore[import-not-found]  # compiled, no type hints; loaded on first use
 
     data = json.loads(to_json(value))
     try:
@@ -313,7 +217,9 @@ def _values(value: Any) -> list[Any]:
 
 def _chunk(value: Any, size: int) -> list[list[Any]]:
     if not isinstance(value, (list, tuple)):
-        raise TemplateError(f"'chunk' filter can only be applied to List, not {type(value).__name__}")
+        raise TemplateError(
+            f"'chunk' filter can only be applied to List, not {type(value).__name__}"
+        )
     return [list(value[i : i + int(size)]) for i in range(0, len(value), int(size))]
 
 
@@ -338,7 +244,7 @@ def _join(value: Any, separator: str = "") -> str:
     return str(separator).join(to_template_string(item) for item in value)
 
 
-def _slice(value: Any, fromIndex: int = 0, toIndex: int | None = None) -> Any:  # noqa: N803
+def _slice(value: Any, fromIndex: int = 0, toIndex: int | None = None) -> Any:
     return value[int(fromIndex) : None if toIndex is None else int(toIndex)]
 
 
@@ -350,7 +256,7 @@ def _split(value: Any, delimiter: str, limit: int | None = None) -> list[str]:
     return parts
 
 
-def _number_format(value: Any, decimalFormat: str = "#,##0.###") -> str:  # noqa: N803
+def _number_format(value: Any, decimalFormat: str = "#,##0.###") -> str:
     decimals = decimalFormat.split(".")[1] if "." in decimalFormat else ""
     minimum = decimals.count("0")
     text = f"{float(value):{',' if ',' in decimalFormat else ''}.{len(decimals)}f}"
@@ -400,12 +306,7 @@ def _range(start: int, end: int | None = None, step: int = 1) -> Any:
 
 
 KESTRA_FILTERS: dict[str, Any] = {
-    "date": _date,
-    "dateAdd": _date_add,
-    "timestamp": _timestamp,
-    "timestampMilli": lambda v, timeZone=None: _timestamp_nano(v, timeZone) // 10**6,  # noqa: N803
-    "timestampMicro": _timestamp_micro,
-    "timestampNano": _timestamp_nano,
+    **DATE_FILTERS,
     "jq": _jq,
     "json": to_json,
     "toJson": to_json,
@@ -429,8 +330,8 @@ KESTRA_FILTERS: dict[str, Any] = {
     "flatten": _flatten,
     "distinct": _distinct,
     "number": _number,
-    "md5": lambda v: hashlib.md5(str(v).encode()).hexdigest(),  # noqa: S324 (Kestra's md5)
-    "sha1": lambda v: hashlib.sha1(str(v).encode()).hexdigest(),  # noqa: S324
+    "md5": lambda v: hashlib.md5(str(v).encode()).hexdigest(),
+    "sha1": lambda v: hashlib.sha1(str(v).encode()).hexdigest(),
     "sha256": lambda v: hashlib.sha256(str(v).encode()).hexdigest(),
     "sha512": lambda v: hashlib.sha512(str(v).encode()).hexdigest(),
     "base64encode": lambda v: base64.b64encode(str(v).encode()).decode(),
@@ -451,13 +352,13 @@ KESTRA_FILTERS: dict[str, Any] = {
 }
 
 KESTRA_FUNCTIONS: dict[str, Any] = {
-    "now": _now,
+    "now": now,
     "fromJson": from_json,
     "json": from_json,
     "yaml": _yaml_function,
     "uuid": lambda: str(uuid_module.uuid4()),
     "id": lambda: uuid_module.uuid4().hex[:22],
-    "randomInt": lambda lower, upper: random.randrange(int(lower), max(int(upper), int(lower) + 1)),  # noqa: S311
+    "randomInt": lambda lower, upper: random.randrange(int(lower), max(int(upper), int(lower) + 1)),
     "_kestra_contains": _contains,
     "range": _range,
     "max": lambda *values: max(values),

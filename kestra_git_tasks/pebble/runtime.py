@@ -29,7 +29,7 @@ __all__ = ["run_functions"]
 def run_functions(ctx: RunContext) -> dict[str, Any]:
     """``kv`` and ``read`` for templates rendered in ``ctx``."""
 
-    def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:  # noqa: N803
+    def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
         from ..instance.kv import kv_store, missing_key
 
         where = namespace or ctx.flow.namespace

@@ -182,9 +182,14 @@ def _has_pebble(tokens: list[Token]) -> bool:
             return True
         if kind == "name" and value in _PEBBLE_NAMES:
             return True
-        if kind == "name" and value == "loop" and _attribute_after(tokens, index) in (
-            "index",
-            "revindex",
+        if (
+            kind == "name"
+            and value == "loop"
+            and _attribute_after(tokens, index)
+            in (
+                "index",
+                "revindex",
+            )
         ):
             return True
     return False
@@ -264,7 +269,7 @@ def _rewrite(tokens: list[Token]) -> list[Token]:
         if kind == "op" and value in _CLOSE:
             depth -= 1
         if depth == 0 and kind == "name" and value in ("and", "or", "not", "if", "else"):
-            pieces += _segment(segment) + [(kind, value)]
+            pieces += [*_segment(segment), (kind, value)]
             segment = []
         else:
             segment.append((kind, value))
