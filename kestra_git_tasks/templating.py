@@ -224,7 +224,7 @@ class Renderer:
                 f"({exc}); only variables, filters and functions are allowed"
             ) from exc
         except jinja2.UndefinedError as exc:
-            unknown = self._unknown_function(template, context)
+            unknown = self._unknown_function(template, context, exc.message or "")
             if unknown is not None:
                 raise TemplateError(f"{_prefix(where)}{unknown}") from exc
             raise TemplateError(
@@ -292,7 +292,9 @@ class Renderer:
             value = rendered
         return value
 
-    def _unknown_function(self, template: str, context: Mapping[str, Any]) -> str | None:
+    def _unknown_function(
+        self, template: str, context: Mapping[str, Any], message: str
+    ) -> str | None:
         """When the undefined name was called as a function: Kestra's wording and a hint."""
         try:
             tree = self._env.parse(translate(template, self._parses))
@@ -304,6 +306,7 @@ class Renderer:
                 isinstance(call.node, nodes.Name)
                 and name not in context
                 and name not in self._env.globals
+                and f"'{name}' is undefined" in message
             ):
                 return (
                     f"Function or Macro [{name}] does not exist in the template "

@@ -181,3 +181,13 @@ def test_render_output_stays_bounded(renderer: Renderer) -> None:
 def test_broken_pebble_syntax_is_a_template_error(renderer: Renderer, template: str) -> None:
     with pytest.raises(TemplateError):
         renderer.render(template, CONTEXT)
+
+
+def test_an_undefined_variable_next_to_a_macro_call_is_not_called_an_unknown_function(
+    renderer: Renderer,
+) -> None:
+    template = "{% macro m() %}x{% endmacro %}{{ m() }}{{ nope }}"
+    with pytest.raises(TemplateError) as caught:
+        renderer.render(template, CONTEXT)
+    assert "Function or Macro" not in str(caught.value)
+    assert "'nope' is undefined" in str(caught.value)
