@@ -191,3 +191,10 @@ def test_an_undefined_variable_next_to_a_macro_call_is_not_called_an_unknown_fun
         renderer.render(template, CONTEXT)
     assert "Function or Macro" not in str(caught.value)
     assert "'nope' is undefined" in str(caught.value)
+
+
+def test_jq_with_endless_results_is_refused_not_run_to_the_end(renderer: Renderer) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match="more than 100,000 results"):
+        renderer.render("{{ 1 | jq('range(1e9)') }}", CONTEXT)
+    assert time.monotonic() - started < 5

@@ -29,7 +29,11 @@ from ..errors import TemplateError
 from . import dates
 from .datefilters import DATE_FILTERS, now
 
-__all__ = ["KESTRA_FILTERS", "KESTRA_FUNCTIONS", "install", "to_json"]
+__all__ = ["KESTRA_FILTERS", "KESTRA_FUNCTIONS", "MAX_JQ_RESULTS", "install", "to_json"]
+
+#: Most results one ``jq`` call may give (``range(1e9)`` stops here; one huge value built by a
+#: single result, such as ``[range(1e9)]``, is not bounded, as in Kestra).
+MAX_JQ_RESULTS = 100_000
 
 
 def _json_default(value: Any) -> Any:
@@ -89,10 +93,19 @@ def _jq(value: Any, expression: str) -> list[Any]:
     import jq  # type: ignore[import-not-found]  # compiled, no type hints; loaded on first use
 
     data = json.loads(to_json(value))
+    # limit() stops jq itself: never leave a jq iterator half read (the binding can crash
+    # when one is collected); the newline ends a trailing ``#`` comment.
+    bounded = f"limit({MAX_JQ_RESULTS + 1}; {expression}\n)"
     try:
-        return list(jq.compile(str(expression)).input_value(data).all())
+        jq.compile(str(expression))  # errors name the user's expression, not the wrapper
+        found = list(jq.compile(bounded).input_value(data).all())
     except ValueError as exc:
         raise TemplateError(f"jq: {expression!r} failed ({exc})") from exc
+    if len(found) > MAX_JQ_RESULTS:
+        raise TemplateError(
+            f"jq: {expression!r} gives more than {MAX_JQ_RESULTS:,} results; narrow the filter"
+        )
+    return found
 
 
 # -- strings ----------------------------------------------------------------------------------
