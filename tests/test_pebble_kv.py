@@ -166,3 +166,22 @@ def test_cli_kv_set_refuses_bad_json_and_hostile_keys(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "--json value is not JSON" in bad.output
     hostile = runner.invoke(cli, ["kv", "set", "prod", "../k", "v"], env=env)
     assert hostile.exit_code == 1 and "is not valid" in hostile.output
+
+
+def test_a_flow_written_for_kestra_runs_unchanged(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yml"
+    flow.write_text(
+        "id: pebble\nnamespace: company.team\n"
+        "inputs:\n  - id: who\n    type: STRING\n    defaults: world\n"
+        "variables:\n  greeting: \"{{ 'Hello ' ~ inputs.who ~ ' ' ~ true }}\"\n"
+        "tasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n"
+        '    message: "{{ render(vars.greeting) }} {{ trigger.date ?? execution.startDate'
+        " | date('yyyy') | length }} {{ kv('retries') }} {% for i in ['a','b'] %}"
+        "{{ loop.index }}{% endfor %} {{ inputs.who contains 'or' ? 'yes' : 'no' }}\"\n"
+    )
+    env = {"KESTRA_GIT_HOME": str(tmp_path / "home")}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["kv", "set", "company.team", "retries", "3"], env=env).exit_code == 0
+    result = runner.invoke(cli, ["run", str(flow)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Hello world true 4 3 01 yes" in result.output
