@@ -18,6 +18,7 @@ import unicodedata
 import uuid as uuid_module
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
@@ -171,11 +172,53 @@ def _replace(value: Any, replacements: Any, regexp: bool = False) -> str:
     return text
 
 
+class _Double(float):
+    """A number the ``number('DOUBLE')`` filter made (``className``: ``java.lang.Double``)."""
+
+
+class _BigInteger(int):
+    """A number the ``number('BIGINTEGER')`` filter made."""
+
+
 def _number(value: Any, type: str = "") -> Any:
     text = str(value)
-    if type in ("FLOAT", "DOUBLE", "BIGDECIMAL") or (not type and re.search(r"[.eE]", text)):
-        return float(text)
-    return int(text)
+    try:
+        if type == "DOUBLE":
+            return _Double(text)
+        if type == "BIGDECIMAL":
+            return Decimal(text)
+        if type == "BIGINTEGER":
+            return _BigInteger(text)
+        if type in ("FLOAT",) or (not type and re.search(r"[.eE]", text)):
+            return float(text)
+        return int(text)
+    except (ValueError, ArithmeticError) as exc:
+        raise TemplateError(f"'number' filter: {text!r} is not a number") from exc
+
+
+def _class_name(value: Any) -> str | None:
+    """The Java class Kestra would hold the value as (``className`` filter)."""
+    if value is None or isinstance(value, jinja2.Undefined):
+        return None
+    if isinstance(value, bool):
+        return "java.lang.Boolean"
+    if isinstance(value, int):
+        if not isinstance(value, _BigInteger) and -(2**31) <= value < 2**31:
+            return "java.lang.Integer"
+        if not isinstance(value, _BigInteger) and -(2**63) <= value < 2**63:
+            return "java.lang.Long"
+        return "java.math.BigInteger"
+    names = [
+        (_Double, "java.lang.Double"),
+        (float, "java.lang.Float"),
+        (Decimal, "java.math.BigDecimal"),
+        (str, "java.lang.String"),
+        (Mapping, "java.util.LinkedHashMap"),
+        (list, "java.util.ArrayList"),
+        (datetime, "java.time.ZonedDateTime"),
+        (date, "java.time.LocalDate"),
+    ]
+    return next((name for kind, name in names if isinstance(value, kind)), type(value).__name__)
 
 
 def _abbreviate(value: Any, length: int) -> str:
@@ -343,6 +386,7 @@ KESTRA_FILTERS: dict[str, Any] = {
     "flatten": _flatten,
     "distinct": _distinct,
     "number": _number,
+    "className": _class_name,
     "md5": lambda v: hashlib.md5(str(v).encode()).hexdigest(),
     "sha1": lambda v: hashlib.sha1(str(v).encode()).hexdigest(),
     "sha256": lambda v: hashlib.sha256(str(v).encode()).hexdigest(),
