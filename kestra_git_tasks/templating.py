@@ -195,7 +195,12 @@ class Renderer:
         def render(context: Any, toRender: Any, recursive: bool = True) -> Any:
             return renderer._render_function(context, toRender, recursive)
 
+        @jinja2.pass_context
+        def render_once(context: Any, toRender: Any) -> Any:
+            return renderer._render_function(context, toRender, False)
+
         self._env.globals["render"] = render
+        self._env.globals["renderOnce"] = render_once
         self._cache: dict[str, jinja2.Template] = {}
 
     def render(self, template: str, context: Mapping[str, Any], *, where: str = "") -> str:

@@ -405,6 +405,7 @@ KESTRA_FILTERS: dict[str, Any] = {
     "numberFormat": _number_format,
     "numberformat": _number_format,
     "rsort": lambda v: sorted(v, reverse=True),
+    "reverse": lambda v: v[::-1] if isinstance(v, (str, list, tuple)) else list(reversed(list(v))),
     "merge": lambda v, other: {**v, **other} if isinstance(v, Mapping) else [*v, *other],
 }
 

@@ -8,10 +8,10 @@ Contract:
   into).
 * Inside a tag, only Pebble-only syntax is rewritten: ``a ?? b`` and ``a ??? b`` (precedence
   120, tighter than any other operator and than ``|``, as in Kestra's ``Extension.java``),
-  ``a..b`` (Pebble's inclusive range), ``c ? a : b``,
-  ``x contains y``, ``equals``, the ``null`` literal, Pebble's 0-based ``loop.index`` and
-  ``loop.revindex``, ``{% elseif %}`` and ``{% verbatim %}``. A tag without any of these is
-  copied character for character, so valid Jinja2 is left unchanged.
+  ``a..b`` (Pebble's inclusive range), ``c ? a : b``, ``x contains y``, ``x isIn list``,
+  ``equals``, the ``null`` literal, Pebble's 0-based ``loop.index`` and ``loop.revindex``,
+  ``{% elseif %}`` and ``{% verbatim %}``. A tag without any of these is copied character for
+  character, so valid Jinja2 is left unchanged.
 * ``<< expr >>`` becomes ``{{ expr }}`` only when ``expr`` is a valid expression (``is_valid``);
   otherwise (a shell heredoc ``cat <<EOF``) the text stays literal.
 * Helpers the output calls (``_kestra_contains``) and tests it uses (``kestra_nullish``) are
@@ -35,13 +35,13 @@ _TOKEN = re.compile(
 )
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")", "]", "}"}
-_KEYWORDS = {"and", "or", "not", "in", "is", "if", "else", "contains"}
+_KEYWORDS = {"and", "or", "not", "in", "is", "if", "else", "contains", "isIn"}
 _RAW_END = {
     "raw": re.compile(r"\{%[-+]?\s*endraw\s*[-+]?%\}"),
     "verbatim": re.compile(r"\{%[-+]?\s*endverbatim\s*[-+]?%\}"),
 }
 _BINARY = ("??", "???", "..")
-_PEBBLE_NAMES = {"contains", "equals", "null", "elseif", "verbatim", "endverbatim"}
+_PEBBLE_NAMES = {"contains", "isIn", "equals", "null", "elseif", "verbatim", "endverbatim"}
 
 Token = tuple[str, str]  # (kind, text); kind "group" is an already translated unit
 
@@ -343,12 +343,14 @@ def _matching_colon(tokens: list[Token], top: list[int], question: int) -> int |
 def _segment(tokens: list[Token]) -> list[Token]:
     """One operand of ``and``/``or``/``not``: ``contains`` (precedence 20), then ``??``."""
     significant = _significant(tokens)
-    where = next((k for k in significant if tokens[k] == ("name", "contains")), None)
-    if where is not None:
+    where = next((k for k in significant if tokens[k][1] in ("contains", "isIn")), None)
+    if where is not None and tokens[where][0] == "name":
         left = _render(_coalesce(tokens[:where])).strip()
         right = _render(_segment(tokens[where + 1 :])).strip()
         if not left or not right:
             return tokens  # Jinja2 reports the syntax error
+        if tokens[where][1] == "isIn":  # the value on the left, the list on the right
+            left, right = right, left
         return [("ws", " "), ("group", f"_kestra_contains({left}, {right})"), ("ws", " ")]
     return _coalesce(tokens)
 
