@@ -199,6 +199,12 @@ class Renderer:
         def render_once(context: Any, toRender: Any) -> Any:
             return renderer._render_function(context, toRender, False)
 
+        @jinja2.pass_context
+        def fetch_context(context: Any) -> dict[str, Any]:
+            return {k: v for k, v in context.get_all().items() if _is_data(v)}
+
+        self._env.globals["fetchContext"] = fetch_context
+        self._env.globals["printContext"] = fetch_context
         self._env.globals["render"] = render
         self._env.globals["renderOnce"] = render_once
         self._cache: dict[str, jinja2.Template] = {}
@@ -318,6 +324,11 @@ class Renderer:
                     f"{template!r}{_suggest(str(name), self._env.globals)}"
                 )
         return None
+
+
+def _is_data(value: Any) -> bool:
+    """A template variable that is data (not a function, a macro or an undefined value)."""
+    return not callable(value) and not isinstance(value, jinja2.Undefined)
 
 
 def _with_dates(context: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -67,6 +67,28 @@ def test_read_function_reads_a_namespace_file(local: LocalInstance, tmp_path: Pa
     assert _context(local, tmp_path).render("{{ read('scripts/hello.txt') }}") == "hello from ns"
 
 
+def test_file_functions_look_at_namespace_files(local: LocalInstance, tmp_path: Path) -> None:
+    local.write_file("company.team", "data/a.txt", b"12345")
+    local.write_file("company.team", "data/empty.txt", b"")
+    ctx = _context(local, tmp_path)
+    template = (
+        "{{ fileExists('data/a.txt') }} {{ fileExists('data/nope.txt') }} "
+        "{{ fileSize('data/a.txt') }} {{ fileEmpty('data/empty.txt') }}"
+    )
+    assert ctx.render(template) == "true false 5 true"
+
+
+def test_print_context_prints_the_variables_not_the_functions(
+    local: LocalInstance, tmp_path: Path
+) -> None:
+    ctx = _context(local, tmp_path)
+    ctx.inputs = {"who": "world"}
+    printed = json.loads(ctx.render("{{ printContext() }}"))
+    assert printed["inputs"] == {"who": "world"}
+    assert printed["flow"]["namespace"] == "company.team"
+    assert "secret" not in printed and "kv" not in printed
+
+
 def test_read_function_reads_a_file_of_this_execution(local: LocalInstance, tmp_path: Path) -> None:
     ctx = _context(local, tmp_path)
     produced = ctx.output_dir / "rows.jsonl"

@@ -1,4 +1,5 @@
-"""The template functions that need the running execution: ``kv()`` and ``read()``.
+"""The template functions that need the running execution: ``kv()``, ``read()`` and the
+``file*()`` functions.
 
 Contract: :func:`run_functions` returns them bound to a
 :class:`~kestra_git_tasks.context.RunContext` (the context puts them in the template
@@ -7,6 +8,7 @@ variables, next to ``secret()``).
 * ``kv(key, namespace=None, errorOnMissing=True)`` reads the instance's KV store
   (:mod:`kestra_git_tasks.instance.kv`), in the flow's namespace unless told; a missing key is
   Kestra's error, or None with ``errorOnMissing=false``.
+* ``fileExists(path)``, ``fileSize(path)``, ``fileEmpty(path)`` look at the same files.
 * ``read(path)`` returns a text file: a file of the current execution (a path inside its output
   folder, as the tasks' file outputs give it) or else a namespace file of the flow's namespace.
   Nothing else on the machine is readable: any other path is looked up as a namespace file, and
@@ -18,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, KestraGitError, TemplateError
+from ..errors import ConfigError, KestraGitError, NotFoundError, TemplateError
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -39,17 +41,41 @@ def run_functions(ctx: RunContext) -> dict[str, Any]:
             raise missing_key(where, str(key))
         return value
 
-    def read(path: str) -> str:
+    def content(path: str) -> bytes:
         text = str(path)
-        try:
-            content = _execution_file(ctx, text)
-            if content is None:
-                content = _instance(ctx, "read").read_file(ctx.flow.namespace, text)
-            return content.decode("utf-8")
-        except (KestraGitError, OSError, UnicodeDecodeError) as exc:
-            raise TemplateError(f"Unable to read the file {text} ({exc})") from exc
+        found = _execution_file(ctx, text)
+        if found is None:
+            found = _instance(ctx, "read").read_file(ctx.flow.namespace, text)
+        return found
 
-    return {"kv": kv, "read": read}
+    def read(path: str) -> str:
+        try:
+            return content(path).decode("utf-8")
+        except (KestraGitError, OSError, UnicodeDecodeError) as exc:
+            raise TemplateError(f"Unable to read the file {path} ({exc})") from exc
+
+    def file_size(path: str) -> int:
+        try:
+            return len(content(path))
+        except (KestraGitError, OSError) as exc:
+            raise TemplateError(f"Unable to read the file {path} ({exc})") from exc
+
+    def file_exists(path: str) -> bool:
+        try:
+            content(path)
+        except NotFoundError:
+            return False
+        except (KestraGitError, OSError) as exc:
+            raise TemplateError(f"Unable to read the file {path} ({exc})") from exc
+        return True
+
+    return {
+        "kv": kv,
+        "read": read,
+        "fileSize": file_size,
+        "fileExists": file_exists,
+        "fileEmpty": lambda path: file_size(path) == 0,
+    }
 
 
 def _instance(ctx: RunContext, function: str) -> Any:
