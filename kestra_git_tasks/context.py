@@ -31,6 +31,7 @@ from typing import Any
 from .errors import ConfigError, SecretNotFoundError
 from .home import default_home
 from .instance.base import Instance, LogRecord
+from .pebble.runtime import run_functions
 from .secrets import SecretMasker, SecretStore, env_variables
 from .templating import Renderer
 
@@ -182,6 +183,7 @@ class RunContext:
             "trigger": self.trigger,
             "envs": self.envs,
             "secret": self._secret_function,
+            **run_functions(self),
             "workingDir": str(self.working_dir) if self.working_dir else None,
         }
 

@@ -8,8 +8,13 @@ Rules (SPEC section 4):
   ``{% %}``.
 * A string without any template marker is returned as it is; a rendered value is not rendered
   again (Kestra renders once).
+* The language is Kestra's (Pebble): :func:`kestra_git_tasks.pebble.translate.translate` maps
+  Pebble-only syntax (``??``, ``? :``, ``contains``, ``elseif``, 0-based ``loop.index``...) onto
+  Jinja2 first, and :mod:`kestra_git_tasks.pebble.library` adds Kestra's filters, functions and
+  tests; ``render()`` is a second pass on purpose. Jinja2 syntax keeps working.
 * Lists and maps print as compact JSON, booleans as ``true``/``false``, null as an empty string,
-  as Kestra's Pebble writer does.
+  dates in Java's ISO form, as Kestra's Pebble writer does; ``~`` concatenation prints alike.
+* An unknown filter or function names itself and suggests the Kestra or Jinja2 spelling.
 * Hostile templates fail with :class:`TemplateError`, never a crash: a macro calling itself
   without end; a ``*``, ``+`` or ``**`` whose result would exceed :data:`MAX_RENDERED_CHARS`
   items or :data:`MAX_INT_BITS` bits (refused before it is built); output over
@@ -19,17 +24,20 @@ Rules (SPEC section 4):
 
 from __future__ import annotations
 
-import json
-import re
+import difflib
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import KestraGitError, TemplateError
+from .pebble import dates, library
+from .pebble.translate import translate
 
 __all__ = ["MAX_INT_BITS", "MAX_RENDERED_CHARS", "Renderer", "has_template", "to_template_string"]
 
@@ -39,7 +47,36 @@ MAX_RENDERED_CHARS = 10 * 2**20
 MAX_INT_BITS = 10_000
 
 _MARKERS = ("{{", "{%", "{#", "<<")
-_ANGLE = re.compile(r"<<(.+?)>>", re.DOTALL)
+#: Spellings users bring from the other engine: Jinja2 -> Kestra and Kestra -> Jinja2.
+_SPELLINGS = {
+    "tojson": "toJson",
+    "to_json": "toJson",
+    "from_json": "fromJson",
+    "fromjson": "fromJson",
+    "to_yaml": "yaml",
+    "toyaml": "yaml",
+    "int": "number",
+    "float": "number('FLOAT')",
+    "string": "~ ''",
+    "striptags": "replace({'<b>': ''}, regexp=true)",
+    "strftime": "date('yyyy-MM-dd')",
+    "datetimeformat": "date('yyyy-MM-dd HH:mm:ss')",
+    "items": "keys / values",
+    "dictsort": "keys | sort",
+    "unique": "distinct",
+    "batch": "chunk",
+    "wordcount": "split(' ') | length",
+    "b64encode": "base64encode",
+    "b64decode": "base64decode",
+    "substring_before": "substringBefore",
+    "substring_after": "substringAfter",
+    "random_int": "randomInt",
+    "randint": "randomInt",
+    "uuid4": "uuid",
+    "date_add": "dateAdd",
+    "dateadd": "dateAdd",
+    "timedelta": "dateAdd(1, 'DAYS')",
+}
 
 
 def has_template(value: str) -> bool:
@@ -53,28 +90,11 @@ def to_template_string(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, separators=(",", ":"), default=_json_default, ensure_ascii=False)
+    if isinstance(value, (dict, list, tuple, set)):
+        return library.to_json(value)
     if isinstance(value, (datetime, date)):
-        return value.isoformat()
+        return dates.java_string(value)
     return str(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=_json_default, ensure_ascii=False)
-
-
-def _from_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TemplateError(f"fromJson: not valid JSON ({exc.msg})") from exc
 
 
 class _TooLarge(Exception):
@@ -104,17 +124,49 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
         raise _TooLarge(f"{operator} would build a value of more than {MAX_RENDERED_CHARS:,} items")
 
 
+class _KestraCodeGenerator(CodeGenerator):
+    """Compiles ``a ~ b`` through :meth:`_KestraEnvironment.kestra_concat` (Kestra's printing)."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.kestra_concat((")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write("))")
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        if isinstance(node, nodes.Concat) or node.find(nodes.Concat) is not None:
+            raise nodes.Impossible()  # printed at run time, through kestra_concat
+        return super()._output_child_to_const(node, frame, finalize)
+
+
 class _KestraEnvironment(ImmutableSandboxedEnvironment):
     """Maps are looked up by key only, as in Pebble: ``inputs.items`` is the input ``items``,
-    never the dict method. ``*``, ``+`` and ``**`` are size-checked first."""
+    never the dict method. ``*``, ``+`` and ``**`` are size-checked first. An attribute or item
+    of an undefined value is that undefined value (Pebble's ``??`` and ``is defined`` work on
+    ``a.b.c``; printing or using it is still an error)."""
 
     intercepted_binops = frozenset({"*", "+", "**"})
+    code_generator_class = _KestraCodeGenerator
+
+    def kestra_concat(self, values: tuple[Any, ...]) -> str:
+        """``a ~ b ~ c``: each part printed as Kestra prints it."""
+        return "".join(to_template_string(value) for value in values)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, jinja2.Undefined):
+            return obj
+        if isinstance(argument, jinja2.Undefined):
+            return argument
+        return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         _check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, jinja2.Undefined) and not attribute.startswith("_"):
+            return obj
         if isinstance(obj, Mapping):
             try:
                 return obj[attribute]
@@ -134,27 +186,44 @@ class Renderer:
             autoescape=False,
             keep_trailing_newline=True,
             finalize=to_template_string,
+            optimized=False,  # no constant folding: 'x' ~ true must print through kestra_concat
         )
-        self._env.filters["toJson"] = _to_json
-        self._env.filters["json"] = _from_json
-        self._env.globals["fromJson"] = _from_json
+        library.install(self._env)
+        renderer = self
+
+        @jinja2.pass_context
+        def render(context: Any, toRender: Any, recursive: bool = True) -> Any:
+            return renderer._render_function(context, toRender, recursive)
+
+        @jinja2.pass_context
+        def render_once(context: Any, toRender: Any) -> Any:
+            return renderer._render_function(context, toRender, False)
+
+        @jinja2.pass_context
+        def fetch_context(context: Any) -> dict[str, Any]:
+            return {k: v for k, v in context.get_all().items() if _is_data(v)}
+
+        self._env.globals["fetchContext"] = fetch_context
+        self._env.globals["printContext"] = fetch_context
+        self._env.globals["render"] = render
+        self._env.globals["renderOnce"] = render_once
         self._cache: dict[str, jinja2.Template] = {}
 
     def render(self, template: str, context: Mapping[str, Any], *, where: str = "") -> str:
         """Render one string. ``where`` (e.g. ``property 'url'``) prefixes error messages."""
         if not has_template(template):
             return template
-        source = self._translate_angle_brackets(template)
         try:
-            compiled = self._cache.get(source)
+            compiled = self._cache.get(template)
             if compiled is None:
-                compiled = self._env.from_string(source)
-                self._cache[source] = compiled
-            return _bounded(compiled.generate(context))
+                compiled = self._env.from_string(translate(template, self._parses))
+                self._cache[template] = compiled
+            return _bounded(compiled.generate(_with_dates(context)))
         except RecursionError as exc:
             raise TemplateError(
                 f"{_prefix(where)}the template {template!r} calls itself without end (a "
-                "recursive macro?); give the recursion a condition that stops it"
+                "recursive macro?) or nests expressions too deeply; give the recursion a "
+                "condition that stops it, or split the expression"
             ) from exc
         except _TooLarge as exc:
             raise TemplateError(
@@ -166,12 +235,19 @@ class Renderer:
                 f"({exc}); only variables, filters and functions are allowed"
             ) from exc
         except jinja2.UndefinedError as exc:
+            unknown = self._unknown_function(template, context, exc.message or "")
+            if unknown is not None:
+                raise TemplateError(f"{_prefix(where)}{unknown}") from exc
             raise TemplateError(
                 f"{_prefix(where)}{exc.message} in the template {template!r}; check the "
                 "variable name (available: flow, execution, inputs, outputs, vars, labels, "
                 "trigger, envs, task, secret())"
             ) from exc
         except jinja2.TemplateSyntaxError as exc:
+            if exc.message and exc.message.startswith(("No filter named", "No test named")):
+                raise TemplateError(
+                    f"{_prefix(where)}{_unknown(exc.message, self._env, template)}"
+                ) from exc
             raise TemplateError(
                 f"{_prefix(where)}template syntax error in {template!r}: {exc.message}"
             ) from exc
@@ -209,24 +285,87 @@ class Renderer:
             return self.render(value, context, where=f"property '{where}'" if where else "")
         return value
 
-    def _translate_angle_brackets(self, template: str) -> str:
-        """Turn ``<< expr >>`` into ``{{ expr }}`` where ``expr`` parses as an expression.
+    def _parses(self, source: str) -> bool:
+        try:
+            self._env.parse(translate(source))
+        except jinja2.TemplateSyntaxError:
+            return False
+        return True
 
-        Text such as a shell heredoc (``cat <<EOF``) has no closing ``>>`` or no valid
-        expression inside, and stays literal.
-        """
-        if "<<" not in template:
-            return template
+    def _render_function(self, context: Any, toRender: Any, recursive: bool = True) -> Any:
+        """Kestra's ``render()``: evaluate a value that itself holds a template, on purpose."""
+        variables = context.get_all()
+        value = toRender
+        for _ in range(100 if recursive else 1):
+            rendered = self.render_tree(value, variables, skip=frozenset())
+            if rendered == value:
+                break
+            value = rendered
+        return value
 
-        def replace(match: re.Match[str]) -> str:
-            inner = match.group(1)
+    def _unknown_function(
+        self, template: str, context: Mapping[str, Any], message: str
+    ) -> str | None:
+        """When the undefined name was called as a function: Kestra's wording and a hint."""
+        try:
+            tree = self._env.parse(translate(template, self._parses))
+        except jinja2.TemplateSyntaxError:
+            return None
+        for call in tree.find_all(nodes.Call):
+            name = getattr(call.node, "name", None)
+            if (
+                isinstance(call.node, nodes.Name)
+                and name not in context
+                and name not in self._env.globals
+                and f"'{name}' is undefined" in message
+            ):
+                return (
+                    f"Function or Macro [{name}] does not exist in the template "
+                    f"{template!r}{_suggest(str(name), self._env.globals)}"
+                )
+        return None
+
+
+def _is_data(value: Any) -> bool:
+    """A template variable that is data (not a function, a macro or an undefined value)."""
+    return not callable(value) and not isinstance(value, jinja2.Undefined)
+
+
+def _with_dates(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``execution.startDate``, ``trigger.date`` and ``taskrun.startDate`` as date values."""
+    result = dict(context)
+    for key, attribute in (
+        ("execution", "startDate"),
+        ("trigger", "date"),
+        ("taskrun", "startDate"),
+    ):
+        holder = result.get(key)
+        if isinstance(holder, Mapping) and attribute in holder:
+            value = holder[attribute]
             try:
-                self._env.parse("{{" + inner + "}}")
-            except jinja2.TemplateSyntaxError:
-                return match.group(0)
-            return "{{" + inner + "}}"
+                if isinstance(value, str):
+                    value = dates.KestraDate.of(datetime.fromisoformat(value))
+                elif isinstance(value, datetime):
+                    value = dates.KestraDate.of(value)
+            except ValueError:
+                continue
+            result[key] = {**holder, attribute: value}
+    return result
 
-        return _ANGLE.sub(replace, template)
+
+def _unknown(message: str, env: jinja2.Environment, template: str) -> str:
+    kind = "Filter" if message.startswith("No filter") else "Test"
+    name = message.split("'")[1] if "'" in message else message
+    known = env.filters if kind == "Filter" else env.tests
+    return f"{kind} [{name}] does not exist in the template {template!r}{_suggest(name, known)}"
+
+
+def _suggest(name: str, known: Mapping[str, Any]) -> str:
+    if name in _SPELLINGS:
+        return f"; Kestra spells it {_SPELLINGS[name]}"
+    close = difflib.get_close_matches(name, [k for k in known if not k.startswith("_")], n=2)
+    close += [k for k in known if k.lower() == name.lower() and k not in close]
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 def _bounded(chunks: Iterator[str]) -> str:

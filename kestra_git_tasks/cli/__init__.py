@@ -18,6 +18,7 @@ from . import (
     executions,
     files,
     flows,
+    kv,
     run,
     schema,
     tasks,
@@ -63,6 +64,7 @@ for _command in (
     schema.schema,
     completion.completion,
     dashboards.dashboards,
+    kv.kv,
 ):
     cli.add_command(_command)
 

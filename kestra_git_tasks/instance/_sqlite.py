@@ -60,10 +60,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             deleted INTEGER NOT NULL CHECK (deleted IN (0, 1)), created TEXT NOT NULL,
             PRIMARY KEY (id, revision))""",
     ),
+    (  # Kestra's KV store of a namespace: see kv.py and the kv() template function
+        """CREATE TABLE kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+            updated TEXT NOT NULL, PRIMARY KEY (namespace, key))""",
+    ),
 )
-
-#: The schema version this code writes; a database with a higher one is refused.
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 #: The schema version this code writes; a database with a higher one is refused.
 SCHEMA_VERSION = len(_MIGRATIONS)
