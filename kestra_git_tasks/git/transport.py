@@ -3,7 +3,9 @@
 URLs themselves (taking credentials out, what may be stored) are :mod:`kestra_git_tasks.git.urls`.
 This module is the single place that translates pygit2/libgit2 failures into the library's
 :mod:`kestra_git_tasks.errors` (always ``raise ... from exc``), and the single place that touches
-libgit2's process-wide settings (:func:`apply_process_wide_settings`).
+libgit2's process-wide settings (:func:`apply_process_wide_settings`: the timeouts, nothing
+else). Who the server is (SSH host key, TLS certificate) is checked per operation by
+:meth:`AuthCallbacks.check_certificate` through :mod:`kestra_git_tasks.git.certcheck`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from kestra_git_tasks.errors import (
     GitError,
     GitNetworkError,
 )
+from kestra_git_tasks.git import certcheck
+from kestra_git_tasks.git.known_hosts import default_paths
 from kestra_git_tasks.git.urls import origin_of, split_url_credentials, storage_url
 
 __all__ = [
@@ -91,12 +95,18 @@ class TransportOptions:
 
     ``no_proxy=False`` lets libgit2 auto-detect a proxy (``http.proxy`` config, then the
     ``https_proxy``/``http_proxy`` environment variables, honouring ``no_proxy``).
+
+    ``known_hosts``: the files SSH host keys are checked against (None: the defaults of
+    :func:`~kestra_git_tasks.git.known_hosts.default_paths` for the user's home);
+    ``accept_any_host_key`` turns that check off (Kestra's behaviour; the caller warns).
     """
 
     connect_timeout_ms: int = 10000
     read_timeout_ms: int = 60000
     no_proxy: bool = False
     trusted_ca_pem_path: str | None = None
+    known_hosts: tuple[Path, ...] | None = None
+    accept_any_host_key: bool = False
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout_ms", "read_timeout_ms"):
@@ -105,6 +115,11 @@ class TransportOptions:
                 raise ConfigError(
                     f"`{name}` must be a positive number of milliseconds, got {value!r}."
                 )
+
+    def known_hosts_paths(self) -> tuple[Path, ...]:
+        if self.known_hosts is not None:
+            return self.known_hosts
+        return default_paths(None, {"HOME": str(Path.home())})
 
     @property
     def proxy(self) -> Literal[True] | None:
@@ -131,40 +146,29 @@ def resolve_credentials(url: str, credentials: Credentials | None) -> tuple[str,
 
 
 _settings_lock = threading.Lock()
-_loaded_ca_paths: set[str] = set()
 
 
 def apply_process_wide_settings(options: TransportOptions) -> None:
     """Apply the settings libgit2 only has process-wide. This is the ONLY function that does.
 
-    - Timeouts: libgit2 keeps one connect timeout and one read timeout for the whole process
-      (``GIT_OPT_SET_SERVER_CONNECT_TIMEOUT`` / ``GIT_OPT_SET_SERVER_TIMEOUT``). They are set
-      right before each network operation, so concurrent operations *in the same process* with
-      different timeouts use whichever was set last.
-    - ``trusted_ca_pem_path``: the CA bundle is loaded into libgit2's TLS context
-      (``GIT_OPT_SET_SSL_CERT_LOCATIONS``). OpenSSL adds it to the certificates already trusted
-      (the system ones stay trusted), and it cannot be unloaded: once a bundle has been used,
-      it stays trusted by every later operation of this process.
+    Timeouts: libgit2 keeps one connect timeout and one read timeout for the whole process
+    (``GIT_OPT_SET_SERVER_CONNECT_TIMEOUT`` / ``GIT_OPT_SET_SERVER_TIMEOUT``). They are set
+    right before each network operation, so concurrent operations *in the same process* with
+    different timeouts use whichever was set last.
 
-    The proxy is *not* process-wide: it is passed per operation (:attr:`TransportOptions.proxy`).
+    ``trusted_ca_pem_path`` is *not* process-wide (libgit2's ``GIT_OPT_SET_SSL_CERT_LOCATIONS``
+    would trust the file for every later operation and cannot be undone): it is checked per
+    operation in :meth:`AuthCallbacks.check_certificate`. Nor is the proxy (passed per call).
     """
+    ca_path = options.trusted_ca_pem_path
+    if ca_path and not Path(ca_path).is_file():
+        raise ConfigError(
+            f"`trustedCaPemPath` '{ca_path}' is not a readable file: give the path of a "
+            "PEM file holding the CA certificate(s) to trust."
+        )
     with _settings_lock:
         pygit2.settings.server_connect_timeout = options.connect_timeout_ms
         pygit2.settings.server_timeout = options.read_timeout_ms
-        ca_path = options.trusted_ca_pem_path
-        if ca_path and ca_path not in _loaded_ca_paths:
-            if not Path(ca_path).is_file():
-                raise ConfigError(
-                    f"`trustedCaPemPath` '{ca_path}' is not a readable file: give the path of a "
-                    "PEM file holding the CA certificate(s) to trust."
-                )
-            try:
-                pygit2.settings.set_ssl_cert_locations(ca_path, None)
-            except pygit2.GitError as exc:
-                raise ConfigError(
-                    f"`trustedCaPemPath` '{ca_path}' could not be loaded as PEM certificates: {exc}"
-                ) from exc
-            _loaded_ca_paths.add(ca_path)
 
 
 class AuthCallbacks(pygit2.RemoteCallbacks):
@@ -179,11 +183,34 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
     reaches the caller of the network operation unchanged.
     """
 
-    def __init__(self, url: str, credentials: Credentials) -> None:
+    def __init__(
+        self, url: str, credentials: Credentials, options: TransportOptions | None = None
+    ) -> None:
         super().__init__()
         self._url = url
         self._credentials = credentials
+        self._options = options or TransportOptions()
         self._answered: set[CredentialType] = set()
+        #: Why the server's host key or certificate was refused (set by :mod:`certcheck`).
+        self.refusal: GitError | None = None
+
+    def check_certificate(self, cert: certcheck.Certificate, valid: bool, host: str) -> None:
+        """Called by libgit2 (through :mod:`certcheck`) on every SSH and HTTPS connection."""
+        options = self._options
+        if isinstance(cert, certcheck.TlsCertificate):
+            certcheck.check_tls(cert, valid, host, options.trusted_ca_pem_path)
+        elif isinstance(cert, certcheck.SshHostKey):
+            scheme, url_host, port = origin_of(self._url)
+            same_host = url_host == host.lower() and scheme == "ssh"
+            certcheck.check_host_key(
+                cert,
+                host,
+                (port or 22) if same_host else 22,
+                options.known_hosts_paths(),
+                options.accept_any_host_key,
+            )
+        elif not valid:
+            raise GitNetworkError(f"{host} presented a certificate that cannot be checked.")
 
     def credentials(
         self,
@@ -310,6 +337,12 @@ def map_git_error(
             f"server is up, and the proxy settings (`noProxy`)."
         )
     if error_class == _ERROR_CLASS_SSH:
+        if "passphrase" in lowered or "private key" in lowered:
+            return GitAuthError(
+                f"The SSH private key for {where} cannot be used ({detail}): check `privateKey` "
+                "(the key's content: OpenSSH or PEM, ed25519, ECDSA or RSA) and, when the key is "
+                "encrypted, `passphrase`."
+            )
         if "auth" in lowered:
             return GitAuthError(f"SSH authentication to {where} failed ({detail}): {_SSH_HINT}.")
         return GitNetworkError(f"SSH connection to {where} failed ({detail}).")
@@ -340,11 +373,36 @@ def _http_status_error(where: str, detail: str) -> GitError:
 
 
 @contextmanager
-def network_errors(url: str, action: str, credentials: Credentials | None = None) -> Iterator[None]:
-    """Run a network operation, translating pygit2 errors (our own errors pass through)."""
+def network_errors(
+    url: str,
+    action: str,
+    credentials: Credentials | None = None,
+    callbacks: AuthCallbacks | None = None,
+) -> Iterator[None]:
+    """Run a network operation, translating pygit2 errors (our own errors pass through); a
+    host key or certificate refused by ``callbacks`` is raised as that refusal."""
     try:
         yield
     except GitError:
         raise
     except pygit2.GitError as exc:
+        if callbacks is not None and callbacks.refusal is not None:
+            raise callbacks.refusal from exc
         raise map_git_error(exc, url=url, action=action, credentials=credentials) from exc
+
+
+def update_submodule(
+    submodule: pygit2.Submodule, callbacks: AuthCallbacks, options: TransportOptions
+) -> None:
+    """pygit2's ``Submodule.update(init=True)`` with the operation's proxy setting: pygit2 has
+    no argument for it, and libgit2's default for a submodule is no proxy at all."""
+    from pygit2._libgit2 import ffi
+    from pygit2._libgit2 import lib as C
+    from pygit2.callbacks import git_fetch_options
+
+    opts = ffi.new("git_submodule_update_options *")
+    C.git_submodule_update_options_init(opts, C.GIT_SUBMODULE_UPDATE_OPTIONS_VERSION)
+    opts.fetch_opts.proxy_opts.type = C.GIT_PROXY_NONE if options.no_proxy else C.GIT_PROXY_AUTO
+    with git_fetch_options(callbacks, opts=opts.fetch_opts) as payload:
+        err = C.git_submodule_update(submodule._subm, 1, opts)
+        payload.check_error(err)
