@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pygit2
 import pygit2.callbacks as _pygit2_callbacks
 from cryptography import x509
 from cryptography.x509 import verification
@@ -48,6 +50,7 @@ __all__ = [
     "TlsCertificate",
     "check_host_key",
     "check_tls",
+    "scan_host_key",
     "trust_command",
 ]
 
@@ -198,6 +201,44 @@ def _decode(cert_i: Any) -> Certificate:
         return SshHostKey(HostKey.from_blob(blob))
     except ValueError:
         return SshHostKey(None)
+
+
+class _KeyScan(pygit2.RemoteCallbacks):
+    """Keeps the host key libgit2 is shown, then stops the connection before authenticating."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key: HostKey | None = None
+        self.refusal: GitNetworkError | None = None
+
+    def check_certificate(self, cert: Certificate, valid: bool, host: str) -> None:
+        if isinstance(cert, SshHostKey):
+            self.key = cert.key
+        raise GitNetworkError("host key read; connection stopped")
+
+
+def scan_host_key(host: str, port: int, timeout_ms: int = 10000) -> HostKey:
+    """The SSH host key ``host``:``port`` offers to libgit2 (the same key type a later
+    connection negotiates). Nothing is authenticated and nothing is written."""
+    pygit2.settings.server_connect_timeout = timeout_ms
+    scan = _KeyScan()
+    with tempfile.TemporaryDirectory(prefix="kestra-git-scan-") as folder:
+        repo = pygit2.init_repository(folder, bare=True)
+        try:
+            name = f"[{host}]" if ":" in host else host
+            remote = repo.remotes.create_anonymous(f"ssh://git@{name}:{port}/scan")
+            remote.connect(callbacks=scan)
+        except pygit2.GitError as exc:
+            if scan.key is None:
+                raise GitNetworkError(
+                    f"Cannot read the SSH host key of {host_field(host, port)} ({exc}): check "
+                    "the host name and port, and that an SSH server listens there."
+                ) from exc
+        finally:
+            repo.free()
+    if scan.key is None:
+        raise GitNetworkError(f"{host_field(host, port)} did not show an SSH host key.")
+    return scan.key
 
 
 _original: Callable[..., int] = _pygit2_callbacks._certificate_check_cb

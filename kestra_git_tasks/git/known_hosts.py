@@ -20,10 +20,10 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import fnmatch
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,11 +155,16 @@ def _names_host(field: str, names: tuple[str, ...]) -> bool:
             continue
         negated = pattern.startswith("!")
         pattern = pattern.removeprefix("!").lower()
-        if any(fnmatch.fnmatchcase(name.lower(), pattern) for name in names):
+        if any(_wildcard(pattern).fullmatch(name.lower()) for name in names):
             if negated:
                 return False
             matched = True
     return matched
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """OpenSSH's host patterns: ``*`` and ``?`` only (``[`` is literal, as in ``[host]:port``)."""
+    return re.compile(".*".join(".".join(map(re.escape, p.split("?"))) for p in pattern.split("*")))
 
 
 def _hashed_match(pattern: str, name: str) -> bool:
