@@ -310,6 +310,12 @@ def map_git_error(
             f"{where} redirected to another location that libgit2 refuses to follow ({detail}). "
             "Put the repository's final URL in `url`."
         )
+    if "proxy" in lowered:
+        return GitNetworkError(
+            f"The proxy refused or failed the connection to {where} ({detail}): check the "
+            "proxy settings (`http.proxy`, `https_proxy`/`http_proxy`, `no_proxy`), or set "
+            "`noProxy: true` to connect directly."
+        )
     if isinstance(exc, pygit2.AuthError):
         return GitAuthError(
             f"{where} requires authentication that was not provided ({detail}): {_HTTP_HINT}, "
