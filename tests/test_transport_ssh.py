@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sshd import SshServer, keygen
 
 from kestra_git_tasks.errors import GitAuthError, GitNetworkError
 from kestra_git_tasks.git import Credentials, RepoCache, TransportOptions, clone_repository
 from kestra_git_tasks.git.push import Identity, Pusher
-from tests.sshd import SshServer, keygen
 
 pytestmark = pytest.mark.skipif(SshServer.available() is not None, reason="no sshd installed")
 
