@@ -39,6 +39,7 @@ from ..errors import (
 )
 from ..flowfile import flow_identity, is_flow_file
 from .base import FlowRecord
+from .http_transport import client_options, tls_hint
 
 __all__ = ["AUTH_HINT", "KestraApi", "api_message", "timestamp"]
 
@@ -89,6 +90,8 @@ class KestraApi:
     ``url`` is the server root (``http://localhost:8080``, or a prefix behind a proxy);
     ``tenant=None`` omits the tenant segment (Kestra before 0.23). ``transport`` replaces the
     network (tests). Credentials are given to httpx only, never put in a message.
+    ``trusted_ca_pem_path``, ``no_proxy`` and ``environ`` (where the proxy is read from; None:
+    the process's) are the Git tasks' transport settings (:mod:`.http_transport`).
     """
 
     def __init__(
@@ -104,6 +107,9 @@ class KestraApi:
         retries: int = 3,
         backoff: float = 0.1,
         transport: httpx.BaseTransport | None = None,
+        trusted_ca_pem_path: str | None = None,
+        no_proxy: bool = False,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if api_token and (username or password):
             raise ConfigError(
@@ -141,6 +147,12 @@ class KestraApi:
             headers=headers,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             transport=transport,
+            **client_options(
+                self.url,
+                trusted_ca_pem_path=trusted_ca_pem_path,
+                no_proxy=no_proxy,
+                environ=environ,
+            ),
         )
 
     def close(self) -> None:
@@ -312,7 +324,7 @@ class KestraApi:
                     continue
                 raise KestraApiError(
                     f"{what}: cannot reach the Kestra server ({_describe(exc)}); check the "
-                    "server URL and that the server is running"
+                    f"server URL and that the server is running{tls_hint(exc)}"
                 ) from exc
             except httpx.TimeoutException as exc:
                 raise KestraApiError(
