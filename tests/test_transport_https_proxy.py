@@ -7,10 +7,12 @@ import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import pygit2
 import pytest
 from gitserver import BareRemote, GitHttpServer
 from pki import make_pki
 from proxy import TinyProxy
+from test_clone import commit_submodule
 
 from kestra_git_tasks.errors import GitNetworkError
 from kestra_git_tasks.git import RepoCache, TransportOptions, clone_repository
@@ -115,3 +117,65 @@ def test_https_proxy_carries_fetch_push_and_clone_unless_no_proxy(
     )  # fmt: skip
     clone_repository(bare.url, tmp_path / "clone2", options=direct)
     assert tinyproxy.connects() == through
+
+
+@pytest.fixture
+def global_gitconfig(tmp_path: Path) -> Iterator[Path]:
+    """A global git config folder for libgit2 in this test (restored after)."""
+    level = pygit2.enums.ConfigLevel.GLOBAL
+    saved = pygit2.settings.search_path[level]
+    folder = tmp_path / "global"
+    folder.mkdir()
+    pygit2.settings.search_path[level] = str(folder)
+    try:
+        yield folder / ".gitconfig"
+    finally:
+        pygit2.settings.search_path[level] = saved
+
+
+def test_git_http_proxy_setting_is_honoured_unless_no_proxy(
+    https_server: tuple[GitHttpServer, Path],
+    tinyproxy: TinyProxy,
+    global_gitconfig: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("https_proxy")
+    global_gitconfig.write_text(f"[http]\n\tproxy = {tinyproxy.url}\n")
+    server, ca = https_server
+    bare = BareRemote(server, "repo")
+    sha = bare.commit({"a.yml": "x"})
+
+    options = TransportOptions(trusted_ca_pem_path=str(ca))
+    assert RepoCache(tmp_path / "c1").fetch_branch(bare.url, "main", None, options) == sha
+    assert tinyproxy.connects() == [f"127.0.0.1:{server.port}"]
+
+    direct = TransportOptions(trusted_ca_pem_path=str(ca), no_proxy=True)
+    assert RepoCache(tmp_path / "c2").fetch_branch(bare.url, "main", None, direct) == sha
+    assert tinyproxy.connects() == [f"127.0.0.1:{server.port}"]
+
+
+def test_submodules_get_the_private_ca_and_the_proxy(
+    https_server: tuple[GitHttpServer, Path], tinyproxy: TinyProxy, tmp_path: Path
+) -> None:
+    server, ca = https_server
+    sub = BareRemote(server, "lib")
+    sub_sha = sub.commit({"lib.py": "x = 1\n"})
+    top = BareRemote(server, "top")
+    top.commit({"app.py": "import lib\n"})
+    commit_submodule(top, "lib", sub.url, sub_sha)
+    options = TransportOptions(trusted_ca_pem_path=str(ca))
+
+    clone_repository(top.url, tmp_path / "plain", options=options)
+    parent_only = len(tinyproxy.connects())
+    clone_repository(top.url, tmp_path / "clone", options=options, submodules=True)
+
+    assert (tmp_path / "clone" / "lib" / "lib.py").read_text() == "x = 1\n"
+    assert len(tinyproxy.connects()) > 2 * parent_only  # the submodule's fetch went through too
+    direct = TransportOptions(trusted_ca_pem_path=str(ca), no_proxy=True)
+    before = len(tinyproxy.connects())
+    clone_repository(top.url, tmp_path / "direct", options=direct, submodules=True)
+    assert (tmp_path / "direct" / "lib" / "lib.py").exists()
+    assert len(tinyproxy.connects()) == before
+    # (an untrusted certificate *through* the proxy is not asserted here: libgit2 1.9 then
+    # blocks in git_remote_connect, with pygit2's own callback too; see docs/transports.md)
