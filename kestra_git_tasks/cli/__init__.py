@@ -18,6 +18,7 @@ from . import (
     executions,
     files,
     flows,
+    known_hosts,
     kv,
     run,
     schema,
@@ -65,6 +66,7 @@ for _command in (
     completion.completion,
     dashboards.dashboards,
     kv.kv,
+    known_hosts.known_hosts,
 ):
     cli.add_command(_command)
 

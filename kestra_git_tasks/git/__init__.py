@@ -33,6 +33,8 @@ port) of the URL they were given for.
 
 from kestra_git_tasks.git.cache import RepoCache
 from kestra_git_tasks.git.clone import CloneResult, check_clone_options, clone_repository
+from kestra_git_tasks.git.known_hosts import INSECURE_HOST_KEY_ENV
+from kestra_git_tasks.git.known_hosts import default_paths as default_known_hosts
 from kestra_git_tasks.git.transport import (
     Credentials,
     TransportOptions,
@@ -41,6 +43,7 @@ from kestra_git_tasks.git.transport import (
 from kestra_git_tasks.git.urls import redact_url
 
 __all__ = [
+    "INSECURE_HOST_KEY_ENV",
     "CloneResult",
     "Credentials",
     "RepoCache",
@@ -48,5 +51,6 @@ __all__ = [
     "apply_process_wide_settings",
     "check_clone_options",
     "clone_repository",
+    "default_known_hosts",
     "redact_url",
 ]

@@ -120,8 +120,8 @@ class PushResult:
 
 
 class _PushCallbacks(AuthCallbacks):
-    def __init__(self, url: str, credentials: Credentials) -> None:
-        super().__init__(url, credentials)
+    def __init__(self, url: str, credentials: Credentials, options: TransportOptions) -> None:
+        super().__init__(url, credentials, options)
         self.rejections: dict[str, str] = {}
         self.messages: list[str] = []
 
@@ -242,10 +242,10 @@ class Pusher:
         remote_ref = f"refs/heads/{branch}"
         repo.references.create(local_ref, commit_id, force=True)
         remote = repo.remotes.create_anonymous(url)
-        callbacks = _PushCallbacks(url, creds)
+        callbacks = _PushCallbacks(url, creds, options)
         apply_process_wide_settings(options)
         try:
-            with network_errors(url, "push", creds):
+            with network_errors(url, "push", creds, callbacks):
                 remote.push([f"{local_ref}:{remote_ref}"], callbacks=callbacks, proxy=options.proxy)
         except GitError as exc:
             # libgit2 refuses, client-side, to push over commits it has not seen: the branch

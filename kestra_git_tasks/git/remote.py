@@ -126,8 +126,9 @@ class Connection:
         """Connect to ``url`` (a URL without password) and read its ref advertisement."""
         apply_process_wide_settings(options)
         remote = remote or repo.remotes.create_anonymous(url)
-        with network_errors(url, "ls-remote", credentials):
-            remote.connect(callbacks=AuthCallbacks(url, credentials), proxy=options.proxy)
+        callbacks = AuthCallbacks(url, credentials, options)
+        with network_errors(url, "ls-remote", credentials, callbacks):
+            remote.connect(callbacks=callbacks, proxy=options.proxy)
             heads = remote.list_heads(connect=False)
         return cls(
             remote, url, credentials, options, Advertised({h.name: h for h in heads if h.name})
@@ -139,11 +140,12 @@ class Connection:
         libgit2's local transport cannot fetch shallow: a local remote is fetched whole.
         """
         shallow = 0 if depth is None or is_local_url(self.url) else depth
-        with network_errors(self.url, "fetch", self.credentials):
+        callbacks = AuthCallbacks(self.url, self.credentials, self.options)
+        with network_errors(self.url, "fetch", self.credentials, callbacks):
             self.remote.fetch(
                 refspecs,
                 message=f"fetch {storage_url(self.url)}",  # the reflog's, else the full URL
-                callbacks=AuthCallbacks(self.url, self.credentials),
+                callbacks=callbacks,
                 proxy=self.options.proxy,
                 depth=shallow,
             )

@@ -33,6 +33,7 @@ from kestra_git_tasks.git.transport import (
     apply_process_wide_settings,
     network_errors,
     resolve_credentials,
+    update_submodule,
 )
 from kestra_git_tasks.git.tree import check_path
 from kestra_git_tasks.git.urls import origin_of, storage_url
@@ -68,14 +69,14 @@ def update_submodules(
     for submodule in _submodules(repo, parent_url):
         where = _checked(submodule, parent_url, allow_local)
         sub_url, sub_creds = resolve_credentials(where, None)
-        callbacks = AuthCallbacks(sub_url, sub_creds)  # the submodule's own URL credentials
+        callbacks = AuthCallbacks(sub_url, sub_creds, options)  # its own URL credentials
         if origin_of(sub_url) == origin_of(owner_url) or sub_creds.is_empty:
             # the clone's credentials, answered for their own origin only
-            callbacks, sub_creds = AuthCallbacks(owner_url, credentials), credentials
+            callbacks, sub_creds = AuthCallbacks(owner_url, credentials, options), credentials
         say("INFO", f"Updating submodule '{submodule.path}' from '{storage_url(sub_url)}'")
         apply_process_wide_settings(options)
-        with network_errors(sub_url, "submodule update", sub_creds):
-            repo.submodules.update([submodule.name], init=True, callbacks=callbacks)
+        with network_errors(sub_url, "submodule update", sub_creds, callbacks):
+            update_submodule(submodule, callbacks, options)
         sub_repo = submodule.open()
         try:
             if sub_repo.submodules:

@@ -1,14 +1,16 @@
 """How we talk to a Git remote: credentials, transport options, callbacks and error mapping.
 
 URLs themselves (taking credentials out, what may be stored) are :mod:`kestra_git_tasks.git.urls`.
-This module is the single place that translates pygit2/libgit2 failures into the library's
-:mod:`kestra_git_tasks.errors` (always ``raise ... from exc``), and the single place that touches
-libgit2's process-wide settings (:func:`apply_process_wide_settings`).
+:func:`network_errors` is where network operations translate pygit2/libgit2 failures into the
+library's :mod:`kestra_git_tasks.errors` (always ``raise ... from exc``; the messages are
+:mod:`kestra_git_tasks.git.failures`'), and this is the single place that touches
+libgit2's process-wide settings (:func:`apply_process_wide_settings`: the timeouts, nothing
+else). Who the server is (SSH host key, TLS certificate) is checked per operation by
+:meth:`AuthCallbacks.check_certificate` through :mod:`kestra_git_tasks.git.certcheck`.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +27,9 @@ from kestra_git_tasks.errors import (
     GitError,
     GitNetworkError,
 )
+from kestra_git_tasks.git import certcheck
+from kestra_git_tasks.git.failures import HTTP_HINT, SSH_HINT, map_git_error
+from kestra_git_tasks.git.known_hosts import default_paths
 from kestra_git_tasks.git.urls import origin_of, split_url_credentials, storage_url
 
 __all__ = [
@@ -35,19 +40,6 @@ __all__ = [
 ]
 
 _MASK = "******"
-
-# libgit2 error classes (git_error_t) that pygit2 exposes as ``GitError.error_class``.
-_ERROR_CLASS_OS = 2
-_ERROR_CLASS_NET = 12
-_ERROR_CLASS_SSL = 16
-_ERROR_CLASS_SSH = 23
-_ERROR_CLASS_HTTP = 34
-
-_HTTP_HINT = "check `username` and `password` (a personal access token goes in `password`)"
-_SSH_HINT = (
-    "check `privateKey` (the PEM content, not a file path) and `passphrase`, and that the "
-    "public key is registered with the server"
-)
 
 
 @dataclass(frozen=True)
@@ -92,12 +84,18 @@ class TransportOptions:
 
     ``no_proxy=False`` lets libgit2 auto-detect a proxy (``http.proxy`` config, then the
     ``https_proxy``/``http_proxy`` environment variables, honouring ``no_proxy``).
+
+    ``known_hosts``: the files SSH host keys are checked against (None: the defaults of
+    :func:`~kestra_git_tasks.git.known_hosts.default_paths` for the user's home);
+    ``accept_any_host_key`` turns that check off (Kestra's behaviour; the caller warns).
     """
 
     connect_timeout_ms: int = 10000
     read_timeout_ms: int = 60000
     no_proxy: bool = False
     trusted_ca_pem_path: str | None = None
+    known_hosts: tuple[Path, ...] | None = None
+    accept_any_host_key: bool = False
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout_ms", "read_timeout_ms"):
@@ -106,6 +104,11 @@ class TransportOptions:
                 raise ConfigError(
                     f"`{name}` must be a positive number of milliseconds, got {value!r}."
                 )
+
+    def known_hosts_paths(self) -> tuple[Path, ...]:
+        if self.known_hosts is not None:
+            return self.known_hosts
+        return default_paths(None, {"HOME": str(Path.home())})
 
     @property
     def proxy(self) -> Literal[True] | None:
@@ -132,40 +135,29 @@ def resolve_credentials(url: str, credentials: Credentials | None) -> tuple[str,
 
 
 _settings_lock = threading.Lock()
-_loaded_ca_paths: set[str] = set()
 
 
 def apply_process_wide_settings(options: TransportOptions) -> None:
     """Apply the settings libgit2 only has process-wide. This is the ONLY function that does.
 
-    - Timeouts: libgit2 keeps one connect timeout and one read timeout for the whole process
-      (``GIT_OPT_SET_SERVER_CONNECT_TIMEOUT`` / ``GIT_OPT_SET_SERVER_TIMEOUT``). They are set
-      right before each network operation, so concurrent operations *in the same process* with
-      different timeouts use whichever was set last.
-    - ``trusted_ca_pem_path``: the CA bundle is loaded into libgit2's TLS context
-      (``GIT_OPT_SET_SSL_CERT_LOCATIONS``). OpenSSL adds it to the certificates already trusted
-      (the system ones stay trusted), and it cannot be unloaded: once a bundle has been used,
-      it stays trusted by every later operation of this process.
+    Timeouts: libgit2 keeps one connect timeout and one read timeout for the whole process
+    (``GIT_OPT_SET_SERVER_CONNECT_TIMEOUT`` / ``GIT_OPT_SET_SERVER_TIMEOUT``). They are set
+    right before each network operation, so concurrent operations *in the same process* with
+    different timeouts use whichever was set last.
 
-    The proxy is *not* process-wide: it is passed per operation (:attr:`TransportOptions.proxy`).
+    ``trusted_ca_pem_path`` is *not* process-wide (libgit2's ``GIT_OPT_SET_SSL_CERT_LOCATIONS``
+    would trust the file for every later operation and cannot be undone): it is checked per
+    operation in :meth:`AuthCallbacks.check_certificate`. Nor is the proxy (passed per call).
     """
+    ca_path = options.trusted_ca_pem_path
+    if ca_path and not Path(ca_path).is_file():
+        raise ConfigError(
+            f"`trustedCaPemPath` '{ca_path}' is not a readable file: give the path of a "
+            "PEM file holding the CA certificate(s) to trust."
+        )
     with _settings_lock:
         pygit2.settings.server_connect_timeout = options.connect_timeout_ms
         pygit2.settings.server_timeout = options.read_timeout_ms
-        ca_path = options.trusted_ca_pem_path
-        if ca_path and ca_path not in _loaded_ca_paths:
-            if not Path(ca_path).is_file():
-                raise ConfigError(
-                    f"`trustedCaPemPath` '{ca_path}' is not a readable file: give the path of a "
-                    "PEM file holding the CA certificate(s) to trust."
-                )
-            try:
-                pygit2.settings.set_ssl_cert_locations(ca_path, None)
-            except pygit2.GitError as exc:
-                raise ConfigError(
-                    f"`trustedCaPemPath` '{ca_path}' could not be loaded as PEM certificates: {exc}"
-                ) from exc
-            _loaded_ca_paths.add(ca_path)
 
 
 class AuthCallbacks(pygit2.RemoteCallbacks):
@@ -180,11 +172,34 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
     reaches the caller of the network operation unchanged.
     """
 
-    def __init__(self, url: str, credentials: Credentials) -> None:
+    def __init__(
+        self, url: str, credentials: Credentials, options: TransportOptions | None = None
+    ) -> None:
         super().__init__()
         self._url = url
         self._credentials = credentials
+        self._options = options or TransportOptions()
         self._answered: set[CredentialType] = set()
+        #: Why the server's host key or certificate was refused (set by :mod:`certcheck`).
+        self.refusal: GitError | None = None
+
+    def check_certificate(self, cert: certcheck.Certificate, valid: bool, host: str) -> None:
+        """Called by libgit2 (through :mod:`certcheck`) on every SSH and HTTPS connection."""
+        options = self._options
+        if isinstance(cert, certcheck.TlsCertificate):
+            certcheck.check_tls(cert, valid, host, options.trusted_ca_pem_path)
+        elif isinstance(cert, certcheck.SshHostKey):
+            scheme, url_host, port = origin_of(self._url)
+            same_host = url_host == host.lower() and scheme == "ssh"
+            certcheck.check_host_key(
+                cert,
+                host,
+                (port or 22) if same_host else 22,
+                options.known_hosts_paths(),
+                options.accept_any_host_key,
+            )
+        elif not valid:
+            raise GitNetworkError(f"{host} presented a certificate that cannot be checked.")
 
     def credentials(
         self,
@@ -205,7 +220,7 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
         if allowed_types & CredentialType.USERPASS_PLAINTEXT and (creds.username or creds.password):
             self._once(
                 CredentialType.USERPASS_PLAINTEXT,
-                f"{where} rejected the credentials: {_HTTP_HINT}.",
+                f"{where} rejected the credentials: {HTTP_HINT}.",
             )
             username = creds.username or username_from_url
             if not username:
@@ -226,7 +241,7 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
             self._once(CredentialType.USERNAME, f"{where} rejected the SSH user '{ssh_user}'.")
             return pygit2.Username(ssh_user)
         if allowed_types & CredentialType.SSH_MEMORY and creds.private_key:
-            self._once(CredentialType.SSH_MEMORY, f"{where} rejected the SSH key: {_SSH_HINT}.")
+            self._once(CredentialType.SSH_MEMORY, f"{where} rejected the SSH key: {SSH_HINT}.")
             return pygit2.KeypairFromMemory(
                 ssh_user, None, creds.private_key, creds.passphrase or ""
             )
@@ -259,114 +274,39 @@ def _missing_credentials_message(
     )
 
 
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, _MASK)
-    return text
-
-
-def _is_local(url: str) -> bool:
-    """A ``file://`` URL or a bare path (not ``scheme://`` nor scp-like ``user@host:path``)."""
-    if url.lower().startswith("file://"):
-        return True
-    return "://" not in url and not re.match(r"^[^/@]+@[^/:]+:", url)
-
-
-def _local_message(url: str, where: str, detail: str) -> str:
-    if not url.lower().startswith("file://"):
-        return (
-            f"'{where}' is not a URL ({detail}): write a local repository as "
-            f"file:///absolute/path, or give an http(s):// or ssh:// URL."
-        )
-    return (
-        f"Cannot open the local repository {where} ({detail}): check that the path exists, "
-        f"is absolute, and is a Git repository (bare or with a working tree)."
-    )
-
-
-def map_git_error(
-    exc: pygit2.GitError, *, url: str, action: str, credentials: Credentials | None = None
-) -> GitError:
-    """Translate a pygit2 exception from a network operation into one of ours.
-
-    The message names the URL (without password) and says how to fix the problem; the caller
-    raises the result ``from exc`` so the pygit2 exception stays as ``__cause__``.
-    """
-    where = storage_url(url)
-    secrets = credentials.secrets if credentials else ()
-    detail = _scrub(str(exc), secrets)
-    lowered = detail.lower()
-    error_class = getattr(exc, "error_class", None)
-
-    if _is_local(url):  # no host, port or proxy to check: the path is the only suspect
-        return GitError(_local_message(url, where, detail))
-    if "cannot redirect" in lowered:
-        return GitError(
-            f"{where} redirected to another location that libgit2 refuses to follow ({detail}). "
-            "Put the repository's final URL in `url`."
-        )
-    if isinstance(exc, pygit2.AuthError):
-        return GitAuthError(
-            f"{where} requires authentication that was not provided ({detail}): {_HTTP_HINT}, "
-            f"or `privateKey` for SSH."
-        )
-    if isinstance(exc, pygit2.CertificateError) or error_class == _ERROR_CLASS_SSL:
-        return GitNetworkError(
-            f"TLS failure talking to {where}: {detail}. If the server uses a private or "
-            f"self-signed certificate authority, set `trustedCaPemPath` to its PEM file; check "
-            f"that the URL's scheme (http/https) and port are right."
-        )
-    if "timed out" in lowered or "timeout" in lowered:
-        return GitNetworkError(
-            f"Timed out talking to {where} ({detail}): check that the host is reachable, or "
-            f"raise `connectTimeout` / `readTimeout`."
-        )
-    if "resolve" in lowered and "address" in lowered:
-        return GitNetworkError(
-            f"Cannot resolve the host of {where} ({detail}): check the host name in `url`, "
-            f"and DNS or proxy settings (`noProxy`)."
-        )
-    if error_class in (_ERROR_CLASS_NET, _ERROR_CLASS_OS) or "failed to connect" in lowered:
-        return GitNetworkError(
-            f"Cannot connect to {where} ({detail}): check the host and port in `url`, that the "
-            f"server is up, and the proxy settings (`noProxy`)."
-        )
-    if error_class == _ERROR_CLASS_SSH:
-        if "auth" in lowered:
-            return GitAuthError(f"SSH authentication to {where} failed ({detail}): {_SSH_HINT}.")
-        return GitNetworkError(f"SSH connection to {where} failed ({detail}).")
-    if error_class == _ERROR_CLASS_HTTP or "http status" in lowered:
-        return _http_status_error(where, detail)
-    if "authentication" in lowered:
-        return GitAuthError(f"Authentication to {where} failed ({detail}): {_HTTP_HINT}.")
-    return GitError(f"Git {action} failed for {where}: {detail}")
-
-
-def _http_status_error(where: str, detail: str) -> GitError:
-    status = detail.rsplit(":", 1)[-1].strip()
-    if status in {"401", "403"}:
-        return GitAuthError(
-            f"{where} refused access (HTTP {status}): {_HTTP_HINT}, and that the account may "
-            f"read the repository."
-        )
-    if status == "404":
-        return GitError(
-            f"No Git repository at {where} (HTTP 404): check `url` (and, for a private "
-            f"repository, the credentials)."
-        )
-    if status.startswith("5"):
-        return GitNetworkError(
-            f"{where} answered with a server error (HTTP {status}): retry later."
-        )
-    return GitError(f"{where} answered unexpectedly ({detail}).")
-
-
 @contextmanager
-def network_errors(url: str, action: str, credentials: Credentials | None = None) -> Iterator[None]:
-    """Run a network operation, translating pygit2 errors (our own errors pass through)."""
+def network_errors(
+    url: str,
+    action: str,
+    credentials: Credentials | None = None,
+    callbacks: AuthCallbacks | None = None,
+) -> Iterator[None]:
+    """Run a network operation, translating pygit2 errors (our own errors pass through); a
+    host key or certificate refused by ``callbacks`` is raised as that refusal."""
     try:
         yield
     except GitError:
         raise
     except pygit2.GitError as exc:
-        raise map_git_error(exc, url=url, action=action, credentials=credentials) from exc
+        if callbacks is not None and callbacks.refusal is not None:
+            raise callbacks.refusal from exc
+        raise map_git_error(
+            exc, url=url, action=action, secrets=credentials.secrets if credentials else ()
+        ) from exc
+
+
+def update_submodule(
+    submodule: pygit2.Submodule, callbacks: AuthCallbacks, options: TransportOptions
+) -> None:
+    """pygit2's ``Submodule.update(init=True)`` with the operation's proxy setting: pygit2 has
+    no argument for it, and libgit2's default for a submodule is no proxy at all."""
+    from pygit2._libgit2 import ffi
+    from pygit2._libgit2 import lib as C
+    from pygit2.callbacks import git_fetch_options
+
+    opts = ffi.new("git_submodule_update_options *")
+    C.git_submodule_update_options_init(opts, C.GIT_SUBMODULE_UPDATE_OPTIONS_VERSION)
+    opts.fetch_opts.proxy_opts.type = C.GIT_PROXY_NONE if options.no_proxy else C.GIT_PROXY_AUTO
+    with git_fetch_options(callbacks, opts=opts.fetch_opts) as payload:
+        err = C.git_submodule_update(submodule._subm, 1, opts)
+        payload.check_error(err)

@@ -85,6 +85,7 @@ class KestraInstance:
         read_timeout: float = 60.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
+        **transport_options: Any,
     ) -> None:
         self._api = KestraApi(
             url,
@@ -96,6 +97,7 @@ class KestraInstance:
             read_timeout=read_timeout,
             retries=retries,
             transport=transport,
+            **transport_options,  # trusted_ca_pem_path, no_proxy, environ (see KestraApi)
         )
         #: The server root, without any credentials.
         self.url = self._api.url

@@ -25,7 +25,6 @@ import io
 import time
 import zipfile
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +38,8 @@ from ..errors import (
 )
 from ..flowfile import flow_identity, is_flow_file
 from .base import FlowRecord
+from .http_transport import client_options, tls_hint
+from .kestra_answers import api_message, embedded_messages, problem_lines, safe_json, timestamp
 
 __all__ = ["AUTH_HINT", "KestraApi", "api_message", "timestamp"]
 
@@ -55,40 +56,14 @@ SEARCH_PAGE_SIZE = 10_000
 Params = list[tuple[str, str | int | float | bool | None]]
 
 
-def api_message(response: httpx.Response) -> str:
-    """What the server said in an error body, as one line (empty when it said nothing)."""
-    try:
-        body = response.json()
-    except ValueError:
-        text = " ".join(response.text.split())
-        return text[:300] + ("..." if len(text) > 300 else "")
-    if not isinstance(body, dict):
-        return ""
-    parts: list[str] = []
-    for value in (body.get("message"), body.get("detail") or body.get("title")):
-        if isinstance(value, str) and value and value not in parts:
-            parts.append(value)
-    parts += [m for m in _embedded(body) if not any(m in part for part in parts)]
-    return "; ".join(parts)
-
-
-def _embedded(body: Any) -> list[str]:
-    """``_embedded.errors[].message`` of a Micronaut JsonError body."""
-    embedded = body.get("_embedded") if isinstance(body, dict) else None
-    errors = embedded.get("errors") if isinstance(embedded, dict) else None
-    return [
-        error["message"]
-        for error in (errors if isinstance(errors, list) else [])
-        if isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"]
-    ]
-
-
 class KestraApi:
     """The Kestra endpoints this library calls, over one ``httpx.Client``.
 
     ``url`` is the server root (``http://localhost:8080``, or a prefix behind a proxy);
     ``tenant=None`` omits the tenant segment (Kestra before 0.23). ``transport`` replaces the
     network (tests). Credentials are given to httpx only, never put in a message.
+    ``trusted_ca_pem_path``, ``no_proxy`` and ``environ`` (where the proxy is read from; None:
+    the process's) are the Git tasks' transport settings (:mod:`.http_transport`).
     """
 
     def __init__(
@@ -104,6 +79,9 @@ class KestraApi:
         retries: int = 3,
         backoff: float = 0.1,
         transport: httpx.BaseTransport | None = None,
+        trusted_ca_pem_path: str | None = None,
+        no_proxy: bool = False,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if api_token and (username or password):
             raise ConfigError(
@@ -141,6 +119,12 @@ class KestraApi:
             headers=headers,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             transport=transport,
+            **client_options(
+                self.url,
+                trusted_ca_pem_path=trusted_ca_pem_path,
+                no_proxy=no_proxy,
+                environ=environ,
+            ),
         )
 
     def close(self) -> None:
@@ -211,7 +195,7 @@ class KestraApi:
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise self._unexpected(path, "a list of {index, constraints}")
         ordered = sorted(enumerate(data), key=lambda pair: pair[1].get("index", pair[0]))
-        return [_lines(item.get("constraints")) for _, item in ordered]
+        return [problem_lines(item.get("constraints")) for _, item in ordered]
 
     def save_flow(
         self, source: str, identity: tuple[str, str] | None, exists: bool | None = None
@@ -233,7 +217,7 @@ class KestraApi:
             message = api_message(response) or "invalid"
             raise FlowValidationError(
                 f"Kestra refused {flow}: {message}",
-                constraints=_embedded(_safe_json(response)) or [message],
+                constraints=embedded_messages(safe_json(response)) or [message],
             )
         return self.flow(self._read_json(response, path), path, source)
 
@@ -324,7 +308,7 @@ class KestraApi:
                     continue
                 raise KestraApiError(
                     f"{what}: cannot reach the Kestra server ({_describe(exc)}); check the "
-                    "server URL and that the server is running"
+                    f"server URL and that the server is running{tls_hint(exc)}"
                 ) from exc
             except httpx.TimeoutException as exc:
                 raise KestraApiError(
@@ -409,33 +393,6 @@ def _is_flow(item: Any) -> bool:
         and isinstance(item.get("id"), str)
         and isinstance(item.get("namespace"), str)
     )
-
-
-def _safe_json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _lines(constraints: Any) -> list[str]:
-    """A ``constraints`` string (null when valid) as a list of problems."""
-    if not constraints:
-        return []
-    return [line.strip() for line in str(constraints).splitlines() if line.strip()]
-
-
-def timestamp(value: Any) -> datetime:
-    """An ISO-8601 string or epoch milliseconds as an aware datetime (now when absent)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return datetime.now(UTC)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return datetime.now(UTC)
 
 
 def _describe(exc: httpx.HTTPError) -> str:

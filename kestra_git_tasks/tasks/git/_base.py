@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, SecretStr
 from pydantic.config import JsonDict
 
-from ...git import Credentials, RepoCache, TransportOptions
+from ...git import (
+    INSECURE_HOST_KEY_ENV,
+    Credentials,
+    RepoCache,
+    TransportOptions,
+    default_known_hosts,
+)
 from .._base import Task, secret_value
 
 if TYPE_CHECKING:
@@ -40,7 +46,9 @@ class GitTask(Task):
     )
     private_key: SecretStr | None = Field(
         default=None,
-        description="PEM content (not a path) of an SSH private key.",
+        description="Content (not a path) of an SSH private key: OpenSSH or PEM format, "
+        "ed25519, ECDSA or RSA. Kept in memory only. The server's host key must be listed in "
+        "known_hosts (see docs/transports.md).",
         json_schema_extra=_SECRET,
     )
     passphrase: SecretStr | None = Field(
@@ -49,12 +57,13 @@ class GitTask(Task):
     trusted_ca_pem_path: str | None = Field(
         default=None,
         description="Path of a PEM bundle of CA certificates trusted in addition to the "
-        "system ones.",
+        "system ones, for this task's connections only (clone, fetch, push, submodules).",
         json_schema_extra=_CONNECTION,
     )
     no_proxy: bool = Field(
         default=False,
-        description="Connect directly, ignoring proxy settings.",
+        description="Connect directly, ignoring proxy settings (`http.proxy`, `https_proxy`, "
+        "`http_proxy`).",
         json_schema_extra=_CONNECTION,
     )
     connect_timeout: int = Field(
@@ -91,13 +100,28 @@ class GitTask(Task):
             passphrase=secret_value(self.passphrase),
         )
 
-    def transport_options(self) -> TransportOptions:
-        """Timeouts, proxy and TLS settings, applied to every Git operation of the task."""
+    def transport_options(self, ctx: RunContext | None = None) -> TransportOptions:
+        """Timeouts, proxy, TLS and SSH host-key settings, applied to every Git operation of
+        the task. With ``ctx``: known_hosts from its home folder and environment, and the
+        host-key opt-out (warned about on every run)."""
+        known_hosts = None
+        insecure = False
+        if ctx is not None:
+            known_hosts = default_known_hosts(ctx.home, ctx.environ)
+            insecure = ctx.environ.get(INSECURE_HOST_KEY_ENV, "").lower() == "true"
+            if insecure:
+                ctx.warn(
+                    f"{INSECURE_HOST_KEY_ENV}=true: SSH host keys are NOT verified; anyone "
+                    "between this runner and the Git server can serve it flows. Unset it and "
+                    "use `kestra-git known-hosts add HOST[:PORT]` instead."
+                )
         return TransportOptions(
             connect_timeout_ms=self.connect_timeout,
             read_timeout_ms=self.read_timeout,
             no_proxy=self.no_proxy,
             trusted_ca_pem_path=self.trusted_ca_pem_path,
+            known_hosts=known_hosts,
+            accept_any_host_key=insecure,
         )
 
     def repo_cache(self, ctx: RunContext) -> RepoCache:

@@ -66,8 +66,11 @@ class KestraApiTask(GitTask):
         tenant = ctx.tenant
         saved = ctx.instance
         with KestraInstance(
-            self.kestra_url, tenant=tenant, username=username, password=password, api_token=token
-        ) as server:
+            self.kestra_url, tenant=tenant, username=username, password=password, api_token=token,
+            connect_timeout=self.connect_timeout / 1000, read_timeout=self.read_timeout / 1000,
+            trusted_ca_pem_path=self.trusted_ca_pem_path, no_proxy=self.no_proxy,
+            environ=ctx.environ,
+        ) as server:  # fmt: skip
             ctx.instance = server
             try:
                 yield

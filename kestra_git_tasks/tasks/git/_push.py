@@ -189,7 +189,7 @@ class PushTask(KestraApiTask):
             author=author,
             committer=committer,
             credentials=self.credentials(),
-            options=self.transport_options(),
+            options=self.transport_options(ctx),
             attempts=self.push_attempts,
             dry_run=self.dry_run,
         )

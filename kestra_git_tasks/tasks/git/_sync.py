@@ -207,7 +207,7 @@ class SyncTask(KestraApiTask):
         self.register_secrets(ctx)
         cache = self.repo_cache(ctx)
         commit = cache.fetch_branch(
-            self.url, self.branch, self.credentials(), self.transport_options()
+            self.url, self.branch, self.credentials(), self.transport_options(ctx)
         )
         return cache, commit
 

@@ -158,7 +158,7 @@ class Clone(GitTask):
             self.url,
             target,
             credentials=self.credentials(),
-            options=self.transport_options(),
+            options=self.transport_options(ctx),
             branch=self.branch,
             depth=self.depth,
             commit=self.commit,

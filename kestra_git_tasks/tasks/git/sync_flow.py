@@ -76,7 +76,7 @@ class SyncFlow(KestraApiTask):
         self.register_secrets(ctx)
         cache = self.repo_cache(ctx)
         commit = cache.fetch_branch(
-            self.url, self.branch, self.credentials(), self.transport_options()
+            self.url, self.branch, self.credentials(), self.transport_options(ctx)
         )
         path = PurePosixPath(self.flow_path.strip().lstrip("/"))
         folder = "" if str(path.parent) == "." else str(path.parent)
