@@ -33,6 +33,7 @@ from .inputs import convert_input
 from .instance.base import ExecutionRecord, Instance, LogRecord
 from .instance.local import LocalInstance
 from .instance.owners import ProcessOwner
+from .progress import ProgressCallback
 from .secrets import SecretMasker, SecretStore, env_variables
 from .signals import Terminated, sigterm_as_interrupt, sigterm_unhandled
 
@@ -109,6 +110,8 @@ def run_flow(
     home: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     log_sinks: list[Callable[[LogRecord], None]] | None = None,
+    progress: ProgressCallback | None = None,
+    patches: bool = False,
 ) -> ExecutionRecord:
     """Run a flow once and return its recorded execution.
 
@@ -121,6 +124,9 @@ def run_flow(
         home: the runner's home folder (``KESTRA_GIT_HOME`` or ``~/.kestra-git`` if None).
         environ: environment for ``SECRET_*`` / ``ENV_*`` lookups (``os.environ`` if None).
         log_sinks: callables receiving each (masked) log record as it is written.
+        progress: receives the progress of long work (see :mod:`kestra_git_tasks.progress`).
+        patches: Git sync and push tasks also write a unified diff of each change
+            (``RunContext.patches``).
     """
     if sigterm_unhandled():
         with sigterm_as_interrupt():
@@ -133,6 +139,8 @@ def run_flow(
                 home=home,
                 environ=environ,
                 log_sinks=log_sinks,
+                progress=progress,
+                patches=patches,
             )
     home_path = Path(home) if home is not None else default_home(environ)
     if instance is None:
@@ -146,10 +154,13 @@ def run_flow(
                 home=home_path,
                 environ=environ,
                 log_sinks=log_sinks,
+                progress=progress,
+                patches=patches,
             )
     flow_store = flows if flows is not None else instance
     flow = load_flow_target(target, flow_store)
     ctx = _new_context(flow, flow_store, home_path, secrets, environ)
+    ctx.progress, ctx.patches = progress, patches
     record = ExecutionRecord(
         id=ctx.execution_id,
         namespace=flow.namespace,

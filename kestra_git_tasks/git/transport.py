@@ -25,6 +25,7 @@ from kestra_git_tasks.errors import (
     GitNetworkError,
 )
 from kestra_git_tasks.git.urls import origin_of, split_url_credentials, storage_url
+from kestra_git_tasks.progress import ProgressCallback, ProgressEvent
 
 __all__ = [
     "Credentials",
@@ -177,13 +178,33 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
     credentials naming the URL it was redirected to: a request from another origin raises
     :class:`GitError` naming it, and nothing is sent. An exception raised in a pygit2 callback
     reaches the caller of the network operation unchanged.
+
+    ``progress`` (optional) receives libgit2's transfer progress as ``fetch`` and ``push``
+    :class:`~kestra_git_tasks.progress.ProgressEvent`\ s.
     """
 
-    def __init__(self, url: str, credentials: Credentials) -> None:
+    def __init__(
+        self, url: str, credentials: Credentials, progress: ProgressCallback | None = None
+    ) -> None:
         super().__init__()
         self._url = url
         self._credentials = credentials
         self._answered: set[CredentialType] = set()
+        self._progress = progress
+
+    def transfer_progress(self, stats: pygit2.remotes.TransferProgress) -> None:
+        if self._progress is not None:
+            self._progress(
+                ProgressEvent(
+                    "fetch", stats.received_objects, stats.total_objects, stats.received_bytes
+                )
+            )
+
+    def push_transfer_progress(
+        self, objects_pushed: int, total_objects: int, bytes_pushed: int
+    ) -> None:
+        if self._progress is not None:
+            self._progress(ProgressEvent("push", objects_pushed, total_objects, bytes_pushed))
 
     def credentials(
         self,
