@@ -180,7 +180,7 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
     reaches the caller of the network operation unchanged.
 
     ``progress`` (optional) receives libgit2's transfer progress as ``fetch`` and ``push``
-    :class:`~kestra_git_tasks.progress.ProgressEvent`\ s.
+    events (:class:`~kestra_git_tasks.progress.ProgressEvent`).
     """
 
     def __init__(
