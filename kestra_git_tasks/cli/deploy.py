@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,7 +20,7 @@ from ._common import (
     server_options,
     stdout_style,
 )
-from ._tables import format_table, state_kind
+from ._tables import Style, format_table, state_kind
 
 if TYPE_CHECKING:
     from ..instance.base import LogRecord
@@ -96,27 +96,21 @@ def deploy(
     if as_json:
         print_json(rows)
     else:
-        lines = format_table(
-            ["PATH", "STATE", "NAMESPACE", "FLOW", "REVISION"],
-            [
-                [
-                    r["gitPath"] or "-",
-                    r["syncState"],
-                    r["namespace"],
-                    r["flowId"],
-                    str(r["revision"]),
-                ]
-                for r in rows
-            ],
-            style=stdout_style(no_color),
-            styled={1: state_kind},
-        )
-        for line in lines:
-            click.echo(line)
+        _print_rows(rows, stdout_style(no_color))
         verb = "would change" if dry_run else "changed"
         click.echo(f"{len(rows)} flow(s), {changed} {verb}", err=True)
     if detailed_exitcode and changed:
         sys.exit(2)
+
+
+def _print_rows(rows: list[dict[str, Any]], style: Style | None) -> None:
+    body = [
+        [r["gitPath"] or "-", r["syncState"], r["namespace"], r["flowId"], str(r["revision"])]
+        for r in rows
+    ]
+    headers = ["PATH", "STATE", "NAMESPACE", "FLOW", "REVISION"]
+    for line in format_table(headers, body, style=style, styled={1: state_kind}):
+        click.echo(line)
 
 
 def _echo_warning(log: LogRecord) -> None:

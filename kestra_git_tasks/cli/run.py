@@ -28,7 +28,10 @@ from ._common import (
 from ._tables import Style, git_rows, patch_lines, task_table
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..instance.base import LogRecord
+    from ._progress import TerminalProgress
 
 __all__ = ["run"]
 
@@ -91,17 +94,6 @@ def run(
     from ._progress import terminal_progress
 
     live = terminal_progress(as_json=as_json, no_color=no_color)
-
-    def echo_log(log: LogRecord) -> None:
-        if log.level in ("DEBUG", "TRACE") and not verbose:
-            return
-        task = f"[{log.task_id}] " if log.task_id else ""
-        line = f"{log.timestamp:%H:%M:%S} {log.level:<5} {task}{log.message}"
-        if live is not None:
-            live.log(line, style=_LOG_STYLES.get(log.level))
-        else:
-            click.echo(line, err=True)
-
     secret_store = SecretStore(pairs(secrets, "--secret"), secrets_file=secrets_file)
     with (
         local_instance(home) as instance,
@@ -115,7 +107,7 @@ def run(
             secrets=secret_store,
             inputs=pairs(inputs, "--input"),
             home=home or default_home(),
-            log_sinks=[] if quiet else [echo_log],
+            log_sinks=[] if quiet else [_log_printer(live, verbose)],
             progress=live,
             patches=show_diff and not as_json,
         )
@@ -139,6 +131,22 @@ def run(
 
 
 _LOG_STYLES = {"WARN": "yellow", "ERROR": "red bold", "DEBUG": "dim", "TRACE": "dim"}
+
+
+def _log_printer(live: TerminalProgress | None, verbose: bool) -> Callable[[LogRecord], None]:
+    """Prints each log line on stderr (above the progress bars on a terminal)."""
+
+    def echo_log(log: LogRecord) -> None:
+        if log.level in ("DEBUG", "TRACE") and not verbose:
+            return
+        task = f"[{log.task_id}] " if log.task_id else ""
+        line = f"{log.timestamp:%H:%M:%S} {log.level:<5} {task}{log.message}"
+        if live is not None:
+            live.log(line, style=_LOG_STYLES.get(log.level))
+        else:
+            click.echo(line, err=True)
+
+    return echo_log
 
 
 def echo_task_tables(

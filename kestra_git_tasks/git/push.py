@@ -162,10 +162,7 @@ class Pusher:
         progress: ProgressCallback | None = None,
     ) -> PushResult:
         """Commit ``changes`` on the tip of ``branch`` and push; see the module docstring.
-
-        ``progress`` receives the ``fetch`` events of the tip's download and the ``push``
-        events of the upload.
-        """
+        ``progress`` receives the tip's download (``fetch``) and the upload (``push``)."""
         options = options or TransportOptions()
         clean_url, creds = resolve_credentials(url, credentials)
         repo = self.cache.repository(clean_url)
