@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from click.testing import CliRunner
 from scenario import FLOWS, KESTRA_GIT, ROOT, TOKEN_SECRET, flow_files, hello, kestra_git_env
 
+from kestra_git_tasks.cli import cli
 from kestra_git_tasks.cli._tables import split_kestra_path, task_table
 
 if TYPE_CHECKING:
     from conftest import MakeRemote
+    from fakekestra import FakeKestra
     from gitserver import BareRemote
 
 
@@ -256,3 +259,23 @@ def test_deploy_detailed_exitcode_in_json_mode_still_tells_pending_changes(
     )
     assert result.returncode == 2
     assert json.loads(result.stdout)[0]["syncState"] == "ADDED"
+
+
+def test_diff_against_a_kestra_server_reads_the_old_side_from_the_server(
+    tmp_path: Path, origin: BareRemote, flows: dict[str, Path], fake_kestra: FakeKestra
+) -> None:
+    fake_kestra.add_flow(hello("Edited on the server"))
+    fake_kestra.add_file("prod", "/scripts/etl.py", b"print('server')\n")
+    server = [
+        "--server", fake_kestra.url, "--server-user", fake_kestra.username or "",
+        "--server-password", fake_kestra.password or "",
+    ]  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(flows["plan"]), "--secret", TOKEN_SECRET, "--diff", *server],
+        env={"KESTRA_GIT_HOME": str(tmp_path / "home")},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "-    message: Edited on the server\n+    message: Hello from Git" in result.stdout
+    assert "-print('server')\n+print('extract')" in result.stdout
+    assert fake_kestra.live_flows()[("prod", "hello")] == hello("Edited on the server")
