@@ -30,7 +30,7 @@ from ._tables import Style, git_rows, patch_lines, task_table
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..instance.base import LogRecord
+    from ..instance.base import ExecutionRecord, LogRecord
     from ._progress import TerminalProgress
 
 __all__ = ["run"]
@@ -111,16 +111,7 @@ def run(
             progress=live,
             patches=show_diff and not as_json,
         )
-    if as_json:
-        data = execution.to_dict()
-        print_json(data)
-    else:
-        style = stdout_style(no_color)
-        echo_task_tables(execution.outputs, style=style, show_diff=show_diff)
-        state = style(execution.state, execution.state) if style else execution.state
-        click.echo(
-            f"Execution {execution.id} of {execution.namespace}/{execution.flow_id}: {state}"
-        )
+    _report(execution, as_json=as_json, show_diff=show_diff, no_color=no_color)
     if execution.state not in ("SUCCESS", "WARNING"):
         if not as_json:
             error = execution.error or "execution failed"
@@ -128,6 +119,17 @@ def run(
                 error = with_server_hint(error, flow_store)
             click.echo(f"Error: {one_line(error)}", err=True)
         sys.exit(1)
+
+
+def _report(execution: ExecutionRecord, *, as_json: bool, show_diff: bool, no_color: bool) -> None:
+    """The execution on stdout: its JSON, or each Git task's table and its final state."""
+    if as_json:
+        print_json(execution.to_dict())
+        return
+    style = stdout_style(no_color)
+    echo_task_tables(execution.outputs, style=style, show_diff=show_diff)
+    state = style(execution.state, execution.state) if style else execution.state
+    click.echo(f"Execution {execution.id} of {execution.namespace}/{execution.flow_id}: {state}")
 
 
 _LOG_STYLES = {"WARN": "yellow", "ERROR": "red bold", "DEBUG": "dim", "TRACE": "dim"}
