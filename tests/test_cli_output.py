@@ -92,10 +92,26 @@ def test_kestra_paths_split_into_namespace_and_path_even_when_hostile() -> None:
     assert split_kestra_path("/company/team/_files/a/b.txt") == ("company.team", "/a/b.txt")
     assert split_kestra_path("/prod/_files/x/_files/y") == ("prod", "/x/_files/y")
     assert split_kestra_path("no-marker") == ("", "no-marker")
-    # a row's cells are printed as text: a path with escape codes or newlines cannot hide rows
-    rows = [{"gitPath": "a\x1b[2Kb.txt", "syncState": "ADDED", "kestraPath": "/p/_files/a"}]
-    [_, line] = task_table(rows)
-    assert line.startswith("a\x1b[2Kb.txt") and "ADDED" in line
+    # control characters in a cell are shown as escapes: a path cannot clear a line or add a row
+    rows = [{"gitPath": "a\x1b[2K\nb.txt", "syncState": "ADDED", "kestraPath": "/p/_files/a"}]
+    [header, line] = task_table(rows)
+    assert line.startswith("a\\x1b[2K\\nb.txt  ADDED") and "\x1b" not in line
+    assert header.index("STATE") == line.index("ADDED")
+
+
+def test_a_hostile_file_name_and_content_cannot_forge_rows_or_drive_the_terminal(
+    tmp_path: Path, origin: BareRemote, flows: dict[str, Path]
+) -> None:
+    evil = "_files/x\n  _files/fake.txt  UNCHANGED  prod  /fake.txt\x1b[1A.txt"
+    origin.commit({evil: "clear\x1b[2J\rline\n"})
+    result = run(tmp_path / "home", flows["plan"], "--diff")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    table = section(result.stdout, "files").splitlines()
+    assert not any(line.startswith("  _files/fake.txt") for line in table)
+    [row] = [line for line in table if line.startswith("  _files/x")]
+    assert row.startswith("  _files/x\\n  _files/fake.txt  UNCHANGED  prod  /fake.txt\\x1b[1A.txt")
+    assert "+clear\\x1b[2J\\rline" in result.stdout
 
 
 def test_diff_of_a_dry_run_shows_each_change_and_changes_nothing(

@@ -16,6 +16,7 @@ Tables, by the shape of the rows:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "format_table",
     "git_rows",
     "patch_lines",
+    "printable",
     "split_kestra_path",
     "state_kind",
     "task_table",
@@ -34,6 +36,14 @@ __all__ = [
 Style = Callable[[str, str], str]
 
 _FILES_MARKER = "/_files/"
+#: Control characters (C0 but tab, DEL, C1): a file name or a line of a hostile repository
+#: must not move the cursor, clear lines or start a new row.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _plain(text: str, _kind: str) -> str:
@@ -61,12 +71,12 @@ def format_table(
     paint = style or _plain
     kinds = styled or {}
     columns = zip(headers, *rows, strict=False)
-    widths = [max(len(str(cell)) for cell in column) for column in columns]
+    widths = [max(len(printable(str(cell))) for cell in column) for column in columns]
     lines = []
     for number, row in enumerate([list(headers), *rows]):
         cells = []
         for index, (cell, width) in enumerate(zip(row, widths, strict=False)):
-            text = str(cell)
+            text = printable(str(cell))
             pad = " " * (width - len(text))
             if number == 0:
                 cells.append(paint(text, "header") + pad)
@@ -138,10 +148,12 @@ def task_table(
 
 
 def patch_lines(text: str, *, style: Style | None = None) -> list[str]:
-    """A unified diff's lines, coloured like ``git diff`` when ``style`` is given."""
+    """A unified diff's lines, coloured like ``git diff`` when ``style`` is given; control
+    characters of the content are shown as escapes (a file cannot drive the terminal)."""
     paint = style or _plain
     lines = []
-    for line in text.splitlines():
+    body = text.removesuffix("\n")
+    for line in map(printable, body.split("\n") if body else []):
         if line.startswith(("diff --git", "--- ", "+++ ", "Binary files")):
             lines.append(paint(line, "header"))
         elif line.startswith("@@"):

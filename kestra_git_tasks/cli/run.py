@@ -168,7 +168,7 @@ def echo_task_tables(
             click.echo(line)
         patch = patch_file(str(output["diffFile"]))
         if show_diff and patch.is_file():
-            text = patch.read_text(encoding="utf-8")
+            text = patch.read_bytes().decode("utf-8", "replace")
             for line in patch_lines(text, style=style) if text else ["  (no difference)"]:
                 click.echo(line)
         click.echo()

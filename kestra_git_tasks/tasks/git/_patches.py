@@ -12,6 +12,7 @@ not exist; a file that is not UTF-8 text is one ``Binary files ... differ`` line
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = ["Change", "patch_file", "render_patch", "sync_changes", "write_patch"
 
 #: Where libgit2 and git look for a NUL byte to call a file binary.
 _BINARY_PROBE = 8000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def write_patch(
     if mask is not None:
         text = mask(text)
     path = patch_file(diff_file)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8", newline="")
     return path
 
 
@@ -93,7 +95,13 @@ def _label(row: SyncRow) -> str:
     return row.uid if isinstance(row, FlowRow) else row.kestra_path.lstrip("/")
 
 
+def _quoted(label: str) -> str:
+    """A path as one header line: control characters (a newline in a file name) escaped."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), label)
+
+
 def _file_patch(change: Change) -> str:
+    change = Change(_quoted(change.label), change.old, change.new)
     old_name = f"a/{change.label}" if change.old is not None else "/dev/null"
     new_name = f"b/{change.label}" if change.new is not None else "/dev/null"
     header = f"diff --git a/{change.label} b/{change.label}\n"
@@ -102,8 +110,8 @@ def _file_patch(change: Change) -> str:
         return f"{header}Binary files {old_name} and {new_name} differ\n"
     lines = list(
         difflib.unified_diff(
-            old_text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
+            _lines(old_text),
+            _lines(new_text),
             fromfile=old_name,
             tofile=new_name,
         )
@@ -114,6 +122,12 @@ def _file_patch(change: Change) -> str:
         if not line.endswith("\n"):
             lines[index] = line + "\n\\ No newline at end of file\n"
     return header + "".join(lines)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines ended by ``\\n`` only, as Git splits them (a ``\\r`` stays inside its line)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def _text(content: bytes | None) -> str | None:
