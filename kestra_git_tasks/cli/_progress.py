@@ -90,11 +90,11 @@ class TerminalProgress:
         task = event.task_id or "-"
         key = (task, event.phase)
         if key not in self._bars:
-            for other in [k for k in self._bars if k[0] == task and k != key]:
+            for other in list(self._bars):  # one phase runs at a time: a new one ends the last
                 self._finish(other)
             description = f"[{task}] {_VERBS.get(event.phase, event.phase)}"
             if event.phase == "plan":  # a count, not a bar: files are planned in one go
-                description += f" {event.total:,} files"
+                description += f" {event.total:,} file{'' if event.total == 1 else 's'}"
             bar = self._progress.add_task(
                 description, total=None, nbytes=None, unit=_UNITS.get(event.phase, "")
             )
