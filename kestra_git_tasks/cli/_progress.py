@@ -59,7 +59,8 @@ class TerminalProgress:
             stderr=True, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False
         )
         self._progress: Progress | None = None
-        self._bars: dict[tuple[str, str], tuple[TaskID, float]] = {}
+        #: (task id, phase) -> its bar, when its first and its last event came
+        self._bars: dict[tuple[str, str], tuple[TaskID, float, float]] = {}
 
     def __enter__(self) -> TerminalProgress:
         self._progress = _new_progress(self.console)
@@ -98,13 +99,14 @@ class TerminalProgress:
             bar = self._progress.add_task(
                 description, total=None, nbytes=None, unit=_UNITS.get(event.phase, "")
             )
-            self._bars[key] = (bar, time.monotonic())
-        bar, _ = self._bars[key]
+            self._bars[key] = (bar, time.monotonic(), time.monotonic())
+        bar, started, _ = self._bars[key]
+        self._bars[key] = (bar, started, time.monotonic())
         total = None if event.phase == "plan" else event.total or None
         self._progress.update(bar, completed=event.done, total=total, nbytes=event.nbytes)
 
     def _finish(self, key: tuple[str, str]) -> None:
-        bar, started = self._bars.pop(key)
+        bar, started, last = self._bars.pop(key)
         assert self._progress is not None
         task = self._progress.tasks[self._progress.task_ids.index(bar)]
         self._progress.remove_task(bar)
@@ -114,7 +116,7 @@ class TerminalProgress:
         if phase in _DONE and nbytes:
             from rich.filesize import decimal
 
-            elapsed = max(time.monotonic() - started, 1e-6)
+            elapsed = max(last - started, 1e-3)
             self.log(
                 f"[{task_id}] {_DONE[phase]} {int(task.completed):,} objects, "
                 f"{decimal(int(nbytes))} in {elapsed:.1f} s ({decimal(int(nbytes / elapsed))}/s)",
