@@ -207,3 +207,38 @@ def test_importing_the_cli_does_not_load_rich() -> None:
     code = "import sys, kestra_git_tasks.cli; print('rich' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_no_progress_when_only_stderr_is_a_terminal(
+    tmp_path: Path, scenario: dict[str, Path]
+) -> None:
+    """``kestra-git run ... > plan.txt`` on a terminal: stdout is a file, no bars on stderr."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    with (tmp_path / "out.txt").open("w") as out:
+        process = subprocess.run(
+            run_args(scenario["sync"]),
+            stdin=slave,
+            stdout=out,
+            stderr=slave,
+            env=kestra_git_env(tmp_path / "home", TERM="xterm"),
+            cwd=ROOT,
+            timeout=120,
+        )
+    os.close(slave)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    assert process.returncode == 0
+    assert b"changed: 2 ADDED" in terminal and b"fetching" not in terminal
+    assert "  _flows/hello.yml   ADDED" in (tmp_path / "out.txt").read_text()
+    assert SGR not in (tmp_path / "out.txt").read_text()
