@@ -94,6 +94,7 @@ def run(
     from ._progress import terminal_progress
 
     live = terminal_progress(as_json=as_json, no_color=no_color)
+    printed_errors: set[str] = set()  # an error already shown as a log line is not repeated
     secret_store = SecretStore(pairs(secrets, "--secret"), secrets_file=secrets_file)
     with (
         local_instance(home) as instance,
@@ -107,7 +108,7 @@ def run(
             secrets=secret_store,
             inputs=pairs(inputs, "--input"),
             home=home or default_home(),
-            log_sinks=[] if quiet else [_log_printer(live, verbose)],
+            log_sinks=[] if quiet else [_log_printer(live, verbose, printed_errors)],
             progress=live,
             patches=show_diff and not as_json,
         )
@@ -117,7 +118,8 @@ def run(
             error = execution.error or "execution failed"
             if server.url:
                 error = with_server_hint(error, flow_store)
-            click.echo(f"Error: {one_line(error)}", err=True)
+            if error not in printed_errors:
+                click.echo(f"Error: {one_line(error)}", err=True)
         sys.exit(1)
 
 
@@ -135,12 +137,17 @@ def _report(execution: ExecutionRecord, *, as_json: bool, show_diff: bool, no_co
 _LOG_STYLES = {"WARN": "yellow", "ERROR": "red bold", "DEBUG": "dim", "TRACE": "dim"}
 
 
-def _log_printer(live: TerminalProgress | None, verbose: bool) -> Callable[[LogRecord], None]:
-    """Prints each log line on stderr (above the progress bars on a terminal)."""
+def _log_printer(
+    live: TerminalProgress | None, verbose: bool, printed_errors: set[str]
+) -> Callable[[LogRecord], None]:
+    """Prints each log line on stderr (above the progress bars on a terminal); the messages of
+    ERROR lines go into ``printed_errors``."""
 
     def echo_log(log: LogRecord) -> None:
         if log.level in ("DEBUG", "TRACE") and not verbose:
             return
+        if log.level == "ERROR":
+            printed_errors.add(log.message)
         task = f"[{log.task_id}] " if log.task_id else ""
         line = f"{log.timestamp:%H:%M:%S} {log.level:<5} {task}{log.message}"
         if live is not None:
