@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from .errors import ConfigError, SecretNotFoundError
 from .home import default_home
 from .instance.base import Instance, LogRecord
 from .pebble.runtime import run_functions
+from .progress import ProgressCallback, ProgressEvent
 from .secrets import SecretMasker, SecretStore, env_variables
 from .templating import Renderer
 
@@ -96,6 +97,12 @@ class RunContext:
     #: Set by the runner while a flowable task runs: ``run_children("tasks")`` runs that
     #: property's child tasks in order and returns their state (SUCCESS or WARNING).
     child_runner: Callable[[str], str] | None = None
+    #: Receives the progress of long work (fetch, plan, apply, push); see
+    #: :mod:`kestra_git_tasks.progress`. None: nobody is watching.
+    progress: ProgressCallback | None = None
+    #: When true, Git sync and push tasks also write a unified diff of each changed flow or
+    #: file beside their diff file (``<taskId>-<rows>.patch`` in :attr:`output_dir`).
+    patches: bool = False
     _cleanups: list[Path] = field(default_factory=list, init=False, repr=False)
 
     def run_children(self, field_name: str = "tasks") -> str:
@@ -163,6 +170,20 @@ class RunContext:
     def warn(self, message: str) -> None:
         """Log at WARN."""
         self.log("WARN", message)
+
+    # -- progress ------------------------------------------------------------------------------
+    def progress_callback(self) -> ProgressCallback | None:
+        """:attr:`progress` with each event tagged with the running task's id (None when
+        nobody is watching); hand it to the Git layer."""
+        watcher, task_id = self.progress, self.task_id
+        if watcher is None:
+            return None
+        return lambda event: watcher(replace(event, task_id=task_id))
+
+    def report(self, phase: str, done: int, total: int) -> None:
+        """Tell :attr:`progress` (if any) how far ``phase`` of the running task is."""
+        if self.progress is not None:
+            self.progress(ProgressEvent(phase, done, total, task_id=self.task_id))
 
     # -- templates -----------------------------------------------------------------------------
     def template_variables(self) -> dict[str, Any]:

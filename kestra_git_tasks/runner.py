@@ -34,6 +34,7 @@ from .inputs import convert_input
 from .instance.base import ExecutionRecord, Instance, LogRecord
 from .instance.local import LocalInstance
 from .instance.owners import ProcessOwner
+from .progress import ProgressCallback
 from .secrets import SecretMasker, SecretStore, env_variables
 from .signals import Terminated, sigterm_as_interrupt, sigterm_unhandled
 
@@ -110,6 +111,8 @@ def run_flow(
     home: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     log_sinks: list[Callable[[LogRecord], None]] | None = None,
+    progress: ProgressCallback | None = None,
+    patches: bool = False,
 ) -> ExecutionRecord:
     """Run a flow once and return its recorded execution.
 
@@ -122,6 +125,9 @@ def run_flow(
         home: the runner's home folder (``KESTRA_GIT_HOME`` or ``~/.kestra-git`` if None).
         environ: environment for ``SECRET_*`` / ``ENV_*`` lookups (``os.environ`` if None).
         log_sinks: callables receiving each (masked) log record as it is written.
+        progress: receives the progress of long work (see :mod:`kestra_git_tasks.progress`).
+        patches: Git sync and push tasks also write a unified diff of each change
+            (``RunContext.patches``).
     """
     with ExitStack() as stack:
         if sigterm_unhandled():  # SIGTERM ends the run like Ctrl-C (see signals.py)
@@ -138,6 +144,8 @@ def run_flow(
             inputs,
             environ,
             log_sinks,
+            progress,
+            patches,
         )
 
 
@@ -150,10 +158,13 @@ def _run(
     inputs: Mapping[str, Any] | None,
     environ: Mapping[str, str] | None,
     log_sinks: list[Callable[[LogRecord], None]] | None,
+    progress: ProgressCallback | None = None,
+    patches: bool = False,
 ) -> ExecutionRecord:
     """:func:`run_flow` once the instance is open: load, record, run, finish."""
     flow = load_flow_target(target, flows)
     ctx = _new_context(flow, flows, home_path, secrets, environ)
+    ctx.progress, ctx.patches = progress, patches
     record = ExecutionRecord(
         id=ctx.execution_id,
         namespace=flow.namespace,

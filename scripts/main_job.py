@@ -5,7 +5,8 @@
 2. Runs the seed document's SyncFlows, SyncNamespaceFiles and webhook SyncFlows examples
    (``flows/*.yml``, unchanged except their ``url``) with ``kestra-git run`` against it and the
    embedded instance.
-3. Prints what each changed (path, state, namespace, revision), then ``kestra-git flows list``.
+3. Prints what each changed (path, state, namespace, revision; for files the path that
+   ``kestra-git files list`` shows), as ``kestra-git run`` does, then ``kestra-git flows list``.
 
 Run it again: the repository is rebuilt with the same content, so every row says UNCHANGED,
 unless you edit ``EXAMPLE_FLOWS`` below or a flow in the instance.
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from kestra_git_tasks.cli._tables import git_rows, task_table
 
 ROOT = Path(__file__).resolve().parent.parent
 KESTRA_GIT = [sys.executable, "-m", "kestra_git_tasks"]
@@ -91,23 +94,10 @@ def make_repository(bare: Path) -> None:
 
 
 def print_rows(task_output: dict[str, object]) -> None:
-    rows = task_output.get("flows") or task_output.get("files") or []
-    assert isinstance(rows, list)
-    if not rows:
-        print("    (nothing in scope)")
-        return
-    if "kestraPath" in rows[0]:
-        table = [("PATH", "STATE", "KESTRA PATH")]
-        table += [(r["gitPath"] or "-", r["syncState"], r["kestraPath"]) for r in rows]
-    else:
-        table = [("PATH", "STATE", "NAMESPACE", "REVISION")]
-        table += [
-            (r["gitPath"] or "-", r["syncState"], r["namespace"], str(r["revision"])) for r in rows
-        ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    for line in table:
-        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-        print("    " + "  ".join(cells).rstrip())
+    """The task's rows as ``kestra-git run`` prints them (one table code for both)."""
+    rows = git_rows(task_output)
+    for line in task_table(rows or [], indent="    "):
+        print(line)
 
 
 def main() -> int:

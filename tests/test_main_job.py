@@ -28,7 +28,7 @@ def test_main_job_syncs_the_example_repository_and_lists_the_flows(tmp_path: Pat
     out = first.stdout
     assert "your_git_dir/hello.yml                ADDED  git        1" in out
     assert "your_git_dir/team/nightly_report.yml  ADDED  git.team   1" in out
-    assert "_files/scripts/etl.py     ADDED  /prod/_files/scripts/etl.py" in out
+    assert "_files/scripts/etl.py     ADDED  prod       /scripts/etl.py" in out
     assert "_flows/on_push.yml  ADDED  git        1" in out
     assert "README.md" not in out.split("kestra-git flows list:")[0].split("sync_flows.yml:")[1]
     listing = out.split("kestra-git flows list:")[1]

@@ -70,6 +70,50 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
 
 
+def color_option(func: F) -> F:
+    """``--no-color``."""
+    return click.option(
+        "--no-color",
+        is_flag=True,
+        help="No colours, even on a terminal (a non-empty NO_COLOR does the same).",
+    )(func)
+
+
+#: Colours of states and diff lines on a terminal.
+COLORS: dict[str, dict[str, Any]] = {
+    "ADDED": {"fg": "green"},
+    "UPDATED": {"fg": "yellow"},
+    "OVERWRITTEN": {"fg": "yellow"},
+    "DELETED": {"fg": "red"},
+    "UNCHANGED": {"dim": True},
+    "SUCCESS": {"fg": "green", "bold": True},
+    "WARNING": {"fg": "yellow", "bold": True},
+    "FAILED": {"fg": "red", "bold": True},
+    "KILLED": {"fg": "red", "bold": True},
+    "added": {"fg": "green"},
+    "removed": {"fg": "red"},
+    "hunk": {"fg": "cyan"},
+    "header": {"bold": True},
+    "dim": {"dim": True},
+}
+
+
+def stdout_style(no_color: bool) -> Callable[[str, str], str] | None:
+    """``style(text, kind)`` for stdout: None (plain text) unless stdout is a terminal and
+    neither ``--no-color`` nor ``NO_COLOR`` (set, not empty) asks for no colour."""
+    import os
+
+    if no_color or os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+        return None
+    if os.environ.get("TERM") == "dumb":
+        return None
+
+    def style(text: str, kind: str) -> str:
+        return click.style(text, **COLORS.get(kind, {}))
+
+    return style
+
+
 @dataclass(frozen=True)
 class Server:
     """A Kestra server chosen with ``--server`` (or ``KESTRA_URL``)."""

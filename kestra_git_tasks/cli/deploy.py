@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,14 +12,16 @@ from ..home import default_home
 from ._common import (
     Server,
     check_namespace,
+    color_option,
     handle_errors,
     home_option,
     json_option,
     open_store,
     print_json,
     server_options,
-    table,
+    stdout_style,
 )
+from ._tables import Style, format_table, state_kind
 
 if TYPE_CHECKING:
     from ..instance.base import LogRecord
@@ -48,9 +51,16 @@ __all__ = ["deploy"]
 )
 @click.option("--allow-empty", is_flag=True, help="Allow --delete when DIRECTORY has no flow.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing changes, 2 when the plan has changes (pending with --dry-run), "
+    "1 on error (terraform's convention).",
+)
 @home_option
 @server_options
 @json_option
+@color_option
 @handle_errors
 def deploy(
     directory: Path,
@@ -59,14 +69,19 @@ def deploy(
     delete: bool,
     allow_empty: bool,
     dry_run: bool,
+    detailed_exitcode: bool,
     home: Path | None,
     server: Server,
     as_json: bool,
+    no_color: bool,
 ) -> None:
     """Deploy the flows of DIRECTORY to NAMESPACE: plan, then apply all or nothing.
 
     Every flow is validated before the first write; the rows say what changed. This is the
     CI/CD pattern: run `kestra-git validate` on pull requests and `kestra-git deploy` on merge.
+
+    In CI, `--dry-run --detailed-exitcode` tells whether a deploy is pending: exit 0 when
+    nothing would change, 2 when something would, 1 on error.
 
     Example: kestra-git deploy flows/ --namespace prod --server https://kestra.example.com --delete
     """
@@ -84,19 +99,25 @@ def deploy(
             dry_run=dry_run,
             log_sinks=[_echo_warning],
         )
+    changed = sum(1 for r in rows if r["syncState"] != "UNCHANGED")
     if as_json:
         print_json(rows)
-        return
-    table(
-        [
-            [r["gitPath"] or "-", r["syncState"], r["namespace"], r["flowId"], str(r["revision"])]
-            for r in rows
-        ],
-        ["PATH", "STATE", "NAMESPACE", "FLOW", "REVISION"],
-    )
-    changed = sum(1 for r in rows if r["syncState"] != "UNCHANGED")
-    verb = "would change" if dry_run else "changed"
-    click.echo(f"{len(rows)} flow(s), {changed} {verb}", err=True)
+    else:
+        _print_rows(rows, stdout_style(no_color))
+        verb = "would change" if dry_run else "changed"
+        click.echo(f"{len(rows)} flow(s), {changed} {verb}", err=True)
+    if detailed_exitcode and changed:
+        sys.exit(2)
+
+
+def _print_rows(rows: list[dict[str, Any]], style: Style | None) -> None:
+    body = [
+        [r["gitPath"] or "-", r["syncState"], r["namespace"], r["flowId"], str(r["revision"])]
+        for r in rows
+    ]
+    headers = ["PATH", "STATE", "NAMESPACE", "FLOW", "REVISION"]
+    for line in format_table(headers, body, style=style, styled={1: state_kind}):
+        click.echo(line)
 
 
 def _echo_warning(log: LogRecord) -> None:

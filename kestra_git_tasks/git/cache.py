@@ -43,6 +43,7 @@ from kestra_git_tasks.git.transport import (
 )
 from kestra_git_tasks.git.tree import walk_tree
 from kestra_git_tasks.git.urls import redact_url, storage_url
+from kestra_git_tasks.progress import ProgressCallback
 
 __all__ = ["CACHE_REF_PREFIX", "RepoCache", "scrub_fetch_head"]
 
@@ -84,6 +85,7 @@ class RepoCache:
         credentials: Credentials | None = None,
         options: TransportOptions | None = None,
         depth: int | None = 1,
+        progress: ProgressCallback | None = None,
     ) -> str:
         """Bring ``branch`` of ``url`` into the cache and return its commit sha.
 
@@ -91,7 +93,8 @@ class RepoCache:
         with ``depth`` commits of history (None: all of it). When the cached ref already equals
         the remote's, or the commit is already in the cache, nothing is downloaded: the cost is
         one ref advertisement. ``depth`` only shapes a download: a cache that already holds the
-        commit (e.g. from an earlier shallow fetch) is not deepened.
+        commit (e.g. from an earlier shallow fetch) is not deepened. ``progress`` receives the
+        download's ``fetch`` events.
 
         Raises:
             GitRefNotFoundError: the branch does not exist on the remote.
@@ -112,7 +115,7 @@ class RepoCache:
             if current is not None and current.target == target:
                 return str(target)
             if target not in repo:
-                remote.fetch([f"+refs/heads/{branch}:{ref_name}"], depth)
+                remote.fetch([f"+refs/heads/{branch}:{ref_name}"], depth, progress)
                 scrub_fetch_head(Path(repo.path), clean_url)
                 remote.require_commit(repo, target, f"branch '{branch}'")
             repo.references.create(ref_name, target, force=True)

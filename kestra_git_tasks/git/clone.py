@@ -51,6 +51,7 @@ from kestra_git_tasks.git.transport import (
 )
 from kestra_git_tasks.git.tree import iter_entries
 from kestra_git_tasks.git.urls import storage_url
+from kestra_git_tasks.progress import ProgressCallback
 
 __all__ = ["CloneResult", "clone_repository"]
 
@@ -122,6 +123,7 @@ def clone_repository(
     allow_local_submodules: bool = False,
     git_config: Mapping[str, Any] | None = None,
     log: LogFunction | None = None,
+    progress: ProgressCallback | None = None,
 ) -> CloneResult:
     """Clone ``url`` into ``directory`` (created if missing, may already hold files).
 
@@ -130,7 +132,7 @@ def clone_repository(
     ``submodules`` initialises and updates submodules recursively (see
     :func:`~kestra_git_tasks.git.submodules.update_submodules`; ``allow_local_submodules`` lets
     them use ``file://`` URLs and paths). ``git_config`` (``section.name: value``) is written
-    into the new repository's config.
+    into the new repository's config. ``progress`` receives the transfer's ``fetch`` events.
     """
     check_clone_options(
         branch=branch, commit=commit, tag=tag, all_branches=all_branches, no_tags=no_tags,
@@ -154,7 +156,7 @@ def clone_repository(
         refspecs = [_branch_refspec(single)] if single else [_ALL_HEADS]
         if not no_tags:
             refspecs.append(_ALL_TAGS)
-        remote.fetch(refspecs, None if detached else depth)
+        remote.fetch(refspecs, None if detached else depth, progress)
         result = _check_out(
             repo, Path(directory), remote.refs, clean_url, commit, tag, target_branch, no_tags
         )

@@ -42,6 +42,7 @@ from kestra_git_tasks.git.transport import (
 )
 from kestra_git_tasks.git.tree import check_path, walk_tree
 from kestra_git_tasks.git.urls import storage_url
+from kestra_git_tasks.progress import ProgressCallback
 
 __all__ = ["DiffRow", "Identity", "PushResult", "Pusher", "TreeView"]
 
@@ -120,8 +121,14 @@ class PushResult:
 
 
 class _PushCallbacks(AuthCallbacks):
-    def __init__(self, url: str, credentials: Credentials, options: TransportOptions) -> None:
-        super().__init__(url, credentials, options)
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        options: TransportOptions,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        super().__init__(url, credentials, options, progress)
         self.rejections: dict[str, str] = {}
         self.messages: list[str] = []
 
@@ -156,15 +163,19 @@ class Pusher:
         options: TransportOptions | None = None,
         attempts: int = 3,
         dry_run: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> PushResult:
-        """Commit ``changes`` on the tip of ``branch`` and push; see the module docstring."""
+        """Commit ``changes`` on the tip of ``branch`` and push; see the module docstring.
+        ``progress`` receives the tip's download (``fetch``) and the upload (``push``)."""
         options = options or TransportOptions()
         clean_url, creds = resolve_credentials(url, credentials)
         repo = self.cache.repository(clean_url)
         last_reason = ""
         for attempt in range(1, max(1, attempts) + 1):
             with self.cache.lock(clean_url):
-                tip, source_branch = self._fetch_tip(repo, clean_url, branch, creds, options)
+                tip, source_branch = self._fetch_tip(
+                    repo, clean_url, branch, creds, options, progress
+                )
                 base_commit = repo[tip] if tip is not None else None
                 assert base_commit is None or isinstance(base_commit, pygit2.Commit)
                 base_tree = base_commit.tree if base_commit is not None else None
@@ -185,7 +196,7 @@ class Pusher:
                     [tip] if tip is not None else [],
                 )
                 try:
-                    self._push(repo, clean_url, branch, commit_id, tip, creds, options)
+                    self._push(repo, clean_url, branch, commit_id, tip, creds, options, progress)
                 except _Moved as moved:
                     last_reason = str(moved)
                     continue
@@ -205,6 +216,7 @@ class Pusher:
         branch: str,
         creds: Credentials,
         options: TransportOptions,
+        progress: ProgressCallback | None = None,
     ) -> tuple[pygit2.Oid | None, str | None]:
         """The commit to build on and the branch it comes from (None, None: empty remote)."""
         remote = Connection.open(repo, url, creds, options)
@@ -223,7 +235,9 @@ class Pusher:
         target = remote.refs.branch(source)
         assert target is not None
         if target not in repo:
-            remote.fetch([f"+refs/heads/{source}:{CACHE_REF_PREFIX}{source}"], depth=1)
+            remote.fetch(
+                [f"+refs/heads/{source}:{CACHE_REF_PREFIX}{source}"], depth=1, progress=progress
+            )
             scrub_fetch_head(Path(repo.path), url)
             remote.require_commit(repo, target, f"branch '{source}'")
         return target, source
@@ -237,12 +251,13 @@ class Pusher:
         expected: pygit2.Oid | None,
         creds: Credentials,
         options: TransportOptions,
+        progress: ProgressCallback | None = None,
     ) -> None:
         local_ref = f"{PUSH_REF_PREFIX}{branch}"
         remote_ref = f"refs/heads/{branch}"
         repo.references.create(local_ref, commit_id, force=True)
         remote = repo.remotes.create_anonymous(url)
-        callbacks = _PushCallbacks(url, creds, options)
+        callbacks = _PushCallbacks(url, creds, options, progress)
         apply_process_wide_settings(options)
         try:
             with network_errors(url, "push", creds, callbacks):

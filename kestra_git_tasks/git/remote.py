@@ -39,6 +39,7 @@ from kestra_git_tasks.git.transport import (
     network_errors,
 )
 from kestra_git_tasks.git.urls import storage_url
+from kestra_git_tasks.progress import ProgressCallback
 
 __all__ = [
     "Advertised",
@@ -134,13 +135,16 @@ class Connection:
             remote, url, credentials, options, Advertised({h.name: h for h in heads if h.name})
         )
 
-    def fetch(self, refspecs: list[str], depth: int | None) -> None:
+    def fetch(
+        self, refspecs: list[str], depth: int | None, progress: ProgressCallback | None = None
+    ) -> None:
         """Fetch ``refspecs`` with ``depth`` commits of history (None or 0: all of it).
 
         libgit2's local transport cannot fetch shallow: a local remote is fetched whole.
+        ``progress`` receives the transfer's ``fetch`` events.
         """
         shallow = 0 if depth is None or is_local_url(self.url) else depth
-        callbacks = AuthCallbacks(self.url, self.credentials, self.options)
+        callbacks = AuthCallbacks(self.url, self.credentials, self.options, progress)
         with network_errors(self.url, "fetch", self.credentials, callbacks):
             self.remote.fetch(
                 refspecs,

@@ -31,6 +31,7 @@ from kestra_git_tasks.git import certcheck
 from kestra_git_tasks.git.failures import HTTP_HINT, SSH_HINT, map_git_error
 from kestra_git_tasks.git.known_hosts import default_paths
 from kestra_git_tasks.git.urls import origin_of, split_url_credentials, storage_url
+from kestra_git_tasks.progress import ProgressCallback, ProgressEvent
 
 __all__ = [
     "Credentials",
@@ -170,16 +171,24 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
     credentials naming the URL it was redirected to: a request from another origin raises
     :class:`GitError` naming it, and nothing is sent. An exception raised in a pygit2 callback
     reaches the caller of the network operation unchanged.
+
+    ``progress`` (optional) receives libgit2's transfer progress as ``fetch`` and ``push``
+    events (:class:`~kestra_git_tasks.progress.ProgressEvent`).
     """
 
     def __init__(
-        self, url: str, credentials: Credentials, options: TransportOptions | None = None
+        self,
+        url: str,
+        credentials: Credentials,
+        options: TransportOptions | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         super().__init__()
         self._url = url
         self._credentials = credentials
         self._options = options or TransportOptions()
         self._answered: set[CredentialType] = set()
+        self._progress = progress
         #: Why the server's host key or certificate was refused (set by :mod:`certcheck`).
         self.refusal: GitError | None = None
 
@@ -200,6 +209,20 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
             )
         elif not valid:
             raise GitNetworkError(f"{host} presented a certificate that cannot be checked.")
+
+    def transfer_progress(self, stats: pygit2.remotes.TransferProgress) -> None:
+        if self._progress is not None:
+            self._progress(
+                ProgressEvent(
+                    "fetch", stats.received_objects, stats.total_objects, stats.received_bytes
+                )
+            )
+
+    def push_transfer_progress(
+        self, objects_pushed: int, total_objects: int, bytes_pushed: int
+    ) -> None:
+        if self._progress is not None:
+            self._progress(ProgressEvent("push", objects_pushed, total_objects, bytes_pushed))
 
     def credentials(
         self,

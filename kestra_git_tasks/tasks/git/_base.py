@@ -100,21 +100,18 @@ class GitTask(Task):
             passphrase=secret_value(self.passphrase),
         )
 
-    def transport_options(self, ctx: RunContext | None = None) -> TransportOptions:
+    def transport_options(self, ctx: RunContext) -> TransportOptions:
         """Timeouts, proxy, TLS and SSH host-key settings, applied to every Git operation of
-        the task. With ``ctx``: known_hosts from its home folder and environment, and the
-        host-key opt-out (warned about on every run)."""
-        known_hosts = None
-        insecure = False
-        if ctx is not None:
-            known_hosts = default_known_hosts(ctx.home, ctx.environ)
-            insecure = ctx.environ.get(INSECURE_HOST_KEY_ENV, "").lower() == "true"
-            if insecure:
-                ctx.warn(
-                    f"{INSECURE_HOST_KEY_ENV}=true: SSH host keys are NOT verified; anyone "
-                    "between this runner and the Git server can serve it flows. Unset it and "
-                    "use `kestra-git known-hosts add HOST[:PORT]` instead."
-                )
+        the task: known_hosts from the run's home folder and environment, and the host-key
+        opt-out (warned about on every run)."""
+        known_hosts = default_known_hosts(ctx.home, ctx.environ)
+        insecure = ctx.environ.get(INSECURE_HOST_KEY_ENV, "").lower() == "true"
+        if insecure:
+            ctx.warn(
+                f"{INSECURE_HOST_KEY_ENV}=true: SSH host keys are NOT verified; anyone between "
+                "this runner and the Git server can serve it flows. Unset it and use "
+                "`kestra-git known-hosts add HOST[:PORT]` instead."
+            )
         return TransportOptions(
             connect_timeout_ms=self.connect_timeout,
             read_timeout_ms=self.read_timeout,

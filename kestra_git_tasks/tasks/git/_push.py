@@ -23,6 +23,7 @@ from ...git.push import Identity, Pusher, PushResult, TreeView
 from .._base import Output as TaskOutput
 from .._base import secret_value
 from ._kestra_api import KestraApiTask
+from ._patches import Change, write_patch
 from ._sync import KESTRAIGNORE, normalise_directory
 
 if TYPE_CHECKING:
@@ -181,10 +182,11 @@ class PushTask(KestraApiTask):
         if not wanted:
             self.nothing_to_push(ctx)
         author, committer = self.identities()
+        seen: dict[str, Any] = {}
         result = Pusher(self.repo_cache(ctx)).push_changes(
             self.url,
             self.branch,
-            self._changes(directory, wanted, self.source(ctx)),
+            self._changes(directory, wanted, self.source(ctx), seen),
             message=self.commit_message or self.default_commit_message(ctx),
             author=author,
             committer=committer,
@@ -192,8 +194,9 @@ class PushTask(KestraApiTask):
             options=self.transport_options(ctx),
             attempts=self.push_attempts,
             dry_run=self.dry_run,
+            progress=ctx.progress_callback(),
         )
-        return self._report(ctx, result)
+        return self._report(ctx, result, seen)
 
     def identities(self) -> tuple[Identity, Identity]:
         """Author and committer: ``authorName`` (else ``username``) and ``authorEmail`` when
@@ -205,12 +208,13 @@ class PushTask(KestraApiTask):
         return DEFAULT_IDENTITY, DEFAULT_IDENTITY
 
     def _changes(
-        self, directory: str, wanted: dict[str, bytes], source: str
+        self, directory: str, wanted: dict[str, bytes], source: str, seen: dict[str, Any]
     ) -> Callable[[TreeView], dict[str, bytes | None]]:
         """The edits on the tip's tree: every wanted file, and with ``delete`` every file in
         scope that the instance no longer has. Refuses (ConfigError) to delete everything in
         scope from an empty source without ``allowEmpty``, and to drop any file that would not
-        be a diff row (a file where a folder must go, or a folder where a file must go)."""
+        be a diff row (a file where a folder must go, or a folder where a file must go).
+        ``seen`` keeps the last tip's view and edits, for the patch."""
         prefix = f"{directory}/" if directory else ""
 
         def changes(view: TreeView) -> dict[str, bytes | None]:
@@ -237,11 +241,12 @@ class PushTask(KestraApiTask):
                     "empty or misspelt?). If that is what you want, set allowEmpty: true."
                 )
             _refuse_replaced_files(view, directory, existing, result)
+            seen["view"], seen["edits"] = view, result
             return result
 
         return changes
 
-    def _report(self, ctx: RunContext, result: PushResult) -> TaskOutput:
+    def _report(self, ctx: RunContext, result: PushResult, seen: dict[str, Any]) -> TaskOutput:
         rows = [row.to_dict() for row in result.rows]
         verb = "would delete" if self.dry_run else "deleted"
         for path in result.deleted:
@@ -261,10 +266,25 @@ class PushTask(KestraApiTask):
         with diff_file.open("w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(row) + "\n")
+        if ctx.patches:
+            write_patch(diff_file, _push_changes(result, seen), ctx.mask)
         url = commit_url(self.url, result.commit_id, self.branch) if result.commit_id else None
         return self.make_output(
             {"commit_id": result.commit_id, "commit_url": url, "diff_file": str(diff_file)}, rows
         )
+
+
+def _push_changes(result: PushResult, seen: dict[str, Any]) -> list[Change]:
+    """The old (the tip's) and new content of each diff row of a push."""
+    view: TreeView | None = seen.get("view")
+    edits: dict[str, bytes | None] = seen.get("edits", {})
+    tip = view.files("") if view is not None else {}
+    changes = []
+    for row in result.rows:
+        blob = tip.get(row.file)
+        old = view.read(blob) if view is not None and blob is not None else None
+        changes.append(Change(row.file, old, edits.get(row.file)))
+    return changes
 
 
 def _ignore_spec(

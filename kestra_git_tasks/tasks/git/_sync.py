@@ -32,6 +32,7 @@ from ...errors import ConfigError, FlowFileError, FlowProblem, GitDirectoryNotFo
 from ...git import RepoCache, redact_url
 from ...instance.base import Instance
 from ._kestra_api import KestraApiTask
+from ._patches import sync_changes, write_patch
 from ._sync_rows import FileRow, FlowRow, Row, SyncMemory, SyncState
 
 if TYPE_CHECKING:
@@ -207,7 +208,11 @@ class SyncTask(KestraApiTask):
         self.register_secrets(ctx)
         cache = self.repo_cache(ctx)
         commit = cache.fetch_branch(
-            self.url, self.branch, self.credentials(), self.transport_options(ctx)
+            self.url,
+            self.branch,
+            self.credentials(),
+            self.transport_options(ctx),
+            progress=ctx.progress_callback(),
         )
         return cache, commit
 
@@ -226,6 +231,7 @@ class SyncTask(KestraApiTask):
             listed = {}
         url = self.url
         files, reader = filter_files(listed, lambda blob: cache.read_blob(url, blob))
+        ctx.report("plan", 0, len(files))
         return GitTree(commit, directory, files, reader)
 
     @abstractmethod
@@ -240,11 +246,13 @@ class SyncTask(KestraApiTask):
             return rows
         ctx.info(f"applying {plan.changes} change(s)")
         with instance.batch():
-            for write in plan.writes:
+            for done, write in enumerate(plan.writes):
+                ctx.report("apply", done, plan.changes)
                 revision = _write(instance, write)
                 row = rows[write.row]
                 if revision is not None and isinstance(row, FlowRow):
                     rows[write.row] = replace(row, revision=revision)
+        ctx.report("apply", plan.changes, plan.changes)
         return rows
 
     def run(self, ctx: RunContext) -> Any:
@@ -253,11 +261,14 @@ class SyncTask(KestraApiTask):
 
     def _run(self, ctx: RunContext) -> Any:
         plan = self.plan(ctx)
+        diff_file = ctx.output_dir / f"{ctx.task_id or 'sync'}-{self.rows_output}.jsonl"
+        if ctx.patches:  # the old side is read before the apply changes it
+            changes = sync_changes(ctx.require_instance(), plan.rows, plan.writes)
+            write_patch(diff_file, changes, ctx.mask)
         rows = plan.rows if self.dry_run else self.apply(ctx, plan)
         counts = _count(rows)
         verb = "would change" if self.dry_run else "changed"
         ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
-        diff_file = ctx.output_dir / f"{ctx.task_id or 'sync'}-{self.rows_output}.jsonl"
         dicts = [row.to_dict() for row in rows]
         diff_file.write_text(
             "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in dicts), encoding="utf-8"

@@ -186,7 +186,7 @@ class TwoWayTask(KestraApiTask):
         """Plan Git -> instance over every namespace in scope, check, then apply (unless dry)."""
         cache = self.repo_cache(ctx)
         commit = cache.fetch_branch(
-            self.url, self.branch, self.credentials(), self.transport_options()
+            self.url, self.branch, self.credentials(), self.transport_options(ctx)
         )
         url = self.url
 
@@ -257,7 +257,7 @@ class TwoWayTask(KestraApiTask):
             author=author,
             committer=committer,
             credentials=self.credentials(),
-            options=self.transport_options(),
+            options=self.transport_options(ctx),
             attempts=self.push_attempts,
             dry_run=self.dry_run,
         )

@@ -169,6 +169,7 @@ class Clone(GitTask):
             allow_local_submodules=_env_flag(ctx.environ, LOCAL_SUBMODULES_ENV),
             git_config=self.git_config,
             log=ctx.log,
+            progress=ctx.progress_callback(),
         )
         ctx.info(_describe(result))
         return self.Output(directory=str(result.directory))

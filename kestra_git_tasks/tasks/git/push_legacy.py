@@ -171,7 +171,7 @@ class Push(KestraApiTask):
             author=author,
             committer=author,
             credentials=self.credentials(),
-            options=self.transport_options(),
+            options=self.transport_options(ctx),
         )
         if result.commit_id is None:
             ctx.info("No changes to commit. Skipping push.")
