@@ -109,6 +109,8 @@ def run_flow(
     home: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     log_sinks: list[Callable[[LogRecord], None]] | None = None,
+    trigger: Mapping[str, Any] | None = None,
+    execution_id: str | None = None,
 ) -> ExecutionRecord:
     """Run a flow once and return its recorded execution.
 
@@ -121,6 +123,9 @@ def run_flow(
         home: the runner's home folder (``KESTRA_GIT_HOME`` or ``~/.kestra-git`` if None).
         environ: environment for ``SECRET_*`` / ``ENV_*`` lookups (``os.environ`` if None).
         log_sinks: callables receiving each (masked) log record as it is written.
+        trigger: what started the run (``{"id", "type", "variables"}``, as in Kestra): its
+            ``variables`` are ``trigger.*`` in templates; it is recorded with the execution.
+        execution_id: the id to record the execution under (a new one if None).
     """
     if sigterm_unhandled():
         with sigterm_as_interrupt():
@@ -133,6 +138,8 @@ def run_flow(
                 home=home,
                 environ=environ,
                 log_sinks=log_sinks,
+                trigger=trigger,
+                execution_id=execution_id,
             )
     home_path = Path(home) if home is not None else default_home(environ)
     if instance is None:
@@ -146,10 +153,16 @@ def run_flow(
                 home=home_path,
                 environ=environ,
                 log_sinks=log_sinks,
+                trigger=trigger,
+                execution_id=execution_id,
             )
     flow_store = flows if flows is not None else instance
     flow = load_flow_target(target, flow_store)
     ctx = _new_context(flow, flow_store, home_path, secrets, environ)
+    if execution_id is not None:
+        ctx.execution_id = execution_id
+    if trigger is not None:
+        ctx.trigger = dict(trigger.get("variables") or {})
     record = ExecutionRecord(
         id=ctx.execution_id,
         namespace=flow.namespace,
@@ -157,6 +170,7 @@ def run_flow(
         flow_revision=flow.revision,
         state="RUNNING",
         start_date=ctx.start_date,
+        trigger=dict(trigger) if trigger is not None else None,
     )
     _start_execution(instance, record)
     flush = _log_to(instance, record, ctx, log_sinks)
@@ -279,6 +293,7 @@ def _finish(
     record.failed_task_id = outcome.failed_task_id
     record.outputs = _mask_tree(ctx.outputs, ctx.masker)
     record.inputs = _mask_tree(record.inputs, ctx.masker)
+    record.trigger = _mask_tree(record.trigger, ctx.masker)
     record.end_date = datetime.now(UTC)
     try:
         instance.update_execution(record)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from . import deploy, docs, executions, files, flows, run, tasks, validate
+from . import deploy, docs, executions, files, flows, run, server, tasks, validate
 
 __all__ = ["cli", "main"]
 
@@ -48,6 +48,7 @@ for _command in (
     flows.flows,
     files.files,
     executions.executions,
+    server.server,
 ):
     cli.add_command(_command)
 

@@ -54,6 +54,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             REFERENCES executions (id) ON DELETE CASCADE, host TEXT NOT NULL,
             boot_id TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER)""",
     ),
+    (  # what started an execution (kestra-git server); each trigger's state: trigger_state.py
+        "ALTER TABLE executions ADD COLUMN trigger TEXT",
+        """CREATE TABLE trigger_states (namespace TEXT NOT NULL, flow_id TEXT NOT NULL,
+            trigger_id TEXT NOT NULL, last_date TEXT, updated TEXT NOT NULL,
+            PRIMARY KEY (namespace, flow_id, trigger_id))""",
+    ),
 )
 
 #: The schema version this code writes; a database with a higher one is refused.

@@ -1,0 +1,131 @@
+"""A running server: the flow catalog, the worker pool, the background loop, uvicorn.
+
+:class:`KestraGitServer` owns what outlives requests: :class:`.catalog.FlowCatalog` (refreshed by
+a background thread every ``poll_interval`` seconds, which also fires the schedules) and
+:class:`.pool.ExecutionPool`. :func:`serve` runs it under uvicorn until SIGTERM or SIGINT: it
+calls ``on_ready(url)`` once the port is bound, and on a signal stops accepting requests, lets
+running executions finish for ``grace`` seconds, and returns normally (the CLI exits 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from ..flow import validate_source
+from ..instance.local import LocalInstance
+from .catalog import FlowCatalog
+from .config import ServerConfig
+from .pool import ExecutionPool
+
+__all__ = ["KestraGitServer", "serve"]
+
+_log = logging.getLogger(__name__)
+
+
+class KestraGitServer:
+    """The server's long-lived parts; :meth:`start` then :meth:`stop`."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.catalog = FlowCatalog()
+        self.pool = ExecutionPool(config)
+        self.scheduler: Any = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="kestra-git-loop", daemon=True)
+        self._instance: LocalInstance | None = None
+
+    def start(self) -> None:
+        """Load the flows (webhooks answer from the first request on), start the workers and
+        the background loop."""
+        self._instance = LocalInstance(self.config.home, validator=validate_source)
+        for execution_id in self._instance.mark_dead_executions():
+            _log.warning(
+                "execution %s was left RUNNING by a dead process: marked KILLED", execution_id
+            )
+        self.catalog.refresh(self._instance)
+        self._instance.close()
+        self._instance = None
+        self.pool.start()
+        self._thread.start()
+
+    def _loop(self) -> None:
+        with LocalInstance(self.config.home, validator=validate_source) as instance:
+            while not self._stopping.is_set():
+                try:
+                    self.catalog.refresh(instance)
+                    if self.scheduler is not None:
+                        self.scheduler.tick(instance)
+                except Exception:
+                    _log.exception("the server's background loop failed; retrying")
+                self._stopping.wait(self.config.poll_interval)
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop firing schedules, stop accepting executions, wait for running ones."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        left = self.pool.close(self.config.grace if grace is None else grace)
+        for job in left:
+            _log.warning("execution %s still running after the grace period", job.id)
+
+
+def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -> None:
+    """Run a server until SIGTERM/SIGINT; ``on_ready(url)`` once it accepts requests."""
+    import uvicorn
+
+    from .app import create_app
+
+    config.check()
+    server = KestraGitServer(config)
+    server.start()
+    try:
+        app = create_app(server, _extra_routes())
+        uv = _uvicorn_server(
+            uvicorn.Config(
+                app,
+                host=config.host,
+                port=config.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=max(int(config.grace), 1),
+            )
+        )
+        asyncio.run(_run(uv, config, on_ready))
+    finally:
+        server.stop()
+
+
+def _extra_routes() -> list[Any]:
+    return []
+
+
+def _uvicorn_server(config: Any) -> Any:
+    """uvicorn's Server, ending on SIGTERM/SIGINT without re-raising the signal (exit 0)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True  # a second Ctrl-C: stop waiting for connections
+            else:
+                self.should_exit = True
+
+    return Server(config)
+
+
+async def _run(uv: Any, config: ServerConfig, on_ready: Callable[[str], None] | None) -> None:
+    task = asyncio.create_task(uv.serve())
+    while not uv.started and not task.done():
+        await asyncio.sleep(0.01)
+    if uv.started and on_ready is not None:
+        port = uv.servers[0].sockets[0].getsockname()[1]
+        host = f"[{config.host}]" if ":" in config.host else config.host
+        on_ready(f"http://{host}:{port}")
+    await task
