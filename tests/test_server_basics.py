@@ -43,9 +43,21 @@ def test_sigint_stops_the_server_with_exit_0(tmp_path: Path) -> None:
 
 def test_non_loopback_bind_without_auth_is_refused(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "kestra_git_tasks", "server", "--host", "0.0.0.0", "--port", "0",
-         "--home", str(tmp_path / "home")],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "kestra_git_tasks",
+            "server",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--home",
+            str(tmp_path / "home"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "refusing to serve 0.0.0.0 without authentication" in result.stderr
@@ -59,9 +71,21 @@ def test_non_loopback_bind_is_allowed_with_basic_auth(tmp_path: Path) -> None:
 
 def test_malformed_basic_auth_is_refused(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "kestra_git_tasks", "server", "--port", "0",
-         "--home", str(tmp_path / "home"), "--basic-auth", "no-colon"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "kestra_git_tasks",
+            "server",
+            "--port",
+            "0",
+            "--home",
+            str(tmp_path / "home"),
+            "--basic-auth",
+            "no-colon",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "--basic-auth must be USER:PASSWORD" in result.stderr
@@ -112,9 +136,20 @@ def test_an_execution_is_recorded_as_run_records_it_with_its_trigger(tmp_path: P
     assert execution.trigger["type"] == "io.kestra.plugin.core.trigger.Webhook"
     assert [log.message for log in execution.logs] == ["hello from world"]
     shown = subprocess.run(
-        [sys.executable, "-m", "kestra_git_tasks", "executions", "show", execution.id,
-         "--home", str(home), "--json"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "kestra_git_tasks",
+            "executions",
+            "show",
+            execution.id,
+            "--home",
+            str(home),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert shown.returncode == 0, shown.stderr
     assert '"id": "hook"' in shown.stdout
