@@ -57,7 +57,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # what started an execution (kestra-git server); each trigger's state: trigger_state.py
         "ALTER TABLE executions ADD COLUMN trigger TEXT",
         """CREATE TABLE trigger_states (namespace TEXT NOT NULL, flow_id TEXT NOT NULL,
-            trigger_id TEXT NOT NULL, last_date TEXT, updated TEXT NOT NULL,
+            trigger_id TEXT NOT NULL, last_date TEXT, stopped_revision INTEGER,
+            stopped_state TEXT, updated TEXT NOT NULL,
             PRIMARY KEY (namespace, flow_id, trigger_id))""",
     ),
 )

@@ -1,7 +1,9 @@
 """Trigger state in the embedded instance, for ``kestra-git server``.
 
 Table ``trigger_states`` (schema version 3): one row per ``(namespace, flow_id, trigger_id)``
-with ``last_date``, the scheduled date of the last execution a Schedule trigger started (UTC).
+with ``last_date``, the scheduled date of the last execution a Schedule trigger started (UTC),
+and, when ``stopAfter`` disabled it, ``stopped_state`` and the flow revision it applies to (a new
+revision of the flow enables the trigger again).
 A restarted server reads it back, so it neither fires a date twice nor forgets the dates it
 missed (``recoverMissedSchedules``). :func:`flows_version` and :func:`live_flows` let the
 server notice, cheaply, that flows were added, changed or deleted by another process.
@@ -38,6 +40,28 @@ class TriggerStates:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (namespace, flow_id, trigger_id) "
                 "DO UPDATE SET last_date = excluded.last_date, updated = excluded.updated",
                 (namespace, flow_id, trigger_id, to_text(when), now_text()),
+            )
+
+    def stopped(self, namespace: str, flow_id: str, trigger_id: str, revision: int) -> bool:
+        rows = self._db._query(
+            "SELECT stopped_revision FROM trigger_states WHERE namespace = ? AND flow_id = ? "
+            "AND trigger_id = ?",
+            (namespace, flow_id, trigger_id),
+        )
+        return bool(rows) and rows[0][0] == revision
+
+    def stop(
+        self, namespace: str, flow_id: str, trigger_id: str, revision: int, state: str
+    ) -> None:
+        """Disable the trigger for this revision of the flow (``stopAfter``)."""
+        with self._db.batch():
+            self._db._query(
+                "INSERT INTO trigger_states (namespace, flow_id, trigger_id, stopped_revision, "
+                "stopped_state, updated) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET "
+                "stopped_revision = excluded.stopped_revision, "
+                "stopped_state = excluded.stopped_state, updated = excluded.updated",
+                (namespace, flow_id, trigger_id, revision, state, now_text()),
             )
 
 

@@ -22,6 +22,7 @@ from ..instance.local import LocalInstance
 from .catalog import FlowCatalog
 from .config import ServerConfig
 from .pool import ExecutionPool
+from .scheduler import Scheduler
 
 __all__ = ["KestraGitServer", "serve"]
 
@@ -35,7 +36,8 @@ class KestraGitServer:
         self.config = config
         self.catalog = FlowCatalog()
         self.pool = ExecutionPool(config)
-        self.scheduler: Any = None
+        self._wake = threading.Event()
+        self.scheduler = Scheduler(self.catalog, self.pool, on_done=self._wake.set)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="kestra-git-loop", daemon=True)
         self._instance: LocalInstance | None = None
@@ -59,15 +61,16 @@ class KestraGitServer:
             while not self._stopping.is_set():
                 try:
                     self.catalog.refresh(instance)
-                    if self.scheduler is not None:
-                        self.scheduler.tick(instance)
+                    self.scheduler.tick(instance)
                 except Exception:
                     _log.exception("the server's background loop failed; retrying")
-                self._stopping.wait(self.config.poll_interval)
+                self._wake.wait(self.config.poll_interval)
+                self._wake.clear()
 
     def stop(self, grace: float | None = None) -> None:
         """Stop firing schedules, stop accepting executions, wait for running ones."""
         self._stopping.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join()
         left = self.pool.close(self.config.grace if grace is None else grace)
