@@ -14,7 +14,6 @@ import base64
 import binascii
 import hmac
 import re
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,7 +27,7 @@ from .pool import Job, PoolClosedError
 from .runtime import KestraGitServer
 from .webhooks import github_signature_ok, match_webhook, trigger_variables, webhook_trigger
 
-__all__ = ["create_app", "read_body"]
+__all__ = ["create_app", "read_body", "wait_for"]
 
 _OPEN_PATH = re.compile(r"^/api/v1/(?:[^/]+/)?executions/webhook/[^/]+/[^/]+/[^/]+/?$")
 _NOT_FOUND = {"message": "Not Found: webhook not found"}
@@ -115,12 +114,16 @@ async def webhook(request: Request) -> Response:
     trigger_id, hook = matched
     variables = trigger_variables(body, request.headers.items(), request.query_params.multi_items())
     try:
-        job = server.pool.submit(entry.flow, trigger=webhook_trigger(trigger_id, variables))
+        job = server.pool.submit(
+            entry.flow,
+            trigger=webhook_trigger(trigger_id, variables),
+            concurrency=entry.concurrency,
+        )
     except PoolClosedError as exc:
         return JSONResponse({"message": str(exc)}, status_code=503)
     if not hook.wait:
         return JSONResponse(job_json(job, server.config.tenant))
-    await _wait(job)
+    await wait_for(job)
     failed = job.state not in ("SUCCESS", "WARNING")
     if hook.return_outputs:
         outputs = job.record.outputs if job.record else {}
@@ -130,7 +133,8 @@ async def webhook(request: Request) -> Response:
     return JSONResponse(job_json(job, server.config.tenant), status_code=500 if failed else 200)
 
 
-async def _wait(job: Job) -> None:
+async def wait_for(job: Job) -> None:
+    """Wait, without blocking the event loop, until ``job`` has ended."""
     loop = asyncio.get_running_loop()
     ended: asyncio.Future[None] = loop.create_future()
 
@@ -154,9 +158,11 @@ def _webhook_routes() -> list[Route]:
     ]
 
 
-def create_app(server: KestraGitServer, extra_routes: list[Any] | None = None) -> ASGIApp:
+def create_app(server: KestraGitServer) -> ASGIApp:
     """The ASGI application serving ``server``."""
-    routes = [Route("/health", health), *_webhook_routes(), *(extra_routes or [])]
+    from .api import api_routes
+
+    routes = [Route("/health", health), *_webhook_routes(), *api_routes()]
     app = Starlette(routes=routes)
     app.state.server = server
     if server.config.basic_auth is not None:

@@ -9,12 +9,14 @@ and swapped in one assignment, so readers (request handlers, the scheduler) neve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import KestraGitError
 from ..flow import Flow, parse_flow
 from ..instance._sqlite import Database
 from ..instance.trigger_state import flows_version, live_flows
 from ..triggers import Schedule, Webhook
+from ..yamlio import load_yaml
 
 __all__ = ["FlowCatalog", "FlowEntry"]
 
@@ -30,6 +32,8 @@ class FlowEntry:
     problem: str | None = None
     webhooks: tuple[tuple[str, Webhook], ...] = ()
     schedules: tuple[tuple[str, Schedule], ...] = ()
+    #: ``concurrency``: (limit, behavior QUEUE | CANCEL | FAIL), or None for no limit.
+    concurrency: tuple[int, str] | None = None
 
     @property
     def uid(self) -> str:
@@ -55,9 +59,35 @@ def _entry(namespace: str, flow_id: str, revision: int, source: str) -> FlowEntr
             schedule = Schedule.model_validate(spec.properties)
             if not schedule.disabled:
                 schedules.append((spec.id, schedule))
+    try:
+        concurrency = _concurrency(load_yaml(source))
+    except (KestraGitError, ValueError) as exc:
+        return FlowEntry(namespace, flow_id, revision, None, problem=f"concurrency: {exc}")
     return FlowEntry(
-        namespace, flow_id, revision, flow, webhooks=tuple(webhooks), schedules=tuple(schedules)
+        namespace,
+        flow_id,
+        revision,
+        flow,
+        webhooks=tuple(webhooks),
+        schedules=tuple(schedules),
+        concurrency=concurrency,
     )
+
+
+def _concurrency(document: Any) -> tuple[int, str] | None:
+    """``concurrency: {limit: N, behavior: QUEUE}`` (Kestra's default behavior is QUEUE)."""
+    section = document.get("concurrency") if isinstance(document, dict) else None
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise ValueError("'concurrency' must be a mapping with 'limit' and 'behavior'")
+    limit = section.get("limit")
+    behavior = str(section.get("behavior", "QUEUE")).upper()
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"'limit' must be a positive integer (got {limit!r})")
+    if behavior not in ("QUEUE", "CANCEL", "FAIL"):
+        raise ValueError(f"'behavior' must be QUEUE, CANCEL or FAIL (got {behavior!r})")
+    return limit, behavior
 
 
 @dataclass

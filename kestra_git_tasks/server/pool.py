@@ -5,29 +5,38 @@ CREATED, with the execution id the run will be recorded under); ``workers`` thre
 in order and run each through :func:`~kestra_git_tasks.runner.run_flow`, exactly as
 ``kestra-git run`` does, with the trigger that started it. Each worker thread has its own
 connection to the embedded instance. Callbacks registered with :meth:`Job.on_done` run in the
-worker thread once the execution is recorded. :meth:`ExecutionPool.close` stops accepting,
-lets the running executions finish and records the jobs that never started as KILLED, so no
-accepted execution is lost silently.
+worker thread once the execution is recorded.
+
+A flow's ``concurrency`` (``limit`` running executions at once) is honoured: beyond it a new
+execution waits (QUEUE, state QUEUED), or is recorded CANCELLED (CANCEL) or FAILED (FAIL) at
+once. :meth:`ExecutionPool.close` stops accepting, records the jobs that never started as
+KILLED, and lets the running executions finish for a grace period; :meth:`ExecutionPool.kill`
+then records those still running as KILLED and kills their commands' processes, so no accepted
+execution is lost silently.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import signal
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, KestraGitError
 from ..flow import Flow, validate_source
 from ..instance.base import ExecutionRecord
 from ..instance.local import LocalInstance
 from .config import ServerConfig
 
-__all__ = ["ExecutionPool", "Job", "PoolClosedError"]
+__all__ = ["ExecutionPool", "Job", "PoolClosedError", "kill_running"]
 
 _log = logging.getLogger(__name__)
 
@@ -79,6 +88,9 @@ class ExecutionPool:
         self._config = config
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._active: dict[str, Job] = {}
+        #: flow uid -> executions of it queued for or held by a worker; and those waiting
+        self._running: dict[str, int] = {}
+        self._waiting: dict[str, deque[Job]] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._threads = [
@@ -91,10 +103,16 @@ class ExecutionPool:
             thread.start()
 
     def submit(
-        self, flow: Flow, *, inputs: dict[str, Any] | None = None, trigger: dict[str, Any] | None
+        self,
+        flow: Flow,
+        *,
+        inputs: dict[str, Any] | None = None,
+        trigger: dict[str, Any] | None,
+        concurrency: tuple[int, str] | None = None,
     ) -> Job:
         """Queue a run of ``flow``; raises PoolClosedError when stopping or full."""
         job = Job(flow=flow, inputs=dict(inputs or {}), trigger=trigger)
+        refused: str | None = None
         with self._lock:
             if self._closed:
                 raise PoolClosedError("the server is stopping: no new execution is accepted")
@@ -102,8 +120,22 @@ class ExecutionPool:
                 raise PoolClosedError(
                     f"{self._config.max_queued} executions are already waiting for a worker"
                 )
-            self._active[job.id] = job
-            self._queue.put(job)
+            uid = flow.uid
+            if concurrency is not None and self._running.get(uid, 0) >= concurrency[0]:
+                behavior = concurrency[1]
+                if behavior == "QUEUE":
+                    job.state = "QUEUED"
+                    self._active[job.id] = job
+                    self._waiting.setdefault(uid, deque()).append(job)
+                    return job
+                refused = "CANCELLED" if behavior == "CANCEL" else "FAILED"
+            else:
+                self._active[job.id] = job
+                self._running[uid] = self._running.get(uid, 0) + 1
+                self._queue.put(job)
+        if refused is not None:
+            why = f"the flow's concurrency limit ({concurrency and concurrency[0]}) was reached"
+            self._record_ended([job], refused, f"{refused.lower()}: {why}")
         return job
 
     def get(self, execution_id: str) -> Job | None:
@@ -120,7 +152,8 @@ class ExecutionPool:
         running ones. Returns the jobs still running after the grace period."""
         with self._lock:
             self._closed = True
-        never_started: list[Job] = []
+        never_started: list[Job] = [job for jobs in self._waiting.values() for job in jobs]
+        self._waiting.clear()
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -129,7 +162,8 @@ class ExecutionPool:
             if item is not None:
                 never_started.append(item)
         if never_started:
-            self._record_killed(never_started)
+            why = "killed: the server stopped before a worker started this execution"
+            self._record_ended(never_started, "KILLED", why)
         for _ in self._threads:
             self._queue.put(None)
         deadline = threading.Event()
@@ -143,7 +177,8 @@ class ExecutionPool:
             timer.cancel()
         return self.active()
 
-    def _record_killed(self, jobs: list[Job]) -> None:
+    def _record_ended(self, jobs: list[Job], state: str, error: str) -> None:
+        """Record jobs that will never run (CANCELLED, FAILED or KILLED before starting)."""
         with LocalInstance(self._config.home, validator=validate_source) as instance:
             for job in jobs:
                 record = ExecutionRecord(
@@ -151,19 +186,32 @@ class ExecutionPool:
                     namespace=job.flow.namespace,
                     flow_id=job.flow.id,
                     flow_revision=job.flow.revision,
-                    state="KILLED",
+                    state=state,
                     start_date=job.created,
                     end_date=datetime.now(UTC),
-                    error="killed: the server stopped before a worker started this execution",
+                    inputs=job.inputs,
+                    error=error,
                     trigger=job.trigger,
                 )
                 instance.create_execution(record)
-                self._forget(job, record)
+                with self._lock:
+                    self._active.pop(job.id, None)
+                job._finish(record)
 
     def _forget(self, job: Job, record: ExecutionRecord | None) -> None:
-        job._finish(record)
+        uid = job.flow.uid
         with self._lock:
             self._active.pop(job.id, None)
+            self._running[uid] = self._running.get(uid, 1) - 1
+            waiting = self._waiting.get(uid)
+            if waiting and not self._closed:
+                follower = waiting.popleft()
+                follower.state = "CREATED"
+                self._running[uid] += 1
+                self._queue.put(follower)
+            if not self._running[uid]:
+                del self._running[uid]
+        job._finish(record)
 
     def _work(self) -> None:
         instance: LocalInstance | None = None
@@ -203,3 +251,67 @@ class ExecutionPool:
                 record = None
         finally:
             self._forget(job, record)
+
+
+def kill_running(config: ServerConfig, jobs: list[Job]) -> None:
+    """Record ``jobs`` KILLED, then kill this process's commands (their process groups and
+    every process carrying their tree marker). The caller exits right after: a worker thread
+    must not get to record the killed command as a failure."""
+    error = (
+        f"killed: the server stopped and its grace period ({config.grace:g} s) ended; "
+        "running commands were killed"
+    )
+    with LocalInstance(config.home, validator=validate_source) as instance, instance.batch():
+        for job in jobs:
+            try:
+                record = instance.get_execution(job.id)
+            except KestraGitError:
+                continue
+            record.state, record.error, record.end_date = "KILLED", error, datetime.now(UTC)
+            instance.update_execution(record)
+    _kill_children()
+
+
+def _kill_children() -> None:
+    """SIGKILL the process group of each child of this process and every process carrying
+    the same ``KESTRA_GIT_PROCESS_TREE`` marker (see tasks/scripts/_process.py)."""
+    from ..tasks.scripts._process import TREE_ENV
+
+    me = str(os.getpid())
+    markers: set[bytes] = set()
+    for pid in _pids():
+        if _field(pid, "stat", 3) == me:
+            with contextlib.suppress(OSError):
+                os.killpg(int(pid), signal.SIGKILL)
+            for entry in _environ(pid):
+                if entry.startswith(TREE_ENV.encode() + b"="):
+                    markers.add(entry)
+    for pid in _pids():
+        if pid != me and markers & set(_environ(pid)):
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
+
+
+def _pids() -> list[str]:
+    try:
+        return [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+
+
+def _field(pid: str, name: str, index: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as file:
+            text = file.read().decode(errors="replace")
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return fields[index - 2] if len(fields) > index - 2 else None
+
+
+def _environ(pid: str) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as file:
+            return file.read().split(b"\0")
+    except OSError:
+        return []

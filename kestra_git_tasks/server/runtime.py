@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -21,7 +24,7 @@ from ..flow import validate_source
 from ..instance.local import LocalInstance
 from .catalog import FlowCatalog
 from .config import ServerConfig
-from .pool import ExecutionPool
+from .pool import ExecutionPool, Job, kill_running
 from .scheduler import Scheduler
 
 __all__ = ["KestraGitServer", "serve"]
@@ -67,8 +70,9 @@ class KestraGitServer:
                 self._wake.wait(self.config.poll_interval)
                 self._wake.clear()
 
-    def stop(self, grace: float | None = None) -> None:
-        """Stop firing schedules, stop accepting executions, wait for running ones."""
+    def stop(self, grace: float | None = None) -> list[Job]:
+        """Stop firing schedules and accepting executions; wait up to ``grace`` seconds (the
+        configured one if None) for running ones; returns those still running."""
         self._stopping.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -76,10 +80,16 @@ class KestraGitServer:
         left = self.pool.close(self.config.grace if grace is None else grace)
         for job in left:
             _log.warning("execution %s still running after the grace period", job.id)
+        return left
 
 
 def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -> None:
-    """Run a server until SIGTERM/SIGINT; ``on_ready(url)`` once it accepts requests."""
+    """Run a server until SIGTERM/SIGINT; ``on_ready(url)`` once it accepts requests.
+
+    After the signal: no new request is accepted, running executions get ``config.grace``
+    seconds; those still running then are recorded KILLED, their commands are killed and the
+    process exits 0 at once (a worker thread cannot be stopped any other way).
+    """
     import uvicorn
 
     from .app import create_app
@@ -87,8 +97,9 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
     config.check()
     server = KestraGitServer(config)
     server.start()
+    uv: Any = None
     try:
-        app = create_app(server, _extra_routes())
+        app = create_app(server)
         uv = _uvicorn_server(
             uvicorn.Config(
                 app,
@@ -102,11 +113,13 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
         )
         asyncio.run(_run(uv, config, on_ready))
     finally:
-        server.stop()
-
-
-def _extra_routes() -> list[Any]:
-    return []
+        signalled = getattr(uv, "signalled_at", None) or time.monotonic()
+        left = server.stop(max(0.0, config.grace - (time.monotonic() - signalled)))
+        if left:
+            kill_running(config, left)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 def _uvicorn_server(config: Any) -> Any:
@@ -114,7 +127,10 @@ def _uvicorn_server(config: Any) -> Any:
     import uvicorn
 
     class Server(uvicorn.Server):
+        signalled_at: float | None = None
+
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            self.signalled_at = self.signalled_at or time.monotonic()
             if self.should_exit and sig == signal.SIGINT:
                 self.force_exit = True  # a second Ctrl-C: stop waiting for connections
             else:

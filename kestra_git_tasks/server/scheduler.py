@@ -177,7 +177,12 @@ class Scheduler:
         }
         trigger = {"id": key[2], "type": Schedule.type, "variables": variables}
         try:
-            job = self._pool.submit(entry.flow, inputs=dict(schedule.inputs or {}), trigger=trigger)
+            job = self._pool.submit(
+                entry.flow,
+                inputs=dict(schedule.inputs or {}),
+                trigger=trigger,
+                concurrency=entry.concurrency,
+            )
         except PoolClosedError as exc:
             _log.warning("schedule %s of %s not fired at %s: %s", key[2], entry.uid, date, exc)
             return
