@@ -161,8 +161,9 @@ def _webhook_routes() -> list[Route]:
 def create_app(server: KestraGitServer) -> ASGIApp:
     """The ASGI application serving ``server``."""
     from .api import api_routes
+    from .page import page_routes
 
-    routes = [Route("/health", health), *_webhook_routes(), *api_routes()]
+    routes = [Route("/health", health), *_webhook_routes(), *api_routes(), *page_routes()]
     app = Starlette(routes=routes)
     app.state.server = server
     if server.config.basic_auth is not None:
