@@ -95,6 +95,9 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
     from .app import create_app
 
     config.check()
+    # Worker threads share the GIL with the event loop: a shorter switch interval keeps the
+    # accept latency of requests low while executions run (measured by bench/server.py).
+    sys.setswitchinterval(0.001)
     server = KestraGitServer(config)
     server.start()
     uv: Any = None
