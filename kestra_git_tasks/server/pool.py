@@ -2,27 +2,30 @@
 
 :meth:`ExecutionPool.submit` queues a flow run and returns its :class:`Job` at once (state
 CREATED, with the execution id the run will be recorded under); ``workers`` threads take jobs
-in order and run each through :func:`~kestra_git_tasks.runner.run_flow`, exactly as
-``kestra-git run`` does, with the trigger that started it. Each worker thread has its own
-connection to the embedded instance. Callbacks registered with :meth:`Job.on_done` run in the
+in order and hand each to its own worker process (:mod:`.worker`), which runs it through
+:func:`~kestra_git_tasks.runner.run_flow`, exactly as ``kestra-git run`` does, with the trigger
+that started it. Callbacks registered with :meth:`Job.on_done` run in the
 worker thread once the execution is recorded.
 
 A flow's ``concurrency`` (``limit`` running executions at once) is honoured: beyond it a new
 execution waits (QUEUE, state QUEUED), or is recorded CANCELLED (CANCEL) or FAILED (FAIL) at
 once. :meth:`ExecutionPool.close` stops accepting, records the jobs that never started as
 KILLED, and lets the running executions finish for a grace period; :meth:`ExecutionPool.kill`
-then records those still running as KILLED and kills their commands' processes, so no accepted
-execution is lost silently.
+then SIGTERMs the workers still running one (the runner kills the commands and records KILLED),
+so no accepted execution is lost silently.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-import os
 import queue
 import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -36,7 +39,7 @@ from ..instance.base import ExecutionRecord
 from ..instance.local import LocalInstance
 from .config import ServerConfig
 
-__all__ = ["ExecutionPool", "Job", "PoolClosedError", "kill_running"]
+__all__ = ["ExecutionPool", "Job", "PoolClosedError"]
 
 _log = logging.getLogger(__name__)
 
@@ -93,8 +96,12 @@ class ExecutionPool:
         self._waiting: dict[str, deque[Job]] = {}
         self._lock = threading.Lock()
         self._closed = False
+        #: execution id -> the worker process running it
+        self._processes: dict[str, subprocess.Popen[str]] = {}
         self._threads = [
-            threading.Thread(target=self._work, name=f"kestra-git-worker-{n}", daemon=True)
+            threading.Thread(
+                target=self._work, args=(n,), name=f"kestra-git-worker-{n}", daemon=True
+            )
             for n in range(config.workers)
         ]
 
@@ -213,105 +220,109 @@ class ExecutionPool:
                 del self._running[uid]
         job._finish(record)
 
-    def _work(self) -> None:
+    def _work(self, slot: int) -> None:
+        """One pool thread: feeds its worker process (``worker.py``) one job at a time."""
+        process: subprocess.Popen[str] | None = None
         instance: LocalInstance | None = None
         try:
+            process = self._spawn()
             while True:
                 job = self._queue.get()
                 if job is None:
                     return
+                if process.poll() is not None:
+                    process = self._spawn()
                 if instance is None:
                     instance = LocalInstance(self._config.home, validator=validate_source)
-                self._run(job, instance)
+                with self._lock:
+                    self._processes[job.id] = process
+                try:
+                    ended = self._run(job, process)
+                finally:
+                    with self._lock:
+                        self._processes.pop(job.id, None)
+                if not ended:  # the worker died: its execution is marked KILLED, if it had one
+                    process.wait()
+                    instance.mark_dead_executions()
+                self._forget(job, _recorded(instance, job.id))
         finally:
+            if process is not None:
+                _stop(process)
             if instance is not None:
                 instance.close()
 
-    def _run(self, job: Job, instance: LocalInstance) -> None:
-        from ..runner import run_flow
+    def _spawn(self) -> subprocess.Popen[str]:
+        config = self._config
+        command = [sys.executable, "-m", "kestra_git_tasks.server.worker", str(config.home)]
+        command += [str(config.secrets_file)] if config.secrets_file else []
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=dict(config.environ),
+            text=True,
+            encoding="utf-8",
+        )
 
-        job.state = "RUNNING"
-        record: ExecutionRecord | None = None
+    def _run(self, job: Job, process: subprocess.Popen[str]) -> bool:
+        """Send ``job`` and follow it; False when the worker died before it ended."""
+        assert process.stdin is not None and process.stdout is not None
+        message = {
+            "id": job.id,
+            "source": job.flow.source,
+            "path": job.flow.path,
+            "revision": job.flow.revision,
+            "inputs": job.inputs,
+            "trigger": job.trigger,
+        }
         try:
-            record = run_flow(
-                job.flow,
-                instance=instance,
-                secrets=self._config.secret_store(),
-                inputs=job.inputs,
-                home=self._config.home,
-                environ=self._config.environ,
-                trigger=job.trigger,
-                execution_id=job.id,
-            )
-        except Exception:
-            _log.exception("execution %s of %s ended with an internal error", job.id, job.flow.uid)
-            try:
-                record = instance.get_execution(job.id)
-            except Exception:
-                record = None
-        finally:
-            self._forget(job, record)
+            process.stdin.write(json.dumps(message, default=str) + "\n")
+            process.stdin.flush()
+        except OSError:
+            return False
+        for line in process.stdout:
+            event = json.loads(line)
+            if event.get("event") == "started":
+                job.state = "RUNNING"
+            elif event.get("event") == "done":
+                return True
+        return False
 
-
-def kill_running(config: ServerConfig, jobs: list[Job]) -> None:
-    """Record ``jobs`` KILLED, then kill this process's commands (their process groups and
-    every process carrying their tree marker). The caller exits right after: a worker thread
-    must not get to record the killed command as a failure."""
-    error = (
-        f"killed: the server stopped and its grace period ({config.grace:g} s) ended; "
-        "running commands were killed"
-    )
-    with LocalInstance(config.home, validator=validate_source) as instance, instance.batch():
-        for job in jobs:
-            try:
-                record = instance.get_execution(job.id)
-            except KestraGitError:
-                continue
-            record.state, record.error, record.end_date = "KILLED", error, datetime.now(UTC)
-            instance.update_execution(record)
-    _kill_children()
-
-
-def _kill_children() -> None:
-    """SIGKILL the process group of each child of this process and every process carrying
-    the same ``KESTRA_GIT_PROCESS_TREE`` marker (see tasks/scripts/_process.py)."""
-    from ..tasks.scripts._process import TREE_ENV
-
-    me = str(os.getpid())
-    markers: set[bytes] = set()
-    for pid in _pids():
-        if _field(pid, "stat", 3) == me:
+    def kill(self, jobs: list[Job], wait: float = 10.0) -> None:
+        """SIGTERM the workers running ``jobs``: each kills its commands and records its
+        execution KILLED; a worker still there after ``wait`` seconds is SIGKILLed (its
+        execution is then marked KILLED as a dead process's)."""
+        with self._lock:
+            processes = [self._processes[job.id] for job in jobs if job.id in self._processes]
+        for process in processes:
             with contextlib.suppress(OSError):
-                os.killpg(int(pid), signal.SIGKILL)
-            for entry in _environ(pid):
-                if entry.startswith(TREE_ENV.encode() + b"="):
-                    markers.add(entry)
-    for pid in _pids():
-        if pid != me and markers & set(_environ(pid)):
-            with contextlib.suppress(OSError):
-                os.kill(int(pid), signal.SIGKILL)
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + wait
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+        for thread in self._threads:
+            thread.join(5.0)
 
 
-def _pids() -> list[str]:
+def _recorded(instance: LocalInstance, execution_id: str) -> ExecutionRecord | None:
     try:
-        return [name for name in os.listdir("/proc") if name.isdigit()]
-    except OSError:
-        return []
-
-
-def _field(pid: str, name: str, index: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/{name}", "rb") as file:
-            text = file.read().decode(errors="replace")
-    except OSError:
+        return instance.get_execution(execution_id)
+    except KestraGitError:
         return None
-    fields = text.rpartition(")")[2].split()  # after the command name, which may hold spaces
-    return fields[index - 2] if len(fields) > index - 2 else None
 
 
-def _environ(pid: str) -> list[bytes]:
+def _stop(process: subprocess.Popen[str]) -> None:
+    """End an idle worker: EOF on its stdin, then wait (SIGKILL if it does not go)."""
+    with contextlib.suppress(OSError):
+        if process.stdin is not None:
+            process.stdin.close()
     try:
-        with open(f"/proc/{pid}/environ", "rb") as file:
-            return file.read().split(b"\0")
-    except OSError:
-        return []
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +22,7 @@ from ..flow import validate_source
 from ..instance.local import LocalInstance
 from .catalog import FlowCatalog
 from .config import ServerConfig
-from .pool import ExecutionPool, Job, kill_running
+from .pool import ExecutionPool, Job
 from .scheduler import Scheduler
 
 __all__ = ["KestraGitServer", "serve"]
@@ -87,17 +85,14 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
     """Run a server until SIGTERM/SIGINT; ``on_ready(url)`` once it accepts requests.
 
     After the signal: no new request is accepted, running executions get ``config.grace``
-    seconds; those still running then are recorded KILLED, their commands are killed and the
-    process exits 0 at once (a worker thread cannot be stopped any other way).
+    seconds; the workers of those still running then get SIGTERM (their commands are killed,
+    the executions recorded KILLED), and :func:`serve` returns.
     """
     import uvicorn
 
     from .app import create_app
 
     config.check()
-    # Worker threads share the GIL with the event loop: a shorter switch interval keeps the
-    # accept latency of requests low while executions run (measured by bench/server.py).
-    sys.setswitchinterval(0.001)
     server = KestraGitServer(config)
     server.start()
     uv: Any = None
@@ -119,10 +114,7 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
         signalled = getattr(uv, "signalled_at", None) or time.monotonic()
         left = server.stop(max(0.0, config.grace - (time.monotonic() - signalled)))
         if left:
-            kill_running(config, left)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
+            server.pool.kill(left)
 
 
 def _uvicorn_server(config: Any) -> Any:
