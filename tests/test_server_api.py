@@ -166,3 +166,57 @@ def test_sigterm_kills_what_outlives_the_grace_period_and_exits_0(tmp_path: Path
     assert _processes_running("41.7331") == []
     states = [wait_execution(home, i, timeout=1).state for i in queued]
     assert states[1] == "KILLED" or states == ["SUCCESS", "SUCCESS"]
+
+
+def _workers_of(server: ServerProcess) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                cmdline = file.read()
+            with open(f"/proc/{pid}/stat") as file:
+                ppid = int(file.read().rpartition(")")[2].split()[1])
+        except OSError:
+            continue
+        if ppid == server.process.pid and b"kestra_git_tasks.server.worker" in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def test_a_worker_killed_mid_run_leaves_its_execution_killed_and_is_replaced(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    deploy(home, _sleeper("victim", 53.9137))
+    deploy(home, INPUT_FLOW)
+    with ServerProcess(home, "--workers", "1") as server, server.client() as client:
+        execution_id = client.post("/api/v1/main/executions/company.team/victim").json()["id"]
+        deadline = time.monotonic() + 30
+        while not _processes_running("53.9137"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        workers = _workers_of(server)
+        assert len(workers) == 1
+        os.kill(workers[0], signal.SIGKILL)
+        record = wait_execution(home, execution_id)
+        assert record.state == "KILLED" and "ended without finishing it" in (record.error or "")
+        after = client.post(
+            "/api/v1/main/executions/company.team/greet?wait=true", data={"name": "z"}
+        )
+        assert after.json()["state"]["current"] == "SUCCESS"
+    for pid in _processes_running("53.9137"):  # the orphaned sleep: not ours to keep
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_ignore_sigint_so_a_terminal_ctrl_c_waits_for_the_grace_period(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    deploy(home, _sleeper("short", 1.5))
+    with ServerProcess(home, "--workers", "1") as server, server.client() as client:
+        execution_id = client.post("/api/v1/main/executions/company.team/short").json()["id"]
+        time.sleep(0.5)
+        for pid in _workers_of(server):
+            os.kill(pid, signal.SIGINT)
+        assert wait_execution(home, execution_id).state == "SUCCESS"
+        assert server.stop(signal.SIGINT) == 0

@@ -42,6 +42,11 @@ from .config import ServerConfig
 __all__ = ["ExecutionPool", "Job", "PoolClosedError"]
 
 _log = logging.getLogger(__name__)
+#: A worker ignores SIGINT from its first instruction (see worker.py), then runs.
+_WORKER_MAIN = (
+    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "from kestra_git_tasks.server.worker import main; main()"
+)
 
 
 class PoolClosedError(ConfigError):
@@ -184,8 +189,11 @@ class ExecutionPool:
             timer.cancel()
         return self.active()
 
-    def _record_ended(self, jobs: list[Job], state: str, error: str) -> None:
-        """Record jobs that will never run (CANCELLED, FAILED or KILLED before starting)."""
+    def _record_ended(
+        self, jobs: list[Job], state: str, error: str, *, running: bool = False
+    ) -> None:
+        """Record jobs that will never run (CANCELLED, FAILED or KILLED before starting);
+        ``running``: they held a worker slot, which is given back."""
         with LocalInstance(self._config.home, validator=validate_source) as instance:
             for job in jobs:
                 record = ExecutionRecord(
@@ -201,6 +209,9 @@ class ExecutionPool:
                     trigger=job.trigger,
                 )
                 instance.create_execution(record)
+                if running:
+                    self._forget(job, record)
+                    continue
                 with self._lock:
                     self._active.pop(job.id, None)
                 job._finish(record)
@@ -244,7 +255,12 @@ class ExecutionPool:
                 if not ended:  # the worker died: its execution is marked KILLED, if it had one
                     process.wait()
                     instance.mark_dead_executions()
-                self._forget(job, _recorded(instance, job.id))
+                record = _recorded(instance, job.id)
+                if record is None:  # it died before recording it: never drop it silently
+                    why = "killed: the worker process ended before starting this execution"
+                    self._record_ended([job], "KILLED", why, running=True)
+                    continue
+                self._forget(job, record)
         finally:
             if process is not None:
                 _stop(process)
@@ -253,13 +269,14 @@ class ExecutionPool:
 
     def _spawn(self) -> subprocess.Popen[str]:
         config = self._config
-        command = [sys.executable, "-m", "kestra_git_tasks.server.worker", str(config.home)]
+        command = [sys.executable, "-c", _WORKER_MAIN, str(config.home)]
         command += [str(config.secrets_file)] if config.secrets_file else []
         return subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=dict(config.environ),
+            start_new_session=True,  # a terminal's Ctrl-C reaches the server, not its workers
             text=True,
             encoding="utf-8",
         )

@@ -1,11 +1,11 @@
 """A worker process of ``kestra-git server``: runs the executions its pool thread sends it.
-
-Started as ``python -m kestra_git_tasks.server.worker HOME [SECRETS_FILE]`` with the server's
-environment. Protocol, one JSON object per line: the pool sends a job on stdin
-(``{"id", "source", "path", "revision", "inputs", "trigger"}``); the worker answers on its
-original stdout ``{"event": "started", "id"}`` then ``{"event": "done", "id"}`` once
-:func:`~kestra_git_tasks.runner.run_flow` has recorded the execution. File descriptor 1 is
-pointed at stderr, so nothing a task prints can garble the protocol; EOF on stdin ends it.
+Started by the pool (``pool._WORKER_MAIN``, which ignores SIGINT before anything else, in a
+session of its own) with ``HOME [SECRETS_FILE]`` and the server's environment. Protocol, one
+JSON object per line: the pool sends a job on stdin (``{"id", "source", "path", "revision",
+"inputs", "trigger"}``); the worker answers on its original stdout ``{"event": "started",
+"id"}`` then ``{"event": "done", "id"}`` once :func:`~kestra_git_tasks.runner.run_flow` has
+recorded the execution. File descriptor 1 is pointed at stderr, so nothing a task prints can
+garble the protocol; EOF on stdin ends it.
 
 Running executions in processes keeps the server's request loop free of the interpreter lock,
 and lets the pool stop an execution: SIGTERM makes ``run_flow`` (in this main thread) kill the
