@@ -1,4 +1,5 @@
 """A worker process of ``kestra-git server``: runs the executions its pool thread sends it.
+
 Started by the pool (``pool._WORKER_MAIN``, which ignores SIGINT before anything else, in a
 session of its own) with ``HOME [SECRETS_FILE]`` and the server's environment. Protocol, one
 JSON object per line: the pool sends a job on stdin (``{"id", "source", "path", "revision",
