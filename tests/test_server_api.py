@@ -25,6 +25,23 @@ tasks:
 """
 
 
+def test_a_secret_input_never_comes_back_in_a_response(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    flow = _sleeper("secretive", 1, "inputs:\n  - id: token\n    type: SECRET\n")
+    deploy(home, flow.replace("sleep 1", "echo {{ inputs.token }}; sleep 1"))
+    with ServerProcess(home, "--workers", "1") as server, server.client() as client:
+        url = "/api/v1/main/executions/company.team/secretive"
+        first = client.post(url, data={"token": "hunter2-secret-value"})
+        second = client.post(url, data={"token": "hunter2-secret-value"})  # waits for a worker
+        got = client.get(f"/api/v1/main/executions/{second.json()['id']}")
+        done = client.post(url + "?wait=true", data={"token": "hunter2-secret-value"})
+        page = client.get(f"/executions/{done.json()['id']}")
+        for response in (first, second, got, done, page):
+            assert "hunter2-secret-value" not in response.text
+        assert done.json()["inputs"]["token"] == "******"
+    assert "hunter2-secret-value" not in server.stderr()
+
+
 def _sleeper(flow_id: str, seconds: float, extra: str = "") -> str:
     return (
         f"id: {flow_id}\nnamespace: company.team\n{extra}tasks:\n"

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ..instance.base import ExecutionRecord
+from ..secrets import MASK
 from .catalog import FlowEntry
 from .pool import Job
 
@@ -50,12 +51,18 @@ def job_json(job: Job, tenant: str) -> dict[str, Any]:
         "flowId": job.flow.id,
         "flowRevision": job.flow.revision,
         "state": _state(job.state, job.created, None),
-        "inputs": job.inputs,
+        "inputs": _masked_inputs(job),
         "outputs": {},
         "trigger": job.trigger,
         "labels": [],
         "url": f"/executions/{job.id}",
     }
+
+
+def _masked_inputs(job: Job) -> dict[str, Any]:
+    """A job's inputs before the runner masked them: SECRET inputs hidden."""
+    secret = {item.id for item in job.flow.inputs if item.type == "SECRET"}
+    return {key: MASK if key in secret else value for key, value in job.inputs.items()}
 
 
 def flow_json(entry: FlowEntry, tenant: str) -> dict[str, Any]:
