@@ -153,3 +153,26 @@ def test_an_execution_is_recorded_as_run_records_it_with_its_trigger(tmp_path: P
     )
     assert shown.returncode == 0, shown.stderr
     assert '"id": "hook"' in shown.stdout
+
+
+def test_a_port_in_use_is_one_line_error(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path / "home") as server:
+        port = server.url.rsplit(":", 1)[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kestra_git_tasks",
+                "server",
+                "--port",
+                port,
+                "--home",
+                str(tmp_path / "other"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+    assert "Traceback" not in result.stderr

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from ..errors import ConfigError
 from ..flow import validate_source
 from ..instance.local import LocalInstance
 from .catalog import FlowCatalog
@@ -93,6 +95,7 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
     from .app import create_app
 
     config.check()
+    listener = _bind(config.host, config.port)
     server = KestraGitServer(config)
     server.start()
     uv: Any = None
@@ -109,7 +112,7 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
                 timeout_graceful_shutdown=max(int(config.grace), 1),
             )
         )
-        asyncio.run(_run(uv, config, on_ready))
+        asyncio.run(_run(uv, listener, config, on_ready))
     finally:
         signalled = getattr(uv, "signalled_at", None) or time.monotonic()
         left = server.stop(max(0.0, config.grace - (time.monotonic() - signalled)))
@@ -134,12 +137,33 @@ def _uvicorn_server(config: Any) -> Any:
     return Server(config)
 
 
-async def _run(uv: Any, config: ServerConfig, on_ready: Callable[[str], None] | None) -> None:
-    task = asyncio.create_task(uv.serve())
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts; failures are a ConfigError."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc}; check --host") from exc
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "choose another --port (or stop the process using it)"
+        ) from exc
+    return listener
+
+
+async def _run(
+    uv: Any, listener: socket.socket, config: ServerConfig, on_ready: Callable[[str], None] | None
+) -> None:
+    task = asyncio.create_task(uv.serve(sockets=[listener]))
     while not uv.started and not task.done():
         await asyncio.sleep(0.01)
     if uv.started and on_ready is not None:
-        port = uv.servers[0].sockets[0].getsockname()[1]
+        port = listener.getsockname()[1]
         host = f"[{config.host}]" if ":" in config.host else config.host
         on_ready(f"http://{host}:{port}")
     await task
