@@ -152,3 +152,29 @@ def test_a_flow_deployed_while_the_server_runs_is_served(tmp_path: Path) -> None
         count = len([e for e in executions(home) if e.flow_id == "late"])
         time.sleep(2)
         assert len([e for e in executions(home) if e.flow_id == "late"]) == count
+
+
+def test_a_flow_changed_or_disabled_while_the_server_runs_is_served_as_it_now_is(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    hook = (
+        "id: hooked\nnamespace: company.team\ntasks:\n  - id: l\n"
+        "    type: io.kestra.plugin.core.log.Log\n    message: KEYWORD\ntriggers:\n"
+        "  - id: h\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: first-key-1\n"
+    )
+    deploy(home, hook)
+    with ServerProcess(home) as server, server.client() as client:
+        url = "/api/v1/executions/webhook/company.team/hooked/"
+        assert client.post(url + "first-key-1").status_code == 200
+        deploy(home, hook.replace("first-key-1", "second-key-2").replace("KEYWORD", "changed"))
+        _wait_for(lambda: client.post(url + "first-key-1").status_code == 404, timeout=30)
+        response = client.post(url + "second-key-2?wait=true")
+        assert response.status_code == 200
+        deploy(home, hook.replace("first-key-1", "second-key-2") + "disabled: true\n")
+        _wait_for(lambda: client.post(url + "second-key-2").status_code == 409, timeout=30)
+    done = [e for e in executions(home) if e.end_date]
+    assert len(done) >= 2
+    with LocalInstance(home) as instance:
+        last = instance.get_execution(response.json()["id"])
+    assert last.flow_revision == 2 and last.logs[0].message == "changed"
