@@ -94,6 +94,16 @@ def coerce_inputs(flow: Flow, given: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class _Extras:
+    """What a caller may add to a run: progress, patches, the trigger, a chosen execution id."""
+
+    progress: ProgressCallback | None = None
+    patches: bool = False
+    trigger: Mapping[str, Any] | None = None
+    execution_id: str | None = None
+
+
 @dataclass
 class _Outcome:
     state: str = "SUCCESS"
@@ -113,6 +123,8 @@ def run_flow(
     log_sinks: list[Callable[[LogRecord], None]] | None = None,
     progress: ProgressCallback | None = None,
     patches: bool = False,
+    trigger: Mapping[str, Any] | None = None,
+    execution_id: str | None = None,
 ) -> ExecutionRecord:
     """Run a flow once and return its recorded execution.
 
@@ -128,6 +140,9 @@ def run_flow(
         progress: receives the progress of long work (see :mod:`kestra_git_tasks.progress`).
         patches: Git sync and push tasks also write a unified diff of each change
             (``RunContext.patches``).
+        trigger: what started the run (``{"id", "type", "variables"}``, as in Kestra): its
+            ``variables`` are ``trigger.*`` in templates; it is recorded with the execution.
+        execution_id: the id to record the execution under (a new one if None).
     """
     with ExitStack() as stack:
         if sigterm_unhandled():  # SIGTERM ends the run like Ctrl-C (see signals.py)
@@ -144,8 +159,7 @@ def run_flow(
             inputs,
             environ,
             log_sinks,
-            progress,
-            patches,
+            _Extras(progress, patches, trigger, execution_id),
         )
 
 
@@ -158,13 +172,16 @@ def _run(
     inputs: Mapping[str, Any] | None,
     environ: Mapping[str, str] | None,
     log_sinks: list[Callable[[LogRecord], None]] | None,
-    progress: ProgressCallback | None = None,
-    patches: bool = False,
+    extras: _Extras,
 ) -> ExecutionRecord:
     """:func:`run_flow` once the instance is open: load, record, run, finish."""
     flow = load_flow_target(target, flows)
     ctx = _new_context(flow, flows, home_path, secrets, environ)
-    ctx.progress, ctx.patches = progress, patches
+    ctx.progress, ctx.patches = extras.progress, extras.patches
+    if extras.execution_id is not None:
+        ctx.execution_id = extras.execution_id
+    if extras.trigger is not None:
+        ctx.trigger = dict(extras.trigger.get("variables") or {})
     record = ExecutionRecord(
         id=ctx.execution_id,
         namespace=flow.namespace,
@@ -172,6 +189,7 @@ def _run(
         flow_revision=flow.revision,
         state="RUNNING",
         start_date=ctx.start_date,
+        trigger=dict(extras.trigger) if extras.trigger is not None else None,
     )
     _start_execution(instance, record)
     flush = _log_to(instance, record, ctx, log_sinks)
@@ -294,6 +312,7 @@ def _finish(
     record.failed_task_id = outcome.failed_task_id
     record.outputs = _mask_tree(ctx.outputs, ctx.masker)
     record.inputs = _mask_tree(record.inputs, ctx.masker)
+    record.trigger = _mask_tree(record.trigger, ctx.masker)
     record.end_date = datetime.now(UTC)
     try:
         instance.update_execution(record)

@@ -182,6 +182,7 @@ NO_JSON = {
     "schema": "prints JSON already",
     "completion": "prints a shell script",
     "files show": "prints the file's own bytes",
+    "server": "runs until stopped; its data is served over HTTP (JSON API)",
     "known-hosts add": "interactive: shows a host key's fingerprint and asks before writing",
 }
 

@@ -22,6 +22,7 @@ from . import (
     kv,
     run,
     schema,
+    server,
     tasks,
     validate,
 )
@@ -67,6 +68,7 @@ for _command in (
     dashboards.dashboards,
     kv.kv,
     known_hosts.known_hosts,
+    server.server,
 ):
     cli.add_command(_command)
 

@@ -64,6 +64,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
             updated TEXT NOT NULL, PRIMARY KEY (namespace, key))""",
     ),
+    (  # what started an execution (kestra-git server); each trigger's state: trigger_state.py
+        "ALTER TABLE executions ADD COLUMN trigger TEXT",
+        """CREATE TABLE trigger_states (namespace TEXT NOT NULL, flow_id TEXT NOT NULL,
+            trigger_id TEXT NOT NULL, last_date TEXT, stopped_revision INTEGER,
+            stopped_state TEXT, updated TEXT NOT NULL,
+            PRIMARY KEY (namespace, flow_id, trigger_id))""",
+    ),
 )
 
 #: The schema version this code writes; a database with a higher one is refused.

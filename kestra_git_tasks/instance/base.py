@@ -155,6 +155,8 @@ class ExecutionRecord:
     error: str | None = None
     failed_task_id: str | None = None
     logs: list[LogRecord] = field(default_factory=list)
+    #: What started it (``{"id", "type", "variables"}``); None for ``kestra-git run``.
+    trigger: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, as ``kestra-git run --json`` prints it."""
@@ -170,6 +172,7 @@ class ExecutionRecord:
             "outputs": self.outputs,
             "error": self.error,
             "failedTaskId": self.failed_task_id,
+            "trigger": self.trigger,
             "logs": [
                 {
                     "timestamp": log.timestamp.isoformat(),

@@ -32,6 +32,9 @@ class ExecutionStore(Database):
         columns["end_date"] = to_text(record.end_date) if record.end_date else None
         columns["inputs"] = json.dumps(record.inputs, default=str)
         columns["outputs"] = json.dumps(record.outputs, default=str)
+        columns["trigger"] = (
+            None if record.trigger is None else json.dumps(record.trigger, default=str)
+        )
         return columns
 
     def create_execution(self, record: ExecutionRecord) -> None:
@@ -55,7 +58,7 @@ class ExecutionStore(Database):
         execution. Logs are not touched: add them with :meth:`append_log`.
         """
         columns = self._execution_columns(record)
-        changed = ("state", "end_date", "inputs", "outputs", "error", "failed_task_id")
+        changed = ("state", "end_date", "inputs", "outputs", "error", "failed_task_id", "trigger")
         with self.batch():
             self._require_execution(record.id)
             self._query(
@@ -87,6 +90,7 @@ class ExecutionStore(Database):
         fields["end_date"] = from_text(row["end_date"]) if row["end_date"] else None
         fields["inputs"] = json.loads(row["inputs"])
         fields["outputs"] = json.loads(row["outputs"])
+        fields["trigger"] = json.loads(row["trigger"]) if row["trigger"] else None
         return ExecutionRecord(**fields, logs=logs)
 
     def get_execution(self, execution_id: str) -> ExecutionRecord:
