@@ -153,6 +153,7 @@ def _run(
 ) -> ExecutionRecord:
     """:func:`run_flow` once the instance is open: load, record, run, finish."""
     flow = load_flow_target(target, flows)
+    flow.require_local()  # Kestra types it does not run, custom plugins: refused before a record
     ctx = _new_context(flow, flows, home_path, secrets, environ)
     record = ExecutionRecord(
         id=ctx.execution_id,

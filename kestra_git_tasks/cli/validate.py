@@ -19,17 +19,30 @@ __all__ = ["validate"]
 @click.option(
     "--allow-unknown-types",
     is_flag=True,
-    help="Accept task and trigger types of Kestra plugins this library does not implement "
-    "(checked with Kestra core's rules only): for flows deployed to a Kestra server.",
+    hidden=True,
+    help="Ignored: Kestra types this library does not run are always accepted.",
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Also fail on what `kestra-git run` refuses: Kestra types it does not run here, "
+    "custom plugins, task runners other than Process.",
 )
 @json_option
-def validate(paths: tuple[Path, ...], allow_unknown_types: bool, as_json: bool) -> None:
+def validate(
+    paths: tuple[Path, ...], allow_unknown_types: bool, local: bool, as_json: bool
+) -> None:
     """Check flow files (or every .yml/.yaml under directories); exit 1 if any is invalid.
+
+    A type is judged with the catalog of Kestra's types: a misspelt `io.kestra.` type is invalid
+    (with the closest name); a Kestra type this library does not run is valid (noted: it runs on
+    a Kestra server, not locally); a type outside `io.kestra.` (a custom plugin) is valid with a
+    warning.
 
     A directory is read as `kestra-git deploy` reads it: what its root .kestraignore matches,
     dot-folders (.github, .git...) and .git* files are skipped.
 
-    Example: kestra-git validate flows/ --allow-unknown-types
+    Example: kestra-git validate flows/ --local
     """
     from ..flow import load_flow_file
 
@@ -38,7 +51,9 @@ def validate(paths: tuple[Path, ...], allow_unknown_types: bool, as_json: bool) 
     bad = 0
     for file in files:
         try:
-            flow = load_flow_file(file, known_types_only=not allow_unknown_types)
+            flow = load_flow_file(file)
+            if local and flow.server_only:
+                raise FlowFileError(flow.server_only)
         except FlowFileError as exc:
             bad += 1
             problems = [{"line": p.line, "message": p.message} for p in exc.problems]
@@ -47,8 +62,15 @@ def validate(paths: tuple[Path, ...], allow_unknown_types: bool, as_json: bool) 
                 for problem in exc.problems:
                     click.echo(one_line(str(problem)), err=True)
         else:
-            report.append({"file": str(file), "valid": True, "flow": flow.uid, "problems": []})
+            notes = [*flow.warnings, *(p for p in flow.server_only if p not in flow.warnings)]
+            entry: dict[str, Any] = {"file": str(file), "valid": True, "flow": flow.uid}
+            entry["problems"] = []
+            if notes:  # what is accepted unchecked, or runs on a Kestra server only
+                entry["notes"] = [{"line": p.line, "message": p.message} for p in notes]
+            report.append(entry)
             if not as_json:
+                for note in notes:
+                    click.echo(f"note: {one_line(str(note))}", err=True)
                 click.echo(f"{file}: ok ({flow.uid})")
     if as_json:
         print_json(report)
