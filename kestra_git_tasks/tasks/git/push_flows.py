@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -11,7 +10,7 @@ from pydantic import Field
 from ...flowfile import child_namespace, is_flow_file, rewrite_namespaces
 from ...ids import FLOW_ID_PATTERN, NAMESPACE_PATTERN
 from .._base import Output as TaskOutput
-from ._push import Globs, PushTask
+from ._push import Globs, PushTask, java_glob_matches
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -79,7 +78,8 @@ class PushFlows(PushTask):
     )
     flows: Globs = Field(
         default=None,
-        description="Globs on flow ids (a list, a JSON list, or one glob); all flows when unset.",
+        description="Globs on flow ids (a list, a JSON list, or one glob); all flows when unset. "
+        "Java's `glob:` (the default: `*`, `?`, `**`, `{a,b}`, `[a-z]`) or `regex:`.",
     )
     include_child_namespaces: bool = Field(
         default=False,
@@ -111,7 +111,7 @@ class PushFlows(PushTask):
         wanted: dict[str, bytes] = {}
         for record in records:
             if self.flows is not None and not any(
-                fnmatch.fnmatchcase(record.id, glob) for glob in self.flows
+                java_glob_matches(glob, record.id) for glob in self.flows
             ):
                 continue
             suffix = record.namespace[len(namespace) + 1 :] if record.namespace != namespace else ""
@@ -140,7 +140,7 @@ class PushFlows(PushTask):
         if self.flows is None:
             return True
         return any(
-            fnmatch.fnmatchcase(candidate, glob)
+            java_glob_matches(glob, candidate)
             for glob in self.flows
             for candidate in (relative, name, stem)
         )
