@@ -100,6 +100,8 @@ class Flow:
     server_only: list[FlowProblem] = field(default_factory=list)
     #: what is accepted but not checked (types of custom plugins)
     warnings: list[FlowProblem] = field(default_factory=list)
+    #: what a task refuses when it runs here (a Docker task runner)
+    refused_when_run: list[FlowProblem] = field(default_factory=list)
 
     def require_local(self) -> None:
         """Raise :class:`ConfigError` naming each task that runs on a Kestra server only."""
@@ -165,6 +167,7 @@ class _Checker:
         if not isinstance(type_name, str) or not type_name:
             self.problem(line_of(raw, "type") or line, f"{label}: missing 'type'")
             return None
+        self.types.durations(raw, label)
         cls = task_class(type_name)
         if cls is None:
             if self.types.foreign(raw, type_name, "task", label):
@@ -364,6 +367,7 @@ def parse_flow(source: str, path: str = "<string>") -> Flow:
         path=path,
         server_only=checker.types.server_only,
         warnings=checker.types.warnings,
+        refused_when_run=checker.types.refused_when_run,
         **sections,
     )
 

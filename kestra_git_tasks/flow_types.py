@@ -11,7 +11,9 @@
   in ``server_only``;
 * anything else: ``Invalid type``, as Kestra says.
 
-A ``taskRunner`` other than Process is a Kestra task runner: valid, but ``run`` refuses it.
+A ``taskRunner`` other than Process is a Kestra task runner: valid, but the task refuses it
+when it runs (``validate --local`` fails on it). Every task's ``timeout`` and ``retry``
+durations must be ISO-8601, as Kestra requires (``PT5M``, not ``5m``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import catalog
+from .durations import parse_duration
 from .errors import FlowFileError, FlowProblem
 from .tasks.registry import known_task_types
 from .templating import has_template
@@ -48,6 +51,8 @@ class TypeRules:
     problems: list[FlowProblem]
     server_only: list[FlowProblem] = field(default_factory=list)
     warnings: list[FlowProblem] = field(default_factory=list)
+    #: what a task refuses when it runs here (a Docker task runner): for ``validate --local``
+    refused_when_run: list[FlowProblem] = field(default_factory=list)
 
     def foreign(
         self, raw: dict[str, Any], type_name: str, kind: str, label: str, *, runs: bool = True
@@ -65,7 +70,9 @@ class TypeRules:
             return False
         if entry is not None:
             message = f"{label} ({type_name}) runs on a Kestra server, not locally"
-            if runs:
+            if kind == "taskRunner":  # the task runs, and fails naming its runner
+                self.refused_when_run.append(FlowProblem(self.path, line, message))
+            elif runs:
                 self.server_only.append(FlowProblem(self.path, line, message))
             return True
         if catalog.is_kestra_name(type_name):
@@ -100,6 +107,23 @@ class TypeRules:
         if type_name in LOCAL_RUNNERS or has_template(type_name):
             return
         self.foreign(runner, type_name, "taskRunner", f"{label}.taskRunner")
+
+    def durations(self, raw: dict[str, Any], label: str) -> None:
+        """A task's ``timeout`` and ``retry`` durations, as ISO-8601 (Kestra refuses ``5m``)."""
+        self._duration(raw, "timeout", label)
+        retry = raw.get("retry")
+        if isinstance(retry, dict):
+            for key in ("interval", "maxInterval", "maxDuration"):
+                self._duration(retry, key, f"{label}.retry")
+
+    def _duration(self, raw: dict[str, Any], key: str, label: str) -> None:
+        value = raw.get(key)
+        if not isinstance(value, str) or has_template(value):
+            return
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            self._problem(line_of(raw, key), f"{label}: property '{key}': {exc}")
 
     def conditions(self, items: Any, label: str) -> None:
         """The ``type`` of each condition of a trigger (a run ignores triggers and conditions)."""

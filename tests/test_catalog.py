@@ -177,7 +177,8 @@ def test_triggers_conditions_and_task_runners_follow_the_same_rules() -> None:
         "    commands: [ls]\n    taskRunner:\n      type: io.kestra.plugin.scripts.runner.docker.Docker\n"
     )
     flow = parse_flow(docker)
-    assert [p.message for p in flow.server_only] == [
+    assert flow.server_only == []  # the task runs, and fails naming its runner
+    assert [p.message for p in flow.refused_when_run] == [
         "task 'sh'.taskRunner (io.kestra.plugin.scripts.runner.docker.Docker) runs on a Kestra "
         "server, not locally"
     ]

@@ -52,8 +52,9 @@ def validate(
     for file in files:
         try:
             flow = load_flow_file(file)
-            if local and flow.server_only:
-                raise FlowFileError(flow.server_only)
+            refused = [*flow.server_only, *flow.refused_when_run]
+            if local and refused:
+                raise FlowFileError(refused)
         except FlowFileError as exc:
             bad += 1
             problems = [{"line": p.line, "message": p.message} for p in exc.problems]
@@ -62,7 +63,8 @@ def validate(
                 for problem in exc.problems:
                     click.echo(one_line(str(problem)), err=True)
         else:
-            notes = [*flow.warnings, *(p for p in flow.server_only if p not in flow.warnings)]
+            refused = [*flow.server_only, *flow.refused_when_run]
+            notes = [*flow.warnings, *(p for p in refused if p not in flow.warnings)]
             entry: dict[str, Any] = {"file": str(file), "valid": True, "flow": flow.uid}
             entry["problems"] = []
             if notes:  # what is accepted unchecked, or runs on a Kestra server only
