@@ -110,6 +110,9 @@ class PushFlows(PushTask):
         )
         wanted: dict[str, bytes] = {}
         for record in records:
+            if record.draft:  # Kestra's PushFlows never exports a draft
+                ctx.log("DEBUG", f"skipped the draft flow {record.namespace}/{record.id}")
+                continue
             if self.flows is not None and not any(
                 java_glob_matches(glob, record.id) for glob in self.flows
             ):
