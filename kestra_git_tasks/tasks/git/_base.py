@@ -71,14 +71,17 @@ class GitTask(Task):
     )
     git_config: dict[str, Any] | None = Field(
         default=None,
-        description="Git configuration (`section.name: value`) for the repository. Accepted "
-        "for Kestra parity; the sync tasks read trees without a work tree and do not use it.",
+        description="Git configuration (`section.name: value`) for the repository. A push takes "
+        "its commit identity from `user.name`/`user.email` when `authorName`/`authorEmail` "
+        "are unset; other keys are accepted for Kestra parity and not applied (sync and push "
+        "read and write trees without a work tree).",
         json_schema_extra=_CONNECTION,
     )
     clone_submodules: bool | None = Field(
         default=None,
-        description="Clone submodules too. Accepted for Kestra parity; the sync tasks read "
-        "the branch's own tree.",
+        description="Clone submodules too. Accepted for Kestra parity: sync and push read and "
+        "write the branch's own tree, so a submodule's content is not synced (see "
+        "differences).",
         json_schema_extra=_CONNECTION,
     )
 

@@ -229,11 +229,20 @@ class PushTask(KestraApiTask):
         return self._report(ctx, result)
 
     def identities(self) -> tuple[Identity, Identity]:
-        """Author and committer: ``authorName`` (else ``username``) and ``authorEmail`` when
-        both resolve, else a neutral default identity for both."""
-        name = self.author_name or secret_value(self.username)
-        if name and self.author_email:
-            person = Identity(name, self.author_email)
+        """Author and committer: ``authorName`` (else ``gitConfig``'s ``user.name``, else
+        ``username``) and ``authorEmail`` (else ``user.email``) when both resolve, else a
+        neutral default identity for both. ``gitConfig`` is the repository configuration a
+        commit reads its identity from, as in upstream's clone."""
+        config = {str(k).lower(): v for k, v in (self.git_config or {}).items()}
+
+        def text(value: Any) -> str | None:  # blank is unset, as in gitConfig
+            return str(value).strip() or None if value is not None else None
+
+        name = text(self.author_name) or text(config.get("user.name"))
+        name = name or text(secret_value(self.username))
+        email = text(self.author_email) or text(config.get("user.email"))
+        if name and email:
+            person = Identity(name, email)
             return person, person
         return DEFAULT_IDENTITY, DEFAULT_IDENTITY
 
