@@ -59,7 +59,7 @@ def sync_flows(url: str, **properties: object) -> SyncFlows:
         username=USER,
         password=PASSWORD,
         target_namespace="prod",
-        **properties,  # type: ignore[arg-type]
+        **properties,
     )
 
 
