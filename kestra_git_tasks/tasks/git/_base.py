@@ -107,6 +107,20 @@ class GitTask(Task):
         """The runner's cache of remote repositories (``<home>/repos``)."""
         return RepoCache(ctx.home / "repos")
 
+    def warn_unapplied(self, ctx: RunContext, applied: frozenset[str] = frozenset()) -> None:
+        """Say which of ``cloneSubmodules`` and ``gitConfig`` a task without a work tree (sync,
+        push) does not apply; ``applied``: the ``gitConfig`` keys it does use."""
+        if self.clone_submodules:
+            ctx.warn(
+                "cloneSubmodules: true is not applied: this task reads the branch's own tree, "
+                "so submodule content is not synced or pushed (docs/differences.md)"
+            )
+        ignored = sorted(k for k in self.git_config or {} if str(k).lower() not in applied)
+        if ignored:
+            ctx.warn(
+                f"gitConfig keys not applied by this task (no work tree): {', '.join(ignored)}"
+            )
+
     def register_secrets(self, ctx: RunContext) -> None:
         """Make sure credential values are masked even when given literally (not via secret())."""
         ctx.masker.add_url_credentials(self.url)

@@ -209,6 +209,7 @@ class PushTask(KestraApiTask):
 
     def _run(self, ctx: RunContext) -> TaskOutput:
         self.register_secrets(ctx)
+        self.warn_unapplied(ctx, frozenset({"user.name", "user.email"}))
         directory = normalise_directory(self.git_directory_value())
         wanted = self.collect(ctx)
         if not wanted:

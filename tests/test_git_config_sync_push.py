@@ -1,5 +1,7 @@
-"""``gitConfig`` on a push: the commit identity comes from ``user.name``/``user.email`` when
-``authorName``/``authorEmail`` are not set, as a commit in upstream's configured clone does."""
+"""``gitConfig`` and ``cloneSubmodules`` on sync and push: a push's commit identity comes from
+``user.name``/``user.email`` when ``authorName``/``authorEmail`` are not set, as a commit in
+upstream's configured clone does; what a task without a work tree does not apply is warned
+about."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kestra_git_tasks import PushFlows, RunContext
-from kestra_git_tasks.instance.base import Instance
+from kestra_git_tasks import PushFlows, RunContext, SyncFlows
+from kestra_git_tasks.instance.base import Instance, LogRecord
 
 if TYPE_CHECKING:
     from conftest import MakeRemote
@@ -82,3 +84,55 @@ def test_a_git_config_without_an_email_keeps_the_neutral_identity(
     repo = remote(files={"README.md": "x"})
     push(any_instance, tmp_path, repo.url, git_config={"user.name": "Bot", "user.email": "  "})
     assert last_author(repo, tmp_path).startswith("kestra-git <kestra-git@localhost>")
+
+
+def test_what_a_push_does_not_apply_is_warned_about(
+    any_instance: Instance, remote: MakeRemote, tmp_path: Path
+) -> None:
+    repo = remote(files={"README.md": "x"})
+    any_instance.put_flow(
+        "id: a\nnamespace: dev\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n"
+        "    message: hi\n"
+    )
+    task = PushFlows(
+        id="push",
+        url=repo.url,
+        username="git_user",
+        password="s3cr3t-token",
+        source_namespace="dev",
+        clone_submodules=True,
+        git_config={"user.email": "bot@example.com", "core.autocrlf": True},
+    )
+    ctx = RunContext.create(instance=any_instance, home=tmp_path / "home", flow_id="p")
+    ctx.task_id = "push"
+    records: list[LogRecord] = []
+    ctx.sinks.append(records.append)
+    task.run(ctx)
+    warnings = [r.message for r in records if r.level == "WARN"]
+    assert any("cloneSubmodules: true is not applied" in w for w in warnings)
+    assert any(
+        w.endswith("not applied by this task (no work tree): core.autocrlf") for w in warnings
+    )
+
+
+def test_what_a_sync_does_not_apply_is_warned_about(
+    any_instance: Instance, remote: MakeRemote, tmp_path: Path
+) -> None:
+    repo = remote(files={"_flows/README.md": "x"})
+    task = SyncFlows(
+        id="sync",
+        url=repo.url,
+        username="git_user",
+        password="s3cr3t-token",
+        target_namespace="prod",
+        clone_submodules=True,
+        git_config={"http.extraHeader": "X: y"},
+    )
+    ctx = RunContext.create(instance=any_instance, home=tmp_path / "home", flow_id="s")
+    ctx.task_id = "sync"
+    records: list[LogRecord] = []
+    ctx.sinks.append(records.append)
+    task.run(ctx)
+    warnings = [r.message for r in records if r.level == "WARN"]
+    assert any("submodule content is not synced" in w for w in warnings)
+    assert any("(no work tree): http.extraHeader" in w for w in warnings)
