@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, FlowFileError, FlowProblem
+from .flow_types import TypeRules, source_warnings
 from .ids import (
     FLOW_ID_MAX,
     FLOW_ID_PATTERN,
@@ -24,9 +25,9 @@ from .ids import (
 )
 from .inputs import INPUT_TYPES, FlowInput, input_problem
 from .tasks._base import Task
-from .tasks.registry import resolve_task_type
+from .tasks.registry import task_class
 from .templating import has_template
-from .triggers import Trigger, resolve_trigger_type
+from .triggers import TRIGGER_TYPES, Trigger
 from .yamlio import LineDict, line_of, load_yaml, read_flow_text
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "load_flow_file",
     "parse_flow",
     "read_flow_text",
+    "source_warnings",
     "validate_source",
 ]
 
@@ -94,6 +96,21 @@ class Flow:
     description: str | None = None
     revision: int | None = None
     disabled: bool = False
+    #: what ``run`` refuses here: Kestra types it does not run, custom plugins, task runners
+    server_only: list[FlowProblem] = field(default_factory=list)
+    #: what is accepted but not checked (types of custom plugins)
+    warnings: list[FlowProblem] = field(default_factory=list)
+    #: what a task refuses when it runs here (a Docker task runner)
+    refused_when_run: list[FlowProblem] = field(default_factory=list)
+
+    def require_local(self) -> None:
+        """Raise :class:`ConfigError` naming each task that runs on a Kestra server only."""
+        if self.server_only:
+            raise ConfigError(
+                "; ".join(str(problem) for problem in self.server_only)
+                + ". Deploy the flow to Kestra (kestra-git flows deploy --server URL FILE) "
+                "to run it there"
+            )
 
     @property
     def uid(self) -> str:
@@ -103,14 +120,13 @@ class Flow:
 
 #: Keys under which Kestra's flowable tasks hold child tasks (for plugins we do not implement).
 GENERIC_CHILD_KEYS = ("tasks", "errors", "finally", "then", "else")
-TYPE_PATTERN = re.compile(r"[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*")
 
 
 class _Checker:
-    def __init__(self, path: str, *, known_types_only: bool = True) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.known_types_only = known_types_only
         self.problems: list[FlowProblem] = []
+        self.types = TypeRules(path, self.problems)
         self.task_ids: dict[str, int | None] = {}
 
     def problem(self, line: int | None, message: str) -> None:
@@ -151,14 +167,13 @@ class _Checker:
         if not isinstance(type_name, str) or not type_name:
             self.problem(line_of(raw, "type") or line, f"{label}: missing 'type'")
             return None
-        try:
-            cls = resolve_task_type(type_name)
-        except ConfigError as exc:
-            if self.known_types_only:
-                self.problem(line_of(raw, "type"), f"{label}: {exc}")
-            else:
+        self.types.durations(raw, label)
+        cls = task_class(type_name)
+        if cls is None:
+            if self.types.foreign(raw, type_name, "task", label):
                 self.unknown_task(raw, type_name, label)
             return None
+        self.types.task_runner(raw, label)
         properties = {key: value for key, value in raw.items() if key != "type"}
         for key, message in cls.check_properties(properties):
             self.problem(
@@ -177,8 +192,7 @@ class _Checker:
 
     def unknown_task(self, raw: dict[str, Any], type_name: str, label: str) -> None:
         """A task of a plugin we do not implement: check what Kestra core checks."""
-        if not TYPE_PATTERN.fullmatch(type_name):
-            self.problem(line_of(raw, "type"), f"{label}: Invalid type: {type_name}")
+        self.types.task_runner(raw, label)
         for key in GENERIC_CHILD_KEYS:
             value = raw.get(key)
             if isinstance(value, list) and all(isinstance(item, dict) for item in value):
@@ -214,13 +228,10 @@ class _Checker:
             if not isinstance(type_name, str):
                 self.problem(line_of(raw, "type") or item_line, f"{label}: missing 'type'")
                 continue
-            try:
-                cls = resolve_trigger_type(type_name)
-            except ConfigError as exc:
-                if self.known_types_only:
-                    self.problem(line_of(raw, "type"), f"{label}: {exc}")
-                elif not TYPE_PATTERN.fullmatch(type_name):
-                    self.problem(line_of(raw, "type"), f"{label}: Invalid type: {type_name}")
+            self.types.conditions(raw.get("conditions"), label)
+            cls = TRIGGER_TYPES.get(type_name)
+            if cls is None:
+                self.types.foreign(raw, type_name, "trigger", label, runs=False)
                 continue
             properties = {key: value for key, value in raw.items() if key != "type"}
             for key, message in cls.check_properties(properties):
@@ -330,25 +341,35 @@ class _Checker:
         return value
 
 
-def parse_flow(source: str, path: str = "<string>", *, known_types_only: bool = True) -> Flow:
+def parse_flow(source: str, path: str = "<string>") -> Flow:
     """Parse and check a flow; raise :class:`FlowFileError` listing every problem.
 
-    With ``known_types_only=False`` tasks and triggers of types this library does not implement
-    (any other Kestra plugin) are accepted with Kestra core's checks only, and are left out of
-    the returned flow: use it to store flows, not to run them.
+    Types follow the catalog's rules (:mod:`.catalog`): a misspelt ``io.kestra.`` type is a
+    problem with the closest name; a Kestra type this library does not run, or a custom
+    plugin's, is accepted with Kestra core's checks, left out of the returned flow's tasks and
+    listed in :attr:`Flow.server_only` (``run`` refuses it: :meth:`Flow.require_local`).
     """
     document = load_yaml(source, path)
     if not isinstance(document, LineDict):
         raise FlowFileError(
             [FlowProblem(path, line_of(document), "a flow must be a YAML mapping (id, ...)")]
         )
-    checker = _Checker(path, known_types_only=known_types_only)
+    checker = _Checker(path)
     flow_id, namespace = _check_identity(checker, document)
     sections = _check_sections(checker, document)
     if checker.problems:
         raise FlowFileError(sorted(checker.problems, key=lambda p: p.line or 0))
     assert flow_id is not None and namespace is not None
-    return Flow(id=flow_id, namespace=namespace, source=source, path=path, **sections)
+    return Flow(
+        id=flow_id,
+        namespace=namespace,
+        source=source,
+        path=path,
+        server_only=checker.types.server_only,
+        warnings=checker.types.warnings,
+        refused_when_run=checker.types.refused_when_run,
+        **sections,
+    )
 
 
 def _check_identity(checker: _Checker, document: LineDict) -> tuple[str | None, str | None]:
@@ -410,19 +431,19 @@ def _check_sections(checker: _Checker, document: LineDict) -> dict[str, Any]:
     return sections
 
 
-def load_flow_file(path: str | Path, *, known_types_only: bool = True) -> Flow:
-    """Read and parse a flow file (see :func:`parse_flow` for ``known_types_only``)."""
-    return parse_flow(read_flow_text(path), str(path), known_types_only=known_types_only)
+def load_flow_file(path: str | Path) -> Flow:
+    """Read and parse a flow file (see :func:`parse_flow`)."""
+    return parse_flow(read_flow_text(path), str(path))
 
 
-def validate_source(source: str, path: str = "", *, known_types_only: bool = False) -> list[str]:
+def validate_source(source: str, path: str = "") -> list[str]:
     """Problems of a flow source as text (empty when valid); for instances and sync plans.
 
-    Unlike :func:`parse_flow`, flows using plugins this library does not implement are accepted
-    by default: an instance stores flows, whatever they run.
+    An instance stores flows whatever they run: Kestra types this library does not run and
+    custom plugins' are valid (see :func:`source_warnings` for the latter).
     """
     try:
-        parse_flow(source, path, known_types_only=known_types_only)
+        parse_flow(source, path)
     except FlowFileError as exc:
         return [str(problem) for problem in exc.problems]
     return []

@@ -176,6 +176,7 @@ def _run(
 ) -> ExecutionRecord:
     """:func:`run_flow` once the instance is open: load, record, run, finish."""
     flow = load_flow_target(target, flows)
+    flow.require_local()  # Kestra types it does not run, custom plugins: refused before a record
     ctx = _new_context(flow, flows, home_path, secrets, environ)
     ctx.progress, ctx.patches = extras.progress, extras.patches
     if extras.execution_id is not None:

@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .flow import TOP_LEVEL_KEYS, TYPE_PATTERN
+from .flow import TOP_LEVEL_KEYS
+from .flow_types import TYPE_PATTERN
 from .ids import FLOW_ID_PATTERN, INPUT_ID_PATTERN, NAMESPACE_PATTERN, TASK_ID_PATTERN
 from .inputs import INPUT_TYPES
 from .tasks.registry import TASK_CLASSES

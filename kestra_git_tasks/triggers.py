@@ -5,7 +5,10 @@ They are validated with the flow; ``kestra-git run`` runs a flow once, whatever 
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
+import zoneinfo
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -15,6 +18,10 @@ from .errors import ConfigError
 
 __all__ = ["TRIGGER_TYPES", "Schedule", "Trigger", "Webhook", "resolve_trigger_type"]
 
+#: what Java's ZoneId reads besides region names: Z, offsets, and UTC/GMT/UT with an offset
+_OFFSET = re.compile(
+    r"Z|(?:UTC|GMT|UT)(?:[+-]\d{1,2}(?::?\d{2}){0,2})?|[+-]\d{1,2}(?::?\d{2}){0,2}", re.IGNORECASE
+)
 _NICKNAMES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
 
@@ -84,6 +91,22 @@ class Schedule(Trigger):
                 f"invalid cron expression '{value}': expected 5 fields "
                 "(minute hour day-of-month month day-of-week) or a nickname such as @daily"
             )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None or _OFFSET.fullmatch(value):
+            return value
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(
+                f"unknown time zone '{value}': use an IANA name such as Europe/Paris or "
+                f"an offset such as +02:00{hint}"
+            ) from None
         return value
 
 

@@ -40,6 +40,7 @@ every upload makes a new file revision, even of identical content; a 401 has no 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -106,6 +107,7 @@ class FlowRevision:
     revision: int
     source: str
     deleted: bool = False
+    draft: bool = False
 
     @cached_property
     def model(self) -> dict[str, Any]:
@@ -120,6 +122,8 @@ class FlowRevision:
         data = {k: v for k, v in self.model.items() if k not in ("revision", "deleted", "source")}
         data.update(id=self.id, namespace=self.namespace, revision=self.revision)
         data["deleted"] = self.deleted
+        if self.draft:
+            data["draft"] = True
         if source:
             data["source"] = self.source
         return data
@@ -195,12 +199,17 @@ class FakeKestra:
             if revs[-1].content is not None
         }
 
-    def add_flow(self, source: str) -> FlowRevision:
-        """Store ``source`` as Kestra's create/update would (not validated, not counted)."""
+    def add_flow(self, source: str, *, draft: bool = False) -> FlowRevision:
+        """Store ``source`` as Kestra's create/update would (not validated, not counted);
+        ``draft``: as Kestra's "save as draft" does."""
         with self._lock:
             identity = _identity(source)
             assert identity is not None, "a seeded flow needs an id and a namespace"
-            return self._save(*identity, source)
+            saved = self._save(*identity, source)
+            if draft:
+                saved = dataclasses.replace(saved, draft=True)
+                self.flows[identity][-1] = saved
+            return saved
 
     def add_file(self, namespace: str, path: str, content: bytes) -> None:
         """Store a file as an upload would (not counted)."""

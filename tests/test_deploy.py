@@ -249,16 +249,20 @@ def test_task_level_kestra_url_and_auth(
     )
 
 
-def test_validate_accepts_other_plugins_only_when_asked(tmp_path: Path) -> None:
+def test_validate_accepts_kestra_plugin_types_and_local_refuses_them(tmp_path: Path) -> None:
     folder = tmp_path / "flows"
     folder.mkdir()
     (folder / "etl.yml").write_text(
         "id: etl\nnamespace: prod\ntasks:\n  - id: q\n    type: io.kestra.plugin.jdbc.postgresql.Query\n    sql: select 1\n"
     )
-    code, _, err = invoke(tmp_path / "home", "validate", str(folder))
-    assert code == 1 and "unknown task type 'io.kestra.plugin.jdbc.postgresql.Query'" in err
+    code, out, err = invoke(tmp_path / "home", "validate", str(folder))
+    assert code == 0 and "ok (prod/etl)" in out
+    assert "runs on a Kestra server, not locally" in err
     code, out, _ = invoke(tmp_path / "home", "validate", str(folder), "--allow-unknown-types")
     assert code == 0 and "ok (prod/etl)" in out
+    code, _, err = invoke(tmp_path / "home", "validate", str(folder), "--local")
+    assert code == 1
+    assert "task 'q' (io.kestra.plugin.jdbc.postgresql.Query) runs on a Kestra server" in err
 
 
 def test_deploy_folder_reports_its_log_through_the_sinks_it_is_given(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kestra_git_tasks.errors import FlowFileError
+from kestra_git_tasks.errors import ConfigError, FlowFileError
 from kestra_git_tasks.flow import load_flow_file, parse_flow, validate_source
 
 DATA = Path(__file__).parent / "data" / "validate"
@@ -86,9 +86,9 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     messag: x
   - id: a
-    type: nope.Nope
+    type: io.kestra.nope.Nope
 """
-    problems = validate_source(source, "many.yml", known_types_only=True)
+    problems = validate_source(source, "many.yml")
     assert len(problems) == 5
     assert problems[0].startswith("many.yml:2:")
     assert any("many.yml:7: Duplicate task id" in p for p in problems)
@@ -166,10 +166,10 @@ triggers:
     type: io.kestra.plugin.core.trigger.Flow
 """
     assert validate_source(source) == []
-    with pytest.raises(
-        FlowFileError, match=r"unknown task type 'io\.kestra\.plugin\.core\.flow\.Parallel'"
-    ):
-        parse_flow(source)
+    flow = parse_flow(source)
+    assert any("io.kestra.plugin.jdbc.postgresql.Query" in str(p) for p in flow.server_only)
+    with pytest.raises(ConfigError, match=r"runs on a Kestra server, not locally"):
+        flow.require_local()
 
 
 def test_lenient_check_still_finds_duplicate_ids_inside_unknown_flowable_tasks() -> None:

@@ -146,9 +146,9 @@ def test_flow_parser_on_yaml_ish_text(text: str) -> None:
 
 
 @FUZZ
-@given(mutated_flow(), st.booleans())
-def test_flow_parser_on_mutated_real_flows(text: str, known_types_only: bool) -> None:
-    _only_kestra_errors(parse_flow, text, "fuzz.yml", known_types_only=known_types_only)
+@given(mutated_flow())
+def test_flow_parser_on_mutated_real_flows(text: str) -> None:
+    _only_kestra_errors(parse_flow, text, "fuzz.yml")
 
 
 @FUZZ

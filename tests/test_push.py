@@ -585,7 +585,11 @@ def test_push_namespace_files_keeps_folders_and_bytes(
         ("second*", "/nested/second-file.txt", True),
         ("second*", "/second.txt", True),
         ("**", "/a/b/c", True),
-        ("*.py", "/scripts/etl.py", True),
+        ("*.py", "/scripts/etl.py", False),  # Java: `*` stays in a folder, paths start with /
+        ("*", "/scripts/etl.py", True),  # the seed example's "every file"
+        ("**.py", "/scripts/etl.py", True),
+        ("/*.py", "/etl.py", True),
+        ("/*.py", "/scripts/etl.py", False),
         ("scripts/*.py", "/scripts/etl.py", True),
         ("/scripts/*.py", "/other/etl.py", False),
         ("glob:**/*.{py,sql}", "/a/q.sql", True),
@@ -603,7 +607,7 @@ def test_push_namespace_files_globs_select_and_scope_deletes(
     instance.write_file("dev", "/a.py", b"a")
     instance.write_file("dev", "/b.sql", b"b")
     repo = remote(files={"_files/old.py": "stale", "_files/old.sql": "kept"})
-    push_files(instance, home, repo.url, files=["*.py"])
+    push_files(instance, home, repo.url, files=["**.py"])
     assert clone_back(repo, "main", tmp_path).files == {
         "_files/a.py": b"a",
         "_files/old.sql": b"kept",

@@ -59,7 +59,8 @@ def test_timezone_is_honoured() -> None:
 
 
 def test_an_unknown_timezone_is_refused_with_its_name() -> None:
-    with pytest.raises(ValueError, match="unknown timezone 'Mars/Olympus'"):
+    # the Schedule model refuses it first (as validate does); the cron layer would too
+    with pytest.raises(ValueError, match=r"unknown time ?zone 'Mars/Olympus'"):
         cron_iter(_schedule(cron="* * * * *", timezone="Mars/Olympus"), START)
-    with pytest.raises(ValueError, match="unknown timezone"):
+    with pytest.raises(ValueError, match=r"unknown time ?zone"):
         cron_iter(_schedule(cron="* * * * *", timezone="../../etc/passwd"), START)

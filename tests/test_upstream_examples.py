@@ -13,12 +13,10 @@ from click.testing import CliRunner
 from kestra_git_tasks.cli import cli
 
 EXAMPLES = Path(__file__).parent / "data" / "upstream_examples"
-#: example -> the one error it gets: a core feature this package does not have yet (Kestra's
-#: Script tasks, the If task, `pluginDefaults` giving `url`).
+#: example -> the one error it gets: a core feature this package does not have yet
+#: (`pluginDefaults` giving `url`). Kestra's Script tasks and If are known types now (the
+#: catalog), so the PushExecutionFiles and PushDashboards examples validate.
 WAITING = {
-    "PushExecutionFiles_0.yml": "unknown task type 'io.kestra.plugin.scripts.python.Script'",
-    "PushExecutionFiles_1.yml": "unknown task type 'io.kestra.plugin.scripts.shell.Script'",
-    "PushDashboards_0.yml": "unknown task type 'io.kestra.plugin.core.flow.If'",
     "SyncDashboards_0.yml": "missing required property 'url'",
 }
 

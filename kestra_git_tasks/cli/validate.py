@@ -25,8 +25,14 @@ __all__ = ["github_annotation", "validate"]
 @click.option(
     "--allow-unknown-types",
     is_flag=True,
-    help="Accept task and trigger types of Kestra plugins this library does not implement "
-    "(checked with Kestra core's rules only): for flows deployed to a Kestra server.",
+    hidden=True,
+    help="Ignored: Kestra types this library does not run are always accepted.",
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Also fail on what `kestra-git run` refuses: Kestra types it does not run here, "
+    "custom plugins, task runners other than Process.",
 )
 @click.option(
     "--format",
@@ -41,16 +47,22 @@ __all__ = ["github_annotation", "validate"]
 def validate(
     paths: tuple[Path, ...],
     allow_unknown_types: bool,
+    local: bool,
     output_format: str,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Check flow files (or every .yml/.yaml under directories); exit 1 if any is invalid.
 
+    A type is judged with the catalog of Kestra's types: a misspelt `io.kestra.` type is invalid
+    (with the closest name); a Kestra type this library does not run is valid (noted: it runs on
+    a Kestra server, not locally); a type outside `io.kestra.` (a custom plugin) is valid with a
+    warning.
+
     A directory is read as `kestra-git deploy` reads it: what its root .kestraignore matches,
     dot-folders (.github, .git...) and .git* files are skipped.
 
-    Example: kestra-git validate flows/ --format github
+    Example: kestra-git validate flows/ --format github --local
     """
     from ..flow import load_flow_file
 
@@ -61,7 +73,10 @@ def validate(
     bad = 0
     for file in files:
         try:
-            flow = load_flow_file(file, known_types_only=not allow_unknown_types)
+            flow = load_flow_file(file)
+            refused = [*flow.server_only, *flow.refused_when_run]
+            if local and refused:
+                raise FlowFileError(refused)
         except FlowFileError as exc:
             bad += 1
             problems = [{"line": p.line, "message": p.message} for p in exc.problems]
@@ -72,8 +87,16 @@ def validate(
                 elif output_format == "github":
                     click.echo(github_annotation(problem, str(file)))
         else:
-            report.append({"file": str(file), "valid": True, "flow": flow.uid, "problems": []})
+            refused = [*flow.server_only, *flow.refused_when_run]
+            notes = [*flow.warnings, *(p for p in refused if p not in flow.warnings)]
+            entry: dict[str, Any] = {"file": str(file), "valid": True, "flow": flow.uid}
+            entry["problems"] = []
+            if notes:  # what is accepted unchecked, or runs on a Kestra server only
+                entry["notes"] = [{"line": p.line, "message": p.message} for p in notes]
+            report.append(entry)
             if text and not quiet:
+                for note in notes:
+                    click.echo(f"note: {one_line(str(note))}", err=True)
                 click.echo(f"{file}: ok ({flow.uid})")
     if output_format == "json":
         print_json(report)

@@ -123,12 +123,16 @@ class RepoCache:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def list_tree(self, url: str, commit_sha: str, directory: str) -> dict[str, str] | None:
+    def list_tree(
+        self, url: str, commit_sha: str, directory: str, skipped: list[str] | None = None
+    ) -> dict[str, str] | None:
         """Every file under ``directory`` in commit ``commit_sha``, recursively.
 
         Returns ``{path relative to directory (posix): blob sha}`` sorted by path, or None when
         ``directory`` does not exist in the commit. ``""``, ``"."`` and ``"/"`` mean the root.
-        Regular and executable files are listed; symbolic links and submodules are not.
+        Regular and executable files are listed, and symbolic links resolved inside the commit
+        (``git/tree.walk_tree``): one that leaves it is skipped, with a sentence in ``skipped``.
+        Submodules are not listed.
 
         Raises:
             GitDirectoryNotFoundError: ``directory`` exists but is a file. The message is
@@ -157,7 +161,7 @@ class RepoCache:
                 "directories of the repository itself."
             )
         at = "".join(f"{part}/" for part in parts)
-        return dict(sorted(walk_tree(repo, node, at=at).items()))
+        return dict(sorted(walk_tree(repo, node, at=at, root=tree, skipped=skipped).items()))
 
     def read_blob(self, url: str, sha: str) -> bytes:
         """The content of blob ``sha`` from the cache of ``url``."""

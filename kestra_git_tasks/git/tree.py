@@ -15,6 +15,7 @@ naming the path:
 ::
 
     files = walk_tree(repo, tree)             # {"a/b.yml": blob sha}, regular and executable files
+    files = walk_tree(repo, sub, at="_flows/", root=commit.tree, skipped=notes)  # links followed
     for path, entry in iter_entries(repo, tree):   # every non-tree entry (links, submodules too)
         ...
     check_path("_files/x.txt")               # raises GitError for "x/.git/HEAD", "../x", ...
@@ -23,6 +24,7 @@ naming the path:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pygit2
 from pygit2.enums import FileMode
@@ -31,6 +33,9 @@ from kestra_git_tasks.errors import GitError
 from kestra_git_tasks.paths import unsafe_reason
 
 __all__ = ["BLOB_MODES", "check_path", "iter_entries", "unsafe_reason", "walk_tree"]
+
+#: how many symbolic links one path may go through (Linux's limit for a path lookup)
+MAX_LINK_HOPS = 40
 
 BLOB_MODES = frozenset({FileMode.BLOB, FileMode.BLOB_EXECUTABLE})
 
@@ -75,15 +80,105 @@ def iter_entries(
             yield path, entry
 
 
-def walk_tree(repo: pygit2.Repository, tree: pygit2.Tree, *, at: str = "") -> dict[str, str]:
+def walk_tree(
+    repo: pygit2.Repository,
+    tree: pygit2.Tree,
+    *,
+    at: str = "",
+    root: pygit2.Tree | None = None,
+    skipped: list[str] | None = None,
+) -> dict[str, str]:
     """``{posix path: blob sha}`` of every regular or executable file under ``tree`` (which
     sits at ``at``, e.g. ``_flows/``, in the repository; paths are relative to it).
 
-    Symbolic links and submodules are left out. Raises :class:`GitError` for an unsafe entry
-    (see :func:`iter_entries`).
+    Submodules are left out. Symbolic links are left out too, unless ``root`` (the commit's
+    whole tree) is given: then a link is resolved inside ``root``, as a checkout would on disk
+    but never reading the disk: a link to a file lists the target's blob under the link's path,
+    a link to a folder lists the folder's files under it. A link whose target is absolute,
+    leaves the repository, does not exist, is not UTF-8, or goes round in a loop is skipped, and
+    a sentence naming it is appended to ``skipped``. Raises :class:`GitError` for an unsafe
+    entry (see :func:`iter_entries`).
     """
-    return {
-        path: str(entry.id)
-        for path, entry in iter_entries(repo, tree, at=at)
-        if entry.filemode in BLOB_MODES
-    }
+    if root is None:
+        return {
+            path: str(entry.id)
+            for path, entry in iter_entries(repo, tree, at=at)
+            if entry.filemode in BLOB_MODES
+        }
+    walker = _LinkWalker(repo, root, [] if skipped is None else skipped)
+    walker.walk(tree, at, "", (str(tree.id),))
+    return walker.files
+
+
+@dataclass
+class _LinkWalker:
+    """Lists a tree, following symbolic links inside ``root`` (see :func:`walk_tree`)."""
+
+    repo: pygit2.Repository
+    root: pygit2.Tree
+    skipped: list[str]
+    files: dict[str, str] = field(default_factory=dict)
+
+    def walk(self, tree: pygit2.Tree, at: str, prefix: str, trees: tuple[str, ...]) -> None:
+        """``trees``: the ids of the folders being listed, outermost first (a loop guard)."""
+        for path, entry in iter_entries(self.repo, tree, prefix, at=at):
+            if entry.filemode in BLOB_MODES:
+                self.files[path] = str(entry.id)
+            elif entry.filemode == FileMode.LINK:
+                self.link(at, path, entry, trees)
+
+    def link(self, at: str, path: str, entry: pygit2.Object, trees: tuple[str, ...]) -> None:
+        where = at + path
+        target, problem = self.resolve(where, entry, 0)
+        if isinstance(target, pygit2.Tree) and str(target.id) in trees:
+            problem = "it points at a folder that holds it (a loop)"
+        if problem is not None or target is None:
+            self.skipped.append(f"skipped the symbolic link '{where}': {problem}")
+        elif isinstance(target, pygit2.Blob):
+            self.files[path] = str(target.id)
+        elif isinstance(target, pygit2.Tree):
+            self.walk(target, at, f"{path}/", (*trees, str(target.id)))
+        else:
+            self.skipped.append(f"skipped the symbolic link '{where}': it points at a submodule")
+
+    def resolve(
+        self, where: str, entry: pygit2.Object, hops: int
+    ) -> tuple[pygit2.Object | None, str | None]:
+        """The object the link at ``where`` points to, or a reason it is skipped."""
+        blob = self.repo[entry.id]
+        assert isinstance(blob, pygit2.Blob)
+        try:
+            text = blob.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, "its target is not UTF-8"
+        if text.startswith("/") or "\0" in text:
+            return None, f"it points at the absolute path '{text}', outside the repository"
+        parts = where.split("/")[:-1]
+        for part in text.split("/"):
+            if part == "..":
+                if not parts:
+                    return None, f"its target '{text}' leaves the repository"
+                parts.pop()
+            elif part not in ("", "."):
+                parts.append(part)
+        return self.lookup(parts, text, hops)
+
+    def lookup(
+        self, parts: list[str], text: str, hops: int
+    ) -> tuple[pygit2.Object | None, str | None]:
+        """Walk ``parts`` from the root, following links met on the way."""
+        node: pygit2.Object = self.root
+        for index, part in enumerate(parts):
+            if not isinstance(node, pygit2.Tree) or part not in node:
+                return None, f"its target '{text}' does not exist in the repository"
+            entry = node[part]
+            if entry.filemode == FileMode.LINK:
+                if hops >= MAX_LINK_HOPS:
+                    return None, f"more than {MAX_LINK_HOPS} links in a row (a loop)"
+                resolved, problem = self.resolve("/".join(parts[: index + 1]), entry, hops + 1)
+                if resolved is None:
+                    return None, problem
+                node = resolved
+            else:
+                node = self.repo[entry.id]
+        return node, None

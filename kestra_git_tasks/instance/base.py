@@ -83,6 +83,8 @@ class FlowRecord:
     source: str
     updated: datetime
     deleted: bool = False
+    #: saved as a draft in Kestra (never on the embedded instance): pushes leave it out
+    draft: bool = False
 
 
 @dataclass(frozen=True)

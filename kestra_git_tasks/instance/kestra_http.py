@@ -359,6 +359,7 @@ class KestraApi:
             text if isinstance(text, str) else source or "",
             timestamp(data.get("updated")),
             bool(data.get("deleted", False)),
+            data.get("draft") is True,
         )
 
     def _unexpected(self, path: str, expected: str) -> KestraApiError:

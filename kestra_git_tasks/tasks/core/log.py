@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .._base import Task
 
@@ -17,8 +17,9 @@ __all__ = ["Log"]
 class Log(Task):
     """Log a message.
 
-    Writes one log line (or one per item when ``message`` is a list) at the given level to the
-    execution's logs. Secret values rendered into the message are masked.
+    Writes one log line (or one per item when ``message`` is a YAML list) at the given level to
+    the execution's logs. A map or a list rendered into the message (``"{{ outputs.x }}"``) is
+    logged as one JSON string, as Kestra logs it. Secret values are masked.
 
     Examples:
 
@@ -45,6 +46,13 @@ class Log(Task):
     level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] = Field(
         default="INFO", description="Log level of the message."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_json_collections(cls, data: Any) -> Any:
+        """Replaces Task's: a ``message`` that rendered to JSON text stays that text, so
+        ``{{ a_map }}`` and ``{{ a_list }}`` log one JSON string, as in Kestra."""
+        return data
 
     def run(self, ctx: RunContext) -> None:
         """Log the message(s); Log has no outputs."""

@@ -80,14 +80,17 @@ class GitTask(Task):
     )
     git_config: dict[str, Any] | None = Field(
         default=None,
-        description="Git configuration (`section.name: value`) for the repository. Accepted "
-        "for Kestra parity; the sync tasks read trees without a work tree and do not use it.",
+        description="Git configuration (`section.name: value`) for the repository. A push takes "
+        "its commit identity from `user.name`/`user.email` when `authorName`/`authorEmail` "
+        "are unset; other keys are accepted for Kestra parity and not applied (sync and push "
+        "read and write trees without a work tree).",
         json_schema_extra=_CONNECTION,
     )
     clone_submodules: bool | None = Field(
         default=None,
-        description="Clone submodules too. Accepted for Kestra parity; the sync tasks read "
-        "the branch's own tree.",
+        description="Clone submodules too. Accepted for Kestra parity: sync and push read and "
+        "write the branch's own tree, so a submodule's content is not synced (see "
+        "differences).",
         json_schema_extra=_CONNECTION,
     )
 
@@ -124,6 +127,20 @@ class GitTask(Task):
     def repo_cache(self, ctx: RunContext) -> RepoCache:
         """The runner's cache of remote repositories (``<home>/repos``)."""
         return RepoCache(ctx.home / "repos")
+
+    def warn_unapplied(self, ctx: RunContext, applied: frozenset[str] = frozenset()) -> None:
+        """Say which of ``cloneSubmodules`` and ``gitConfig`` a task without a work tree (sync,
+        push) does not apply; ``applied``: the ``gitConfig`` keys it does use."""
+        if self.clone_submodules:
+            ctx.warn(
+                "cloneSubmodules: true is not applied: this task reads the branch's own tree, "
+                "so submodule content is not synced or pushed (docs/differences.md)"
+            )
+        ignored = sorted(k for k in self.git_config or {} if str(k).lower() not in applied)
+        if ignored:
+            ctx.warn(
+                f"gitConfig keys not applied by this task (no work tree): {', '.join(ignored)}"
+            )
 
     def register_secrets(self, ctx: RunContext) -> None:
         """Make sure credential values are masked even when given literally (not via secret())."""

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from .._base import secret_value
 from ._base import GitTask
@@ -32,6 +33,23 @@ class KestraAuth(BaseModel):
     password: SecretStr | None = Field(default=None, description="Basic auth password.")
     api_token: SecretStr | None = Field(default=None, description="Bearer token (EE).")
     auto: bool = Field(default=True, description="Accepted for Kestra parity.")
+
+    @model_validator(mode="after")
+    def _one_method(self) -> KestraAuth:
+        """Kestra's rules, with its messages: a token or a user and password, not both."""
+        if self.api_token is not None and (self.username or self.password):
+            raise PydanticCustomError(
+                "auth",
+                "Cannot use both API Token authentication and HTTP Basic authentication; give "
+                "either `apiToken` or `username` and `password`",
+            )
+        if (self.username is None) != (self.password is None):
+            raise PydanticCustomError(
+                "auth",
+                "Both username and password are required for HTTP Basic authentication; set "
+                "the missing one under `auth`",
+            )
+        return self
 
 
 class KestraApiTask(GitTask):

@@ -8,6 +8,7 @@ files it wants under ``gitDirectory`` and which may be deleted.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from abc import abstractmethod
@@ -17,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import pathspec
 from pydantic import BeforeValidator, Field
+from wcmatch import glob as wcglob
 
 from ...errors import ConfigError
 from ...git.push import Identity, Pusher, PushResult, TreeView
@@ -29,7 +31,7 @@ from ._sync import KESTRAIGNORE, normalise_directory
 if TYPE_CHECKING:
     from ...context import RunContext
 
-__all__ = ["Globs", "PushTask", "commit_url", "parse_globs"]
+__all__ = ["Globs", "PushTask", "commit_url", "java_glob_matches", "parse_globs"]
 
 DEFAULT_IDENTITY = Identity("kestra-git", "kestra-git@localhost")
 
@@ -67,6 +69,49 @@ _COMMIT_PAGES = {
     "codeberg.org": "commit",
     "gitea.com": "commit",
 }
+
+
+_GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.CASE
+_DOUBLE_STAR_IN_NAME = re.compile(r"^(?P<left>.*?)\*\*(?P<right>.*)$")
+
+
+@functools.lru_cache(maxsize=512)
+def _java_to_wcmatch(glob: str) -> str:
+    """Java's ``**`` inside a name (``**.py``, ``a**``) crosses folders; wcmatch's ``**`` does
+    only as a whole name: ``L**R`` becomes ``{L*R,L*/**/*R}`` (the same paths)."""
+    parts = []
+    for part in glob.split("/"):
+        match = _DOUBLE_STAR_IN_NAME.match(part)
+        if part != "**" and match:
+            left, right = match["left"], _java_to_wcmatch(match["right"])
+            part = f"{{{left}*{right},{left}*/**/*{right}}}"
+        parts.append(part)
+    return "/".join(parts)
+
+
+def java_glob_matches(pattern: str, path: str) -> bool:
+    """Whether ``path`` matches ``pattern`` as Java's ``PathMatcher`` says (Kestra's engine).
+
+    ``regex:`` is a full-match regular expression; ``glob:`` (the default) is Java's glob:
+    ``*`` and ``?`` stay in a folder, ``**`` crosses folders, ``{a,b}`` alternates, ``[a-z]``
+    and ``[!a]`` are classes, and the whole path must match (a path starting with ``/``, as
+    namespace files do, is only matched by a pattern starting with ``/`` or ``**``).
+    """
+    if pattern.startswith("regex:"):
+        try:
+            return re.fullmatch(pattern[len("regex:") :], path) is not None
+        except re.error as exc:
+            raise ConfigError(f"invalid regular expression in glob '{pattern}': {exc}") from exc
+    glob = pattern.removeprefix("glob:")
+    if path.startswith("/"):
+        if glob.startswith("/"):
+            glob = glob[1:]
+        elif not glob.startswith("**"):
+            return False  # Java: `*`, `?`, a name or a class never matches the leading `/`
+        path = path[1:]
+    elif glob.startswith("**/") and "/" not in path:
+        return False  # Java's `**/` is `.*/`: it needs a `/` (wcmatch's matches no folder too)
+    return bool(wcglob.globmatch(path, _java_to_wcmatch(glob), flags=_GLOB_FLAGS))
 
 
 def commit_url(url: str, commit_id: str, branch: str) -> str | None:
@@ -177,6 +222,7 @@ class PushTask(KestraApiTask):
 
     def _run(self, ctx: RunContext) -> TaskOutput:
         self.register_secrets(ctx)
+        self.warn_unapplied(ctx, frozenset({"user.name", "user.email"}))
         directory = normalise_directory(self.git_directory_value())
         wanted = self.collect(ctx)
         if not wanted:
@@ -199,11 +245,20 @@ class PushTask(KestraApiTask):
         return self._report(ctx, result, seen)
 
     def identities(self) -> tuple[Identity, Identity]:
-        """Author and committer: ``authorName`` (else ``username``) and ``authorEmail`` when
-        both resolve, else a neutral default identity for both."""
-        name = self.author_name or secret_value(self.username)
-        if name and self.author_email:
-            person = Identity(name, self.author_email)
+        """Author and committer: ``authorName`` (else ``gitConfig``'s ``user.name``, else
+        ``username``) and ``authorEmail`` (else ``user.email``) when both resolve, else a
+        neutral default identity for both. ``gitConfig`` is the repository configuration a
+        commit reads its identity from, as in upstream's clone."""
+        config = {str(k).lower(): v for k, v in (self.git_config or {}).items()}
+
+        def text(value: Any) -> str | None:  # blank is unset, as in gitConfig
+            return str(value).strip() or None if value is not None else None
+
+        name = text(self.author_name) or text(config.get("user.name"))
+        name = name or text(secret_value(self.username))
+        email = text(self.author_email) or text(config.get("user.email"))
+        if name and email:
+            person = Identity(name, email)
             return person, person
         return DEFAULT_IDENTITY, DEFAULT_IDENTITY
 

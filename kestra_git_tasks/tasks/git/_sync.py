@@ -219,7 +219,11 @@ class SyncTask(KestraApiTask):
     def read_git(self, cache: RepoCache, commit: str, directory: str, ctx: RunContext) -> GitTree:
         """List ``directory`` at ``commit`` without ``.kestraignore``'d and skipped files."""
         directory = normalise_directory(directory)
-        listed = cache.list_tree(self.url, commit, directory)
+        self.warn_unapplied(ctx)
+        skipped: list[str] = []  # symbolic links that leave the repository
+        listed = cache.list_tree(self.url, commit, directory, skipped)
+        for message in skipped:
+            ctx.warn(message)
         if listed is None:
             if self.fail_on_missing_directory:
                 raise GitDirectoryNotFoundError(

@@ -15,6 +15,7 @@ from ...git.submodules import LOCAL_SUBMODULES_ENV
 from ...git.urls import storage_url
 from .._base import Output as TaskOutput
 from ._base import GitTask
+from ._kestra_api import KestraAuth
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -133,6 +134,19 @@ class Clone(GitTask):
         "keys `section.name` or `section.subsection.name`, a null or blank value unsets the "
         "key, a list sets one value per item.",
         json_schema_extra=_CLONE,
+    )
+
+    kestra_url: str | None = Field(
+        default=None,
+        description="Accepted for Kestra parity (upstream's Clone shares the property with the "
+        "sync and push tasks); a clone does not talk to Kestra.",
+        json_schema_extra={"group": "kestra"},
+    )
+    auth: KestraAuth | None = Field(
+        default=None,
+        description="Accepted for Kestra parity, with Kestra's rules (`username` with "
+        "`password`, not with `apiToken`); a clone does not talk to Kestra.",
+        json_schema_extra={"group": "kestra"},
     )
 
     class Output(TaskOutput):

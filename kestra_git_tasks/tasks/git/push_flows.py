@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -12,7 +11,7 @@ from ...flowfile import child_namespace, is_flow_file, rewrite_namespaces
 from ...ids import FLOW_ID_PATTERN, NAMESPACE_PATTERN
 from .._base import Output as TaskOutput
 from .._base import typed_output
-from ._push import Globs, PushTask
+from ._push import Globs, PushTask, java_glob_matches
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -80,7 +79,8 @@ class PushFlows(PushTask):
     )
     flows: Globs = Field(
         default=None,
-        description="Globs on flow ids (a list, a JSON list, or one glob); all flows when unset.",
+        description="Globs on flow ids (a list, a JSON list, or one glob); all flows when unset. "
+        "Java's `glob:` (the default: `*`, `?`, `**`, `{a,b}`, `[a-z]`) or `regex:`.",
     )
     include_child_namespaces: bool = Field(
         default=False,
@@ -115,8 +115,11 @@ class PushFlows(PushTask):
         )
         wanted: dict[str, bytes] = {}
         for record in records:
+            if record.draft:  # Kestra's PushFlows never exports a draft
+                ctx.log("DEBUG", f"skipped the draft flow {record.namespace}/{record.id}")
+                continue
             if self.flows is not None and not any(
-                fnmatch.fnmatchcase(record.id, glob) for glob in self.flows
+                java_glob_matches(glob, record.id) for glob in self.flows
             ):
                 continue
             suffix = record.namespace[len(namespace) + 1 :] if record.namespace != namespace else ""
@@ -145,7 +148,7 @@ class PushFlows(PushTask):
         if self.flows is None:
             return True
         return any(
-            fnmatch.fnmatchcase(candidate, glob)
+            java_glob_matches(glob, candidate)
             for glob in self.flows
             for candidate in (relative, name, stem)
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
@@ -12,7 +11,7 @@ from ...errors import NotFoundError
 from ...ids import NAMESPACE_PATTERN
 from .._base import Output as TaskOutput
 from .._base import typed_output
-from ._push import Globs, PushTask
+from ._push import Globs, PushTask, java_glob_matches
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -20,51 +19,16 @@ if TYPE_CHECKING:
 __all__ = ["PushNamespaceFiles", "path_matches"]
 
 
-@cache
-def _compile(pattern: str) -> re.Pattern[str]:
-    if pattern.startswith("regex:"):
-        return re.compile(pattern[len("regex:") :])
-    glob = pattern.removeprefix("glob:")
-    if re.match(r"\w", glob) or "/" not in glob:
-        # Kestra prepends **/ to a pattern starting with a word character; a pattern without
-        # any folder (`*`, `*.py`) also matches at any depth, so the documented `files: "*"`
-        # means every file
-        glob = "**/" + glob
-    out, i = [], 0
-    while i < len(glob):
-        char = glob[i]
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "{":
-            end = glob.find("}", i)
-            if end > i:
-                options = glob[i + 1 : end].split(",")
-                out.append("(?:" + "|".join(re.escape(o) for o in options) + ")")
-                i = end + 1
-                continue
-            out.append(re.escape(char))
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return re.compile("".join(out))
-
-
 def path_matches(pattern: str, path: str) -> bool:
-    """Kestra's namespace-file matching: ``glob:`` (default) or ``regex:``; a pattern starting
-    with a word character, or naming no folder, matches at any depth (``second*`` matches
-    ``a/second.txt``, ``*`` matches every file)."""
-    relative = path.lstrip("/")
-    return bool(_compile(pattern).fullmatch(relative))
+    """Kestra's namespace-file matching (``PathMatcherPredicate``) on a path with its leading
+    ``/``: ``glob:`` (default, Java's glob) or ``regex:``; a pattern starting with a word
+    character gets ``**/`` first, so ``second*`` matches ``/a/second.txt``; ``*`` alone means
+    every file (in Java it matches none: paths start with ``/``)."""
+    if pattern in ("*", "glob:*"):
+        pattern = "**"  # every file, as the seed example expects (docs/differences.md)
+    elif not pattern.startswith(("glob:", "regex:")) and re.match(r"\w", pattern):
+        pattern = "**/" + pattern
+    return java_glob_matches(pattern, "/" + path.lstrip("/"))
 
 
 class PushNamespaceFiles(PushTask):
@@ -111,7 +75,9 @@ class PushNamespaceFiles(PushTask):
     )
     files: Globs = Field(
         default=None,
-        description="Globs (`glob:` default, or `regex:`) on the files' paths; all when unset.",
+        description="Globs (`glob:` default, or `regex:`) on the files' paths, which start with "
+        "`/`: Java's glob (`**` any depth, `{a,b}`, `[a-z]`); a pattern starting with a letter "
+        "matches at any depth, `*` alone means every file. All files when unset.",
     )
     git_directory: str = Field(
         default="_files", description="Folder of the repository the files are written to."
@@ -148,6 +114,13 @@ class PushNamespaceFiles(PushTask):
             ):
                 continue
             wanted[record.path.lstrip("/")] = instance.read_file(namespace, record.path)
+        for glob in self.files or ():
+            if glob.startswith(("*", "?", "[", "{")) and not glob.startswith(("**", "*/")):
+                ctx.warn(
+                    f"files glob '{glob}' never matches: namespace file paths start with '/' "
+                    f"and Kestra's Java glob keeps '*' in a folder; write '**/{glob}' (any "
+                    f"depth) or '/{glob}' (top folder)"
+                )
         return wanted
 
     def nothing_to_push(self, ctx: RunContext) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from ...errors import FlowFileError, FlowProblem, FlowValidationError
+from ...flow import source_warnings
 from ...flowfile import child_namespace, is_flow_file, prepare_flow
 from ...ids import NAMESPACE_PATTERN
 from ...instance.base import FlowRecord, Instance, namespace_matches
@@ -291,6 +292,8 @@ class SyncFlows(SyncTask):
             assert uid is not None
             if uid in git_flows:
                 raise _duplicate(candidate.git_path, git_flows[uid][0], uid)
+            for warning in source_warnings(candidate.source):  # types of custom plugins
+                ctx.warn(f"{candidate.git_path}: {warning}")
             git_flows[uid] = (candidate.git_path, candidate.source)
         if invalid:
             more = f" (and {len(invalid) - 1} more invalid flow(s))" if len(invalid) > 1 else ""
