@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, FlowFileError, FlowProblem
+from .flow_sections import (
+    FlowOutput,
+    check_checks,
+    check_outputs,
+    normalize_when,
+    recursive_subflows,
+)
 from .ids import (
     FLOW_ID_MAX,
     FLOW_ID_PATTERN,
@@ -23,6 +30,7 @@ from .ids import (
     TASK_ID_PATTERN,
 )
 from .inputs import INPUT_TYPES, FlowInput, input_problem
+from .plugin_defaults import apply_plugin_defaults
 from .tasks._base import Task
 from .tasks.registry import resolve_task_type
 from .templating import has_template
@@ -34,6 +42,7 @@ __all__ = [
     "NAMESPACE_PATTERN",
     "Flow",
     "FlowInput",
+    "FlowOutput",
     "TaskSpec",
     "TriggerSpec",
     "load_flow_file",
@@ -94,6 +103,8 @@ class Flow:
     description: str | None = None
     revision: int | None = None
     disabled: bool = False
+    outputs: list[FlowOutput] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def uid(self) -> str:
@@ -160,20 +171,31 @@ class _Checker:
                 self.unknown_task(raw, type_name, label)
             return None
         properties = {key: value for key, value in raw.items() if key != "type"}
+        normalize_when(raw, properties, label, self.problem)
         for key, message in cls.check_properties(properties):
             self.problem(
                 line_of(raw, key) if key else line_of(raw),
                 f"{label} ({type_name}): {message}",
             )
-        children = {}
-        for child_field in cls.child_task_fields:
-            if child_field in raw:
-                children[child_field] = self.tasks(
-                    raw[child_field], f"{label}.{child_field}", line_of(raw, child_field)
-                )
+        children = self.children(cls, raw, label)
         if valid_id is None:
             return None
         return TaskSpec(valid_id, type_name, cls, properties, line_of(raw), children)
+
+    def children(self, cls: type[Task], raw: dict[str, Any], label: str) -> dict[str, Any]:
+        """The child task lists of a flowable task, by key (``cases.<value>`` for a Switch)."""
+        lists_of = getattr(cls, "child_task_lists", None)
+        lists: dict[str, Any] = (
+            lists_of(raw)
+            if lists_of is not None
+            else {key: raw[key] for key in cls.child_task_fields if key in raw}
+        )
+        children: dict[str, list[TaskSpec]] = {}
+        for key, items in lists.items():
+            top, _, sub = key.partition(".")
+            line = line_of(raw.get(top), sub) if sub else line_of(raw, key)
+            children[key] = self.tasks(items, f"{label}.{key}", line)
+        return children
 
     def unknown_task(self, raw: dict[str, Any], type_name: str, label: str) -> None:
         """A task of a plugin we do not implement: check what Kestra core checks."""
@@ -343,8 +365,10 @@ def parse_flow(source: str, path: str = "<string>", *, known_types_only: bool = 
             [FlowProblem(path, line_of(document), "a flow must be a YAML mapping (id, ...)")]
         )
     checker = _Checker(path, known_types_only=known_types_only)
+    document = apply_plugin_defaults(document, checker.problem)
     flow_id, namespace = _check_identity(checker, document)
     sections = _check_sections(checker, document)
+    recursive_subflows(sections["tasks"], namespace, flow_id, checker.problem)
     if checker.problems:
         raise FlowFileError(sorted(checker.problems, key=lambda p: p.line or 0))
     assert flow_id is not None and namespace is not None
@@ -394,6 +418,12 @@ def _check_sections(checker: _Checker, document: LineDict) -> dict[str, Any]:
     sections["triggers"] = checker.triggers(document.get("triggers"), line_of(document, "triggers"))
     sections["inputs"] = checker.inputs(document.get("inputs"), line_of(document, "inputs"))
     sections["labels"] = checker.labels(document.get("labels"), line_of(document, "labels"))
+    sections["outputs"] = check_outputs(
+        document.get("outputs"), line_of(document, "outputs"), checker.problem
+    )
+    sections["checks"] = check_checks(
+        document.get("checks"), line_of(document, "checks"), checker.problem
+    )
     variables = document.get("variables") or {}
     if not isinstance(variables, dict):
         checker.problem(line_of(document, "variables"), "'variables' must be a mapping")

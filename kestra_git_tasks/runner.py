@@ -36,11 +36,15 @@ from .instance.local import LocalInstance
 from .instance.owners import ProcessOwner
 from .secrets import SecretMasker, SecretStore, env_variables
 from .signals import Terminated, sigterm_as_interrupt, sigterm_unhandled
+from .taskruns import evaluate_checks, parents_with, render_flow_outputs, store_output
+from .taskruns import new_taskrun as _new_taskrun
 
-__all__ = ["coerce_inputs", "load_flow_target", "run_flow"]
+__all__ = ["MAX_SUBFLOW_DEPTH", "coerce_inputs", "load_flow_target", "run_flow"]
 
 _FLOW_REF = re.compile(r"^(?P<namespace>[a-z0-9][a-z0-9._-]*)/(?P<id>[a-zA-Z0-9][a-zA-Z0-9._-]*)$")
 _FALSY = {"", "false", "0", "-0", "none", "null"}
+#: How many Subflow levels an execution may start below itself.
+MAX_SUBFLOW_DEPTH = 10
 _log = logging.getLogger(__name__)
 
 
@@ -150,10 +154,13 @@ def _run(
     inputs: Mapping[str, Any] | None,
     environ: Mapping[str, str] | None,
     log_sinks: list[Callable[[LogRecord], None]] | None,
+    depth: int = 0,
 ) -> ExecutionRecord:
     """:func:`run_flow` once the instance is open: load, record, run, finish."""
     flow = load_flow_target(target, flows)
     ctx = _new_context(flow, flows, home_path, secrets, environ)
+    ctx.depth = depth
+    ctx.subflow_runner = _subflow_runner(ctx, instance, flows, home_path, environ, log_sinks)
     record = ExecutionRecord(
         id=ctx.execution_id,
         namespace=flow.namespace,
@@ -183,6 +190,7 @@ def _execute(
         record.inputs = coerce_inputs(flow, inputs)  # every input is checked before any task
         _register_secret_inputs(flow, record.inputs, ctx.masker)
         ctx.inputs = dict(record.inputs)
+        evaluate_checks(flow, ctx)
         _run_tasks(flow.tasks, ctx, outcome, flush)
         if outcome.state == "FAILED" and flow.errors:
             _run_tasks(flow.errors, ctx, _Outcome(), flush)
@@ -197,10 +205,69 @@ def _execute(
         raise
     finally_outcome = _Outcome()
     _run_tasks(flow.finally_, ctx, finally_outcome, flush)
-    flush()
     if finally_outcome.state == "FAILED" and outcome.state != "FAILED":
-        return finally_outcome
+        outcome = finally_outcome
+    _record_flow_outputs(flow, ctx, record, outcome)
+    flush()
     return outcome
+
+
+def _record_flow_outputs(
+    flow: Flow, ctx: RunContext, record: ExecutionRecord, outcome: _Outcome
+) -> None:
+    """The flow's ``outputs`` once its tasks ended (not after a failure); a value that fails
+    to render fails the execution, as in Kestra."""
+    if not flow.outputs or outcome.state == "FAILED":
+        return
+    try:
+        record.flow_outputs = _mask_tree(render_flow_outputs(flow, ctx), ctx.masker)
+    except KestraGitError as exc:
+        message = ctx.mask(str(exc))
+        ctx.log("ERROR", message)
+        outcome.state, outcome.error = "FAILED", message
+
+
+def _subflow_runner(
+    ctx: RunContext,
+    instance: LocalInstance,
+    flows: Instance,
+    home_path: Path,
+    environ: Mapping[str, str] | None,
+    log_sinks: list[Callable[[LogRecord], None]] | None,
+) -> Callable[..., dict[str, Any]]:
+    """``ctx.run_subflow``: another flow of ``flows`` run here as its own execution, with the
+    same secrets; at most :data:`MAX_SUBFLOW_DEPTH` levels deep (a flow calling itself)."""
+
+    def run_subflow(
+        namespace: str, flow_id: str, *, inputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        if ctx.depth >= MAX_SUBFLOW_DEPTH:
+            raise ConfigError(
+                f"subflow {namespace}/{flow_id} refused: subflows are nested "
+                f"{MAX_SUBFLOW_DEPTH} deep (a flow calling itself?); a subflow may run at "
+                f"most {MAX_SUBFLOW_DEPTH} levels below the execution a user started"
+            )
+        saved = flows.get_flow(namespace, flow_id)
+        if saved is None:
+            raise NotFoundError(
+                f"subflow {namespace}/{flow_id} not found in the instance; deploy it first "
+                "(`kestra-git flows deploy FILE`, or a SyncFlows task before this one)"
+            )
+        flow = _with_revision(parse_flow(saved.source, f"{namespace}/{flow_id}"), saved.revision)
+        child = _run(
+            flow,
+            instance,
+            flows,
+            home_path,
+            ctx.secrets,
+            inputs,
+            environ,
+            log_sinks,
+            depth=ctx.depth + 1,
+        )
+        return {"executionId": child.id, "state": child.state, "outputs": child.flow_outputs}
+
+    return run_subflow
 
 
 def _new_context(
@@ -299,29 +366,37 @@ class _ChildFailed(Exception):
 
 
 def _run_tasks(
-    specs: list[TaskSpec], ctx: RunContext, outcome: _Outcome, flush: Callable[[], None]
+    specs: list[TaskSpec],
+    ctx: RunContext,
+    outcome: _Outcome,
+    flush: Callable[[], None],
+    value: str | None = None,
 ) -> None:
     """Run ``specs`` in order; a failure stops the list and is written into ``outcome``.
 
     ``flush`` stores the log lines written so far; it is called after each task. A flowable
-    task (one with child tasks, like WorkingDirectory) runs its children through
-    ``ctx.run_children(field)``, which comes back here.
+    task (one with child tasks, like WorkingDirectory or If) runs its children through
+    ``ctx.run_children(field)``, which comes back here; ``value`` is then the children's
+    ``taskrun.value`` (a ForEach iteration), and their outputs are keyed by it.
     """
+    base_path, parent_run = ctx.value_path, ctx.taskrun
     for spec in specs:
         saved_runner = ctx.child_runner
         ctx.task_id, ctx.task_type = spec.id, spec.type_name
+        ctx.value_path = base_path if value is None else (*base_path, value)
         try:
             if spec.properties.get("disabled") is True:
                 continue
+            ctx.taskrun = _new_taskrun(ctx, value, parent_run)
             rendered = ctx.render(spec.properties, skip=frozenset(spec.cls.child_task_fields))
             task = spec.cls.from_properties(rendered)
             if task.run_if is not None and task.run_if.strip().lower() in _FALSY:
-                ctx.info(f"runIf is {task.run_if!r}: task skipped")
+                ctx.info(f"runIf/when is {task.run_if!r}: task skipped")
                 continue
             child_states: list[str] = []
             ctx.child_runner = _child_runner(spec, ctx, flush, child_states)
             output = task.run(ctx)
-            ctx.outputs[spec.id] = output.to_dict() if output is not None else {}
+            store_output(ctx, spec.id, output.to_dict() if output is not None else {})
             if "WARNING" in child_states and outcome.state == "SUCCESS":
                 outcome.state = "WARNING"  # a child failed with allowFailure
         except _ChildFailed as failed:
@@ -347,19 +422,23 @@ def _run_tasks(
         finally:
             ctx.child_runner = saved_runner
             ctx.task_id = ctx.task_type = None
+            ctx.value_path, ctx.taskrun = base_path, parent_run
             flush()
 
 
 def _child_runner(
     spec: TaskSpec, ctx: RunContext, flush: Callable[[], None], states: list[str]
-) -> Callable[[str], str]:
-    def run_children(field: str) -> str:
-        parent_id, parent_type = ctx.task_id, ctx.task_type
+) -> Callable[..., str]:
+    def run_children(
+        field: str, *, value: str | None = None, outputs: dict[str, Any] | None = None
+    ) -> str:
+        parent_id, parent_type, parents = ctx.task_id, ctx.task_type, ctx.parents
+        ctx.parents = parents_with(ctx, outputs)
         child_outcome = _Outcome()
         try:
-            _run_tasks(spec.children.get(field, []), ctx, child_outcome, flush)
+            _run_tasks(spec.children.get(field, []), ctx, child_outcome, flush, value)
         finally:
-            ctx.task_id, ctx.task_type = parent_id, parent_type
+            ctx.task_id, ctx.task_type, ctx.parents = parent_id, parent_type, parents
         states.append(child_outcome.state)
         if child_outcome.state == "FAILED":
             raise _ChildFailed(child_outcome)

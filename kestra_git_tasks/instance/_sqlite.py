@@ -54,6 +54,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             REFERENCES executions (id) ON DELETE CASCADE, host TEXT NOT NULL,
             boot_id TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER)""",
     ),
+    (  # the flow's own outputs (Kestra's execution outputs), next to the tasks' outputs
+        "ALTER TABLE executions ADD COLUMN flow_outputs TEXT NOT NULL DEFAULT '{}'",
+    ),
 )
 
 #: The schema version this code writes; a database with a higher one is refused.

@@ -120,6 +120,8 @@ class ExecutionRecord:
     error: str | None = None
     failed_task_id: str | None = None
     logs: list[LogRecord] = field(default_factory=list)
+    #: The flow's own ``outputs`` (Kestra's execution outputs), rendered when it ended.
+    flow_outputs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, as ``kestra-git run --json`` prints it."""
@@ -135,6 +137,7 @@ class ExecutionRecord:
             "outputs": self.outputs,
             "error": self.error,
             "failedTaskId": self.failed_task_id,
+            "flowOutputs": self.flow_outputs,
             "logs": [
                 {
                     "timestamp": log.timestamp.isoformat(),

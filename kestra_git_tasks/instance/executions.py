@@ -32,6 +32,7 @@ class ExecutionStore(Database):
         columns["end_date"] = to_text(record.end_date) if record.end_date else None
         columns["inputs"] = json.dumps(record.inputs, default=str)
         columns["outputs"] = json.dumps(record.outputs, default=str)
+        columns["flow_outputs"] = json.dumps(record.flow_outputs, default=str)
         return columns
 
     def create_execution(self, record: ExecutionRecord) -> None:
@@ -56,6 +57,7 @@ class ExecutionStore(Database):
         """
         columns = self._execution_columns(record)
         changed = ("state", "end_date", "inputs", "outputs", "error", "failed_task_id")
+        changed += ("flow_outputs",)
         with self.batch():
             self._require_execution(record.id)
             self._query(
@@ -87,6 +89,7 @@ class ExecutionStore(Database):
         fields["end_date"] = from_text(row["end_date"]) if row["end_date"] else None
         fields["inputs"] = json.loads(row["inputs"])
         fields["outputs"] = json.loads(row["outputs"])
+        fields["flow_outputs"] = json.loads(row["flow_outputs"])
         return ExecutionRecord(**fields, logs=logs)
 
     def get_execution(self, execution_id: str) -> ExecutionRecord:
