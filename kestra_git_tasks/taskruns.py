@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, KestraGitError, TaskFailedError
 from .inputs import FlowInput, convert_input
+from .tasks.core.flow._flowable import is_truthy
 
 if TYPE_CHECKING:
     from .context import RunContext
@@ -40,15 +41,6 @@ __all__ = [
 
 #: Most task runs one execution may start (a ForEach in a ForEach multiplies quickly).
 MAX_TASK_RUNS = 10_000
-
-_FALSY = ("false", "0", "-0", "")
-
-
-def is_truthy(rendered: Any) -> bool:
-    """Kestra's ``TruthUtils``: ``false``, ``0``, ``-0``, empty and null are false."""
-    if rendered is None or rendered is False:
-        return False
-    return str(rendered).strip().lower() not in _FALSY
 
 
 def new_taskrun(ctx: RunContext, value: str | None, parent: dict[str, Any]) -> dict[str, Any]:
@@ -100,12 +92,14 @@ def render_flow_outputs(flow: Flow, ctx: RunContext) -> dict[str, Any]:
     """The flow's ``outputs``, rendered and checked by type; raises ConfigError."""
     values: dict[str, Any] = {}
     for output in flow.outputs:
-        rendered = ctx.render(output.value, where=f"outputs.{output.id}")
         item = FlowInput(output.id, output.type, True, None, None)
         try:
+            rendered = ctx.render(output.value, where=f"outputs.{output.id}")
             values[output.id] = convert_input(item, rendered)
         except KestraGitError as exc:
-            raise ConfigError(f"Failed to render output values: output '{output.id}': {exc}")
+            raise ConfigError(
+                f"Failed to render output values: output '{output.id}': {exc}"
+            ) from exc
     return values
 
 

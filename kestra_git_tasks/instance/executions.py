@@ -56,8 +56,8 @@ class ExecutionStore(Database):
         execution. Logs are not touched: add them with :meth:`append_log`.
         """
         columns = self._execution_columns(record)
-        changed = ("state", "end_date", "inputs", "outputs", "error", "failed_task_id")
-        changed += ("flow_outputs",)
+        changed: tuple[str, ...] = ("state", "end_date", "inputs", "outputs", "error")
+        changed += ("failed_task_id", "flow_outputs")
         with self.batch():
             self._require_execution(record.id)
             self._query(
