@@ -265,7 +265,12 @@ def _subflow_runner(
             log_sinks,
             depth=ctx.depth + 1,
         )
-        return {"executionId": child.id, "state": child.state, "outputs": child.flow_outputs}
+        return {
+            "executionId": child.id,
+            "state": child.state,
+            "outputs": child.flow_outputs,
+            "error": child.error,
+        }
 
     return run_subflow
 

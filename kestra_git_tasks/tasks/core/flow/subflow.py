@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Subflow"]
 
+_CAUSE = "; caused by: "
+
 
 class Subflow(Task):
     """Run another flow as a subflow, with inputs, and read its outputs.
@@ -117,10 +119,12 @@ class Subflow(Task):
         if not self.wait:
             return self.Output(execution_id=result["executionId"], state=None, outputs=None)
         if state in ("FAILED", "KILLED") and self.transmit_failed:
+            cause = str(result.get("error") or "no error recorded")
+            cause = cause.split(_CAUSE, 1)[1] if _CAUSE in cause else cause  # the root one
             raise TaskFailedError(
                 f"subflow {self.namespace}/{self.flow_id} ended {state} (execution "
-                f"{result['executionId']}); see `kestra-git executions show "
-                f"{result['executionId']}`"
+                f"{result['executionId']}: `kestra-git executions show "
+                f"{result['executionId']}`){_CAUSE}{cause}"
             )
         return self.Output(
             execution_id=result["executionId"], state=state, outputs=result["outputs"]
