@@ -13,14 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import flow_sections
 from .errors import ConfigError, FlowFileError, FlowProblem
-from .flow_sections import (
-    FlowOutput,
-    check_checks,
-    check_outputs,
-    normalize_when,
-    recursive_subflows,
-)
+from .flow_sections import FlowOutput
 from .ids import (
     FLOW_ID_MAX,
     FLOW_ID_PATTERN,
@@ -171,7 +166,7 @@ class _Checker:
                 self.unknown_task(raw, type_name, label)
             return None
         properties = {key: value for key, value in raw.items() if key != "type"}
-        normalize_when(raw, properties, label, self.problem)
+        flow_sections.normalize_when(raw, properties, label, self.problem)
         for key, message in cls.check_properties(properties):
             self.problem(
                 line_of(raw, key) if key else line_of(raw),
@@ -184,18 +179,10 @@ class _Checker:
 
     def children(self, cls: type[Task], raw: dict[str, Any], label: str) -> dict[str, Any]:
         """The child task lists of a flowable task, by key (``cases.<value>`` for a Switch)."""
-        lists_of = getattr(cls, "child_task_lists", None)
-        lists: dict[str, Any] = (
-            lists_of(raw)
-            if lists_of is not None
-            else {key: raw[key] for key in cls.child_task_fields if key in raw}
-        )
-        children: dict[str, list[TaskSpec]] = {}
-        for key, items in lists.items():
-            top, _, sub = key.partition(".")
-            line = line_of(raw.get(top), sub) if sub else line_of(raw, key)
-            children[key] = self.tasks(items, f"{label}.{key}", line)
-        return children
+        lists = flow_sections.child_lists(cls, raw)
+        return {
+            key: self.tasks(items, f"{label}.{key}", line) for key, (items, line) in lists.items()
+        }
 
     def unknown_task(self, raw: dict[str, Any], type_name: str, label: str) -> None:
         """A task of a plugin we do not implement: check what Kestra core checks."""
@@ -368,7 +355,7 @@ def parse_flow(source: str, path: str = "<string>", *, known_types_only: bool = 
     document = apply_plugin_defaults(document, checker.problem)
     flow_id, namespace = _check_identity(checker, document)
     sections = _check_sections(checker, document)
-    recursive_subflows(sections["tasks"], namespace, flow_id, checker.problem)
+    flow_sections.recursive_subflows(sections["tasks"], namespace, flow_id, checker.problem)
     if checker.problems:
         raise FlowFileError(sorted(checker.problems, key=lambda p: p.line or 0))
     assert flow_id is not None and namespace is not None
@@ -418,12 +405,9 @@ def _check_sections(checker: _Checker, document: LineDict) -> dict[str, Any]:
     sections["triggers"] = checker.triggers(document.get("triggers"), line_of(document, "triggers"))
     sections["inputs"] = checker.inputs(document.get("inputs"), line_of(document, "inputs"))
     sections["labels"] = checker.labels(document.get("labels"), line_of(document, "labels"))
-    sections["outputs"] = check_outputs(
-        document.get("outputs"), line_of(document, "outputs"), checker.problem
-    )
-    sections["checks"] = check_checks(
-        document.get("checks"), line_of(document, "checks"), checker.problem
-    )
+    for key in ("outputs", "checks"):
+        check = getattr(flow_sections, f"check_{key}")
+        sections[key] = check(document.get(key), line_of(document, key), checker.problem)
     variables = document.get("variables") or {}
     if not isinstance(variables, dict):
         checker.problem(line_of(document, "variables"), "'variables' must be a mapping")

@@ -24,6 +24,7 @@ __all__ = [
     "FlowOutput",
     "check_checks",
     "check_outputs",
+    "child_lists",
     "normalize_when",
     "recursive_subflows",
 ]
@@ -156,3 +157,19 @@ def recursive_subflows(
             )
         for children in spec.children.values():
             recursive_subflows(children, namespace, flow_id, problem)
+
+
+def child_lists(cls: Any, raw: dict[str, Any]) -> dict[str, tuple[Any, int | None]]:
+    """A flowable task's child task lists with their lines, by key (a Switch's cases are
+    ``cases.<value>``, through its ``child_task_lists``)."""
+    lists_of = getattr(cls, "child_task_lists", None)
+    lists: dict[str, Any] = (
+        lists_of(raw)
+        if lists_of is not None
+        else {key: raw[key] for key in cls.child_task_fields if key in raw}
+    )
+    result: dict[str, tuple[Any, int | None]] = {}
+    for key, items in lists.items():
+        top, _, sub = key.partition(".")
+        result[key] = (items, line_of(raw.get(top), sub) if sub else line_of(raw, key))
+    return result

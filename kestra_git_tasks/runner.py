@@ -36,15 +36,20 @@ from .instance.local import LocalInstance
 from .instance.owners import ProcessOwner
 from .secrets import SecretMasker, SecretStore, env_variables
 from .signals import Terminated, sigterm_as_interrupt, sigterm_unhandled
-from .taskruns import evaluate_checks, parents_with, render_flow_outputs, store_output
+from .taskruns import (
+    MAX_SUBFLOW_DEPTH,
+    evaluate_checks,
+    parents_with,
+    record_flow_outputs,
+    store_output,
+    subflow_runner,
+)
 from .taskruns import new_taskrun as _new_taskrun
 
 __all__ = ["MAX_SUBFLOW_DEPTH", "coerce_inputs", "load_flow_target", "run_flow"]
 
 _FLOW_REF = re.compile(r"^(?P<namespace>[a-z0-9][a-z0-9._-]*)/(?P<id>[a-zA-Z0-9][a-zA-Z0-9._-]*)$")
 _FALSY = {"", "false", "0", "-0", "none", "null"}
-#: How many Subflow levels an execution may start below itself.
-MAX_SUBFLOW_DEPTH = 10
 _log = logging.getLogger(__name__)
 
 
@@ -160,7 +165,13 @@ def _run(
     flow = load_flow_target(target, flows)
     ctx = _new_context(flow, flows, home_path, secrets, environ)
     ctx.depth = depth
-    ctx.subflow_runner = _subflow_runner(ctx, instance, flows, home_path, environ, log_sinks)
+    ctx.subflow_runner = subflow_runner(
+        ctx,
+        flows,
+        lambda child, values: _run(
+            child, instance, flows, home_path, ctx.secrets, values, environ, log_sinks, depth + 1
+        ),
+    )
     record = ExecutionRecord(
         id=ctx.execution_id,
         namespace=flow.namespace,
@@ -207,72 +218,9 @@ def _execute(
     _run_tasks(flow.finally_, ctx, finally_outcome, flush)
     if finally_outcome.state == "FAILED" and outcome.state != "FAILED":
         outcome = finally_outcome
-    _record_flow_outputs(flow, ctx, record, outcome)
+    record_flow_outputs(flow, ctx, record, outcome)
     flush()
     return outcome
-
-
-def _record_flow_outputs(
-    flow: Flow, ctx: RunContext, record: ExecutionRecord, outcome: _Outcome
-) -> None:
-    """The flow's ``outputs`` once its tasks ended (not after a failure); a value that fails
-    to render fails the execution, as in Kestra."""
-    if not flow.outputs or outcome.state == "FAILED":
-        return
-    try:
-        record.flow_outputs = _mask_tree(render_flow_outputs(flow, ctx), ctx.masker)
-    except KestraGitError as exc:
-        message = ctx.mask(str(exc))
-        ctx.log("ERROR", message)
-        outcome.state, outcome.error = "FAILED", message
-
-
-def _subflow_runner(
-    ctx: RunContext,
-    instance: LocalInstance,
-    flows: Instance,
-    home_path: Path,
-    environ: Mapping[str, str] | None,
-    log_sinks: list[Callable[[LogRecord], None]] | None,
-) -> Callable[..., dict[str, Any]]:
-    """``ctx.run_subflow``: another flow of ``flows`` run here as its own execution, with the
-    same secrets; at most :data:`MAX_SUBFLOW_DEPTH` levels deep (a flow calling itself)."""
-
-    def run_subflow(
-        namespace: str, flow_id: str, *, inputs: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        if ctx.depth >= MAX_SUBFLOW_DEPTH:
-            raise ConfigError(
-                f"subflow {namespace}/{flow_id} refused: subflows are nested "
-                f"{MAX_SUBFLOW_DEPTH} deep (a flow calling itself?); a subflow may run at "
-                f"most {MAX_SUBFLOW_DEPTH} levels below the execution a user started"
-            )
-        saved = flows.get_flow(namespace, flow_id)
-        if saved is None:
-            raise NotFoundError(
-                f"subflow {namespace}/{flow_id} not found in the instance; deploy it first "
-                "(`kestra-git flows deploy FILE`, or a SyncFlows task before this one)"
-            )
-        flow = _with_revision(parse_flow(saved.source, f"{namespace}/{flow_id}"), saved.revision)
-        child = _run(
-            flow,
-            instance,
-            flows,
-            home_path,
-            ctx.secrets,
-            inputs,
-            environ,
-            log_sinks,
-            depth=ctx.depth + 1,
-        )
-        return {
-            "executionId": child.id,
-            "state": child.state,
-            "outputs": child.flow_outputs,
-            "error": child.error,
-        }
-
-    return run_subflow
 
 
 def _new_context(

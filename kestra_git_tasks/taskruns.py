@@ -12,35 +12,44 @@ Rules (Kestra's ``RunVariables``, ``Execution.parents`` and ``Execution.outputs`
 * One execution starts at most :data:`MAX_TASK_RUNS` task runs (nested loops stay bounded).
 * Flow ``outputs`` (``- id, type, value``) are rendered when the tasks have ended and checked
   by type like inputs; one that fails to render fails the execution.
+* A Subflow runs at most :data:`MAX_SUBFLOW_DEPTH` levels below the execution a user started.
 * Flow ``checks`` (``condition``, or 2.0's ``when``) are evaluated once the inputs are known.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, KestraGitError, TaskFailedError
+from .errors import ConfigError, KestraGitError, NotFoundError, TaskFailedError
 from .inputs import FlowInput, convert_input
 from .tasks.core.flow._flowable import is_truthy
 
 if TYPE_CHECKING:
     from .context import RunContext
     from .flow import Flow
+    from .instance.base import ExecutionRecord, Instance
 
 __all__ = [
+    "MAX_SUBFLOW_DEPTH",
     "MAX_TASK_RUNS",
     "evaluate_checks",
     "is_truthy",
     "new_taskrun",
     "parents_with",
+    "record_flow_outputs",
     "render_flow_outputs",
     "store_output",
+    "subflow_runner",
 ]
 
 #: Most task runs one execution may start (a ForEach in a ForEach multiplies quickly).
 MAX_TASK_RUNS = 10_000
+#: How many Subflow levels an execution may start below itself.
+MAX_SUBFLOW_DEPTH = 10
 
 
 def new_taskrun(ctx: RunContext, value: str | None, parent: dict[str, Any]) -> dict[str, Any]:
@@ -117,3 +126,62 @@ def evaluate_checks(flow: Flow, ctx: RunContext) -> None:
             ctx.warn(f"check failed: {message}")
             continue
         raise TaskFailedError(f"check failed ({behavior}): {message}")
+
+
+def record_flow_outputs(flow: Flow, ctx: RunContext, record: ExecutionRecord, outcome: Any) -> None:
+    """The flow's ``outputs`` once its tasks ended (not after a failure), masked, on
+    ``record``; a value that fails to render fails the execution (``outcome``), as in Kestra."""
+    if not flow.outputs or outcome.state == "FAILED":
+        return
+    try:
+        values = render_flow_outputs(flow, ctx)
+    except KestraGitError as exc:
+        message = ctx.mask(str(exc))
+        ctx.log("ERROR", message)
+        outcome.state, outcome.error = "FAILED", message
+        return
+    record.flow_outputs = _masked(values, ctx)
+
+
+def _masked(value: Any, ctx: RunContext) -> Any:
+    if isinstance(value, dict):
+        return {key: _masked(item, ctx) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, ctx) for item in value]
+    return ctx.mask(value) if isinstance(value, str) else value
+
+
+def subflow_runner(
+    ctx: RunContext,
+    flows: Instance,
+    run_child: Callable[[Flow, Mapping[str, Any]], ExecutionRecord],
+) -> Callable[..., dict[str, Any]]:
+    """``ctx.run_subflow``: the latest revision of a flow of ``flows``, run by ``run_child``
+    as its own execution, refused past :data:`MAX_SUBFLOW_DEPTH` levels."""
+    from .flow import parse_flow
+
+    def run_subflow(
+        namespace: str, flow_id: str, *, inputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        if ctx.depth >= MAX_SUBFLOW_DEPTH:
+            raise ConfigError(
+                f"subflow {namespace}/{flow_id} refused: subflows are nested "
+                f"{MAX_SUBFLOW_DEPTH} deep (a flow calling itself?); a subflow may run at "
+                f"most {MAX_SUBFLOW_DEPTH} levels below the execution a user started"
+            )
+        saved = flows.get_flow(namespace, flow_id)
+        if saved is None:
+            raise NotFoundError(
+                f"subflow {namespace}/{flow_id} not found in the instance; deploy it first "
+                "(`kestra-git flows deploy FILE`, or a SyncFlows task before this one)"
+            )
+        flow = parse_flow(saved.source, f"{namespace}/{flow_id}")
+        child = run_child(replace(flow, revision=saved.revision), inputs or {})
+        return {
+            "executionId": child.id,
+            "state": child.state,
+            "outputs": child.flow_outputs,
+            "error": child.error,
+        }
+
+    return run_subflow

@@ -167,7 +167,7 @@ triggers:
 """
     assert validate_source(source) == []
     with pytest.raises(
-        FlowFileError, match=r"unknown task type 'io\.kestra\.plugin\.core\.flow\.Parallel'"
+        FlowFileError, match=r"unknown task type 'io\.kestra\.plugin\.jdbc\.postgresql\.Query'"
     ):
         parse_flow(source)
 
