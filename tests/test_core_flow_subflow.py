@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from backends import run_flow_on, stored_execution
 
 from kestra_git_tasks import LocalInstance
 from kestra_git_tasks.errors import FlowFileError
 from kestra_git_tasks.flow import parse_flow
 from kestra_git_tasks.instance.base import Instance
 from kestra_git_tasks.runner import MAX_SUBFLOW_DEPTH
-
-from backends import run_flow_on, stored_execution
 
 if TYPE_CHECKING:
     from conftest import MakeRemote
@@ -103,7 +102,7 @@ outputs:
 def test_a_failed_subflow_fails_the_task_unless_transmit_failed_is_false(
     instance: Instance, tmp_path: Path
 ) -> None:
-    text = f"""\
+    text = """\
 id: parent
 namespace: company.team
 tasks:
@@ -193,7 +192,7 @@ def test_deprecated_subflow_outputs_are_refused_not_ignored() -> None:
         f"id: p\nnamespace: company.team\ntasks:\n  - id: call\n    type: {SUBFLOW}\n"
         "    namespace: company.team\n    flowId: child\n    outputs:\n      x: y\n"
     )
-    with pytest.raises(FlowFileError, match="'outputs' is refused: deprecated since Kestra 0.15"):
+    with pytest.raises(FlowFileError, match=r"'outputs' is refused: deprecated since Kestra 0\.15"):
         parse_flow(source, "p.yml")
 
 

@@ -102,7 +102,7 @@ def test_a_false_check_with_create_execution_only_warns(
 
 
 def test_checks_with_both_names_or_a_bad_behavior_are_refused(tmp_path: Path) -> None:
-    source = HEAD + f"checks:\n  - when: 'true'\n    condition: 'true'\n    message: m\n"
+    source = HEAD + "checks:\n  - when: 'true'\n    condition: 'true'\n    message: m\n"
     source += "  - when: 'true'\n    message: m\n    behavior: EXPLODE\n"
     source += f"tasks:\n  - id: t\n    type: {LOG}\n    message: x\n"
     with pytest.raises(FlowFileError) as caught:
@@ -116,7 +116,7 @@ def test_checks_with_both_names_or_a_bad_behavior_are_refused(tmp_path: Path) ->
 def test_flow_outputs_are_rendered_typed_and_stored(
     instance: LocalInstance, tmp_path: Path
 ) -> None:
-    body = f"""\
+    body = """\
 tasks:
   - id: values
     type: io.kestra.plugin.core.output.OutputValues
@@ -125,10 +125,10 @@ tasks:
 outputs:
   - id: count
     type: INT
-    value: "{{{{ outputs['values']['values'].count }}}}"
+    value: "{{ outputs['values']['values'].count }}"
   - id: flow_name
     type: STRING
-    value: "{{{{ flow.id }}}}"
+    value: "{{ flow.id }}"
 """
     execution = run(instance, tmp_path, body)
     assert execution.flow_outputs == {"count": 3, "flow_name": "f"}

@@ -356,17 +356,17 @@ tasks:
 def test_return_and_output_values_render_their_values(
     instance: LocalInstance, tmp_path: Path
 ) -> None:
-    body = f"""\
+    body = """\
 tasks:
   - id: values
     type: io.kestra.plugin.core.output.OutputValues
     values:
       n: 42
-      s: "{{{{ flow.id }}}}"
-      nested: {{a: ["{{{{ task.id }}}}"]}}
+      s: "{{ flow.id }}"
+      nested: {a: ["{{ task.id }}"]}
   - id: ret
     type: io.kestra.core.tasks.debugs.Return
-    format: "{{{{ outputs['values']['values'].s }}}}"
+    format: "{{ outputs['values']['values'].s }}"
 """
     execution = run(instance, tmp_path, body)
     assert execution.outputs["values"] == {
