@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -318,3 +319,11 @@ tasks:
     )
     with pytest.raises(FlowFileError, match=r"task 't'.*unknown property 'unknownProperty'"):
         parse_flow(source, "f.yml")
+
+
+def test_every_example_flow_of_the_flows_page_is_valid() -> None:
+    page = Path(__file__).resolve().parent.parent / "docs" / "flows.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", page.read_text(), re.DOTALL)
+    assert len(blocks) >= 5
+    for block in blocks:
+        parse_flow(block, "docs/flows.md")
