@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, KestraGitError, NotFoundError, TaskFailedError
+from .ids import FLOW_ID_PATTERN, NAMESPACE_PATTERN
 from .inputs import FlowInput, convert_input
 from .tasks.core.flow._flowable import is_truthy
 
@@ -168,6 +169,11 @@ def subflow_runner(
                 f"subflow {namespace}/{flow_id} refused: subflows are nested "
                 f"{MAX_SUBFLOW_DEPTH} deep (a flow calling itself?); a subflow may run at "
                 f"most {MAX_SUBFLOW_DEPTH} levels below the execution a user started"
+            )
+        if not NAMESPACE_PATTERN.fullmatch(namespace) or not FLOW_ID_PATTERN.fullmatch(flow_id):
+            raise ConfigError(
+                f"subflow {namespace!r}/{flow_id!r}: not a valid namespace and flow id (they "
+                f"must match {NAMESPACE_PATTERN.pattern} and {FLOW_ID_PATTERN.pattern})"
             )
         saved = flows.get_flow(namespace, flow_id)
         if saved is None:

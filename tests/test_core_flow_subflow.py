@@ -243,3 +243,49 @@ tasks:
     assert instance.get_flow("company.team", "b") is None
     rows = execution.outputs["sync"]
     assert [row["flowId"] for row in rows["company.data"]["flows"]] == ["b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("namespace", "flow_id"),
+    [("../../executions", "x"), ("company.team", "child/../../x"), ("Company", "child")],
+)
+def test_a_subflow_reference_that_is_not_an_id_is_refused_before_any_lookup(
+    instance: Instance, tmp_path: Path, namespace: str, flow_id: str
+) -> None:
+    parent = write(
+        tmp_path,
+        f"id: parent\nnamespace: company.team\ninputs:\n  - id: ns\n    type: STRING\n"
+        f"  - id: fid\n    type: STRING\ntasks:\n  - id: call\n    type: {SUBFLOW}\n"
+        "    namespace: '{{ inputs.ns }}'\n    flowId: '{{ inputs.fid }}'\n",
+    )
+    execution = run_flow_on(
+        instance, parent, home=tmp_path / "home", inputs={"ns": namespace, "fid": flow_id}
+    )
+    assert execution.state == "FAILED"
+    assert "not a valid namespace and flow id" in (execution.error or "")
+
+
+def test_finally_of_a_group_runs_after_success_and_can_fail_it(
+    instance: Instance, tmp_path: Path
+) -> None:
+    parent = write(
+        tmp_path,
+        f"""\
+id: parent
+namespace: company.team
+tasks:
+  - id: group
+    type: io.kestra.plugin.core.flow.Sequential
+    tasks:
+      - id: fine
+        type: {LOG}
+        message: fine
+    finally:
+      - id: cleanup_fails
+        type: io.kestra.plugin.core.execution.Fail
+        errorMessage: cleanup broke
+""",
+    )
+    execution = run_flow_on(instance, parent, home=tmp_path / "home")
+    assert execution.state == "FAILED" and "cleanup broke" in (execution.error or "")
+    assert [log.task_id for log in execution.logs][:1] == ["fine"]

@@ -48,16 +48,23 @@ class FlowableTask(Task):
     )
 
     def guarded(self, ctx: RunContext, body: Callable[[], Any]) -> Any:
-        """Run ``body`` (which runs children); ``errors`` when it fails, ``finally`` always."""
+        """Run ``body`` (which runs children); ``errors`` when it fails, ``finally`` after
+        either. An interrupt (Ctrl-C, SIGTERM) runs neither, as for the flow's own."""
         try:
-            return body()
+            result = body()
         except Exception:
-            if self.errors:
-                ctx.run_children("errors")
+            try:
+                if self.errors:
+                    ctx.run_children("errors")
+            finally:
+                self._finally(ctx)
             raise
-        finally:
-            if self.finally_:
-                ctx.run_children("finally")
+        self._finally(ctx)
+        return result
+
+    def _finally(self, ctx: RunContext) -> None:
+        if self.finally_:
+            ctx.run_children("finally")
 
 
 def non_empty_tasks(
