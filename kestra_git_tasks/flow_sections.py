@@ -127,16 +127,18 @@ def check_checks(raw: Any, line: int | None, problem: Problem) -> list[dict[str,
 def normalize_when(
     raw: dict[str, Any], properties: dict[str, Any], label: str, problem: Problem
 ) -> None:
-    """A task's ``when`` becomes ``runIf`` in ``properties`` (they are the same property)."""
-    if "when" not in raw:
-        return
-    if "runIf" in raw or "run_if" in raw:
-        problem(
-            line_of(raw, "when"),
-            f"{label}: give 'when' (Kestra 2.0) or 'runIf' (its 1.x name), not both",
-        )
-    properties.pop("when", None)
-    properties["runIf"] = raw["when"]
+    """A task's ``when`` becomes ``runIf`` in ``properties`` (they are the same property); a
+    YAML boolean becomes its text, as Kestra's JSON mapper reads it into a string."""
+    if "when" in raw:
+        if "runIf" in raw or "run_if" in raw:
+            problem(
+                line_of(raw, "when"),
+                f"{label}: give 'when' (Kestra 2.0) or 'runIf' (its 1.x name), not both",
+            )
+        properties.pop("when", None)
+        properties["runIf"] = raw["when"]
+    if isinstance(properties.get("runIf"), bool):
+        properties["runIf"] = "true" if properties["runIf"] else "false"
 
 
 def recursive_subflows(

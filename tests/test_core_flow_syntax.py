@@ -58,6 +58,27 @@ tasks:
     assert ("maybe", "INFO", "ran") not in logged(skipped)
 
 
+@pytest.mark.parametrize("key", ["when", "runIf"])
+def test_when_and_run_if_take_yaml_booleans(
+    instance: LocalInstance, tmp_path: Path, key: str
+) -> None:
+    body = f"""\
+tasks:
+  - id: skipped
+    type: {LOG}
+    {key}: false
+    message: no
+  - id: kept
+    type: {LOG}
+    {key}: true
+    message: yes
+"""
+    assert logged(run(instance, tmp_path, body)) == [
+        ("skipped", "INFO", "runIf/when is 'false': task skipped"),
+        ("kept", "INFO", "yes"),
+    ]
+
+
 def test_when_and_run_if_together_are_refused(tmp_path: Path) -> None:
     source = HEAD + f"tasks:\n  - id: t\n    type: {LOG}\n    message: x\n"
     source += "    when: 'true'\n    runIf: 'true'\n"
