@@ -67,6 +67,17 @@ _LAZY: dict[str, str] = {
     "TemplateError": ".errors",
     "TenantSync": ".tasks.git.tenant_sync",
     "WorkingDirectory": ".tasks.core.working_directory",
+    "If": ".tasks.core.flow.conditional",
+    "Switch": ".tasks.core.flow.conditional",
+    "ForEach": ".tasks.core.flow.groups",
+    "Parallel": ".tasks.core.flow.groups",
+    "Sequential": ".tasks.core.flow.groups",
+    "Subflow": ".tasks.core.flow.subflow",
+    "Fail": ".tasks.core.flow.values",
+    "OutputValues": ".tasks.core.flow.values",
+    "Return": ".tasks.core.flow.values",
+    "Sleep": ".tasks.core.flow.waits",
+    "Pause": ".tasks.core.flow.waits",
     "load_flow_file": ".flow",
     "parse_flow": ".flow",
     "run_flow": ".runner",
@@ -110,6 +121,17 @@ if TYPE_CHECKING:
     from .secrets import SecretStore as SecretStore
     from .tasks._base import Output as Output
     from .tasks._base import Task as Task
+    from .tasks.core.flow.conditional import If as If
+    from .tasks.core.flow.conditional import Switch as Switch
+    from .tasks.core.flow.groups import ForEach as ForEach
+    from .tasks.core.flow.groups import Parallel as Parallel
+    from .tasks.core.flow.groups import Sequential as Sequential
+    from .tasks.core.flow.subflow import Subflow as Subflow
+    from .tasks.core.flow.values import Fail as Fail
+    from .tasks.core.flow.values import OutputValues as OutputValues
+    from .tasks.core.flow.values import Return as Return
+    from .tasks.core.flow.waits import Pause as Pause
+    from .tasks.core.flow.waits import Sleep as Sleep
     from .tasks.core.log import Log as Log
     from .tasks.core.working_directory import WorkingDirectory as WorkingDirectory
     from .tasks.git.clone import Clone as Clone

@@ -96,7 +96,19 @@ class RunContext:
     renderer: Renderer = field(default_factory=Renderer)
     #: Set by the runner while a flowable task runs: ``run_children("tasks")`` runs that
     #: property's child tasks in order and returns their state (SUCCESS or WARNING).
-    child_runner: Callable[[str], str] | None = None
+    child_runner: Callable[..., str] | None = None
+    #: Set by the runner: runs another flow as its own execution (see :meth:`run_subflow`).
+    subflow_runner: Callable[..., dict[str, Any]] | None = None
+    #: ``taskrun.*`` of the running task (``id``, ``startDate``, ``value`` inside a ForEach...).
+    taskrun: dict[str, Any] = field(default_factory=dict)
+    #: The enclosing flowable task runs, closest first (``parents`` / ``parent`` in templates).
+    parents: list[dict[str, Any]] = field(default_factory=list)
+    #: Loop values of the running task and its parents: its outputs are keyed by them.
+    value_path: tuple[str, ...] = ()
+    #: How deep in Subflow calls this execution is (0: started by a user or a trigger).
+    depth: int = 0
+    #: Task runs started so far in this execution (bounded by the runner).
+    task_runs: int = 0
     #: Receives the progress of long work (fetch, plan, apply, push); see
     #: :mod:`kestra_git_tasks.progress`. None: nobody is watching.
     progress: ProgressCallback | None = None
@@ -105,13 +117,33 @@ class RunContext:
     patches: bool = False
     _cleanups: list[Path] = field(default_factory=list, init=False, repr=False)
 
-    def run_children(self, field_name: str = "tasks") -> str:
-        """Run the running task's child tasks of ``field_name`` (flowable tasks only)."""
+    def run_children(
+        self,
+        field_name: str = "tasks",
+        *,
+        value: str | None = None,
+        outputs: dict[str, Any] | None = None,
+    ) -> str:
+        """Run the running task's child tasks of ``field_name`` (flowable tasks only).
+
+        ``value`` is the children's ``taskrun.value`` (a ForEach iteration: their outputs are
+        then keyed by it); ``outputs`` are the running task's outputs the children see as
+        ``parent.outputs``. Returns SUCCESS or WARNING; a failed child raises.
+        """
         if self.child_runner is None:
             raise ConfigError(
                 f"task '{self.task_id}' has child tasks, which only run inside a flow run"
             )
-        return self.child_runner(field_name)
+        return self.child_runner(field_name, value=value, outputs=outputs)
+
+    def run_subflow(self, namespace: str, flow_id: str, **options: Any) -> dict[str, Any]:
+        """Run the flow ``namespace/flow_id`` of the instance as its own execution; returns
+        ``{"executionId", "state", "outputs"}`` (options: ``inputs``, ``revision``, ``labels``)."""
+        if self.subflow_runner is None:
+            raise ConfigError(
+                f"task '{self.task_id}' runs a subflow, which only runs inside a flow run"
+            )
+        return self.subflow_runner(namespace, flow_id, **options)
 
     @classmethod
     def create(
@@ -197,6 +229,7 @@ class RunContext:
             },
             "execution": {"id": self.execution_id, "startDate": self.start_date.isoformat()},
             "task": {"id": self.task_id, "type": self.task_type},
+            **self._taskrun_variables(),
             "inputs": self.inputs,
             "outputs": self.outputs,
             "vars": self.variables,
@@ -207,6 +240,13 @@ class RunContext:
             **run_functions(self),
             "workingDir": str(self.working_dir) if self.working_dir else None,
         }
+
+    def _taskrun_variables(self) -> dict[str, Any]:
+        """``taskrun``, ``parents`` and ``parent`` (the closest parent), as Kestra names them."""
+        variables: dict[str, Any] = {"taskrun": self.taskrun, "parents": self.parents}
+        if self.parents:
+            variables["parent"] = self.parents[0]
+        return variables
 
     def render(self, value: Any, *, where: str = "", skip: frozenset[str] = frozenset()) -> Any:
         """Render every template inside ``value`` against this context."""

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import flow_sections
 from .errors import ConfigError, FlowFileError, FlowProblem
+from .flow_sections import FlowOutput
 from .flow_types import TypeRules, source_warnings
 from .ids import (
     FLOW_ID_MAX,
@@ -24,6 +26,7 @@ from .ids import (
     TASK_ID_PATTERN,
 )
 from .inputs import INPUT_TYPES, FlowInput, input_problem
+from .plugin_defaults import apply_plugin_defaults
 from .tasks._base import Task
 from .tasks.registry import task_class
 from .templating import has_template
@@ -35,6 +38,7 @@ __all__ = [
     "NAMESPACE_PATTERN",
     "Flow",
     "FlowInput",
+    "FlowOutput",
     "TaskSpec",
     "TriggerSpec",
     "load_flow_file",
@@ -96,6 +100,8 @@ class Flow:
     description: str | None = None
     revision: int | None = None
     disabled: bool = False
+    outputs: list[FlowOutput] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
     #: what ``run`` refuses here: Kestra types it does not run, custom plugins, task runners
     server_only: list[FlowProblem] = field(default_factory=list)
     #: what is accepted but not checked (types of custom plugins)
@@ -175,20 +181,23 @@ class _Checker:
             return None
         self.types.task_runner(raw, label)
         properties = {key: value for key, value in raw.items() if key != "type"}
+        flow_sections.normalize_when(raw, properties, label, self.problem)
         for key, message in cls.check_properties(properties):
             self.problem(
                 line_of(raw, key) if key else line_of(raw),
                 f"{label} ({type_name}): {message}",
             )
-        children = {}
-        for child_field in cls.child_task_fields:
-            if child_field in raw:
-                children[child_field] = self.tasks(
-                    raw[child_field], f"{label}.{child_field}", line_of(raw, child_field)
-                )
+        children = self.children(cls, raw, label)
         if valid_id is None:
             return None
         return TaskSpec(valid_id, type_name, cls, properties, line_of(raw), children)
+
+    def children(self, cls: type[Task], raw: dict[str, Any], label: str) -> dict[str, Any]:
+        """The child task lists of a flowable task, by key (``cases.<value>`` for a Switch)."""
+        lists = flow_sections.child_lists(cls, raw)
+        return {
+            key: self.tasks(items, f"{label}.{key}", line) for key, (items, line) in lists.items()
+        }
 
     def unknown_task(self, raw: dict[str, Any], type_name: str, label: str) -> None:
         """A task of a plugin we do not implement: check what Kestra core checks."""
@@ -300,31 +309,6 @@ class _Checker:
             return None
         return tuple(str(value) for value in values)
 
-    def labels(self, raw: Any, line: int | None) -> dict[str, Any]:
-        if raw is None:
-            return {}
-        pairs: list[tuple[Any, Any, int | None]] = []
-        if isinstance(raw, dict):
-            pairs = [(key, value, line_of(raw, key)) for key, value in raw.items()]
-        elif isinstance(raw, list):
-            for index, item in enumerate(raw):
-                if not isinstance(item, dict) or "key" not in item:
-                    self.problem(line_of(raw, index), "each label must be {key: ..., value: ...}")
-                    continue
-                pairs.append((item["key"], item.get("value"), line_of(raw, index)))
-        else:
-            self.problem(line, "'labels' must be a map or a list of {key, value}")
-        labels: dict[str, Any] = {}
-        for key, value, key_line in pairs:
-            if str(key).startswith("system.") and key != "system.readOnly":
-                self.problem(
-                    key_line,
-                    "System labels can only be set by Kestra itself, offending label: "
-                    f"{key}={value}",
-                )
-            labels[str(key)] = value
-        return labels
-
     def identifier(
         self, raw: dict[str, Any], key: str, pattern: re.Pattern[str], label: str, what: str
     ) -> str | None:
@@ -355,8 +339,10 @@ def parse_flow(source: str, path: str = "<string>") -> Flow:
             [FlowProblem(path, line_of(document), "a flow must be a YAML mapping (id, ...)")]
         )
     checker = _Checker(path)
+    document = apply_plugin_defaults(document, checker.problem)
     flow_id, namespace = _check_identity(checker, document)
     sections = _check_sections(checker, document)
+    flow_sections.recursive_subflows(sections["tasks"], namespace, flow_id, checker.problem)
     if checker.problems:
         raise FlowFileError(sorted(checker.problems, key=lambda p: p.line or 0))
     assert flow_id is not None and namespace is not None
@@ -414,7 +400,12 @@ def _check_sections(checker: _Checker, document: LineDict) -> dict[str, Any]:
     tasks("afterExecution")
     sections["triggers"] = checker.triggers(document.get("triggers"), line_of(document, "triggers"))
     sections["inputs"] = checker.inputs(document.get("inputs"), line_of(document, "inputs"))
-    sections["labels"] = checker.labels(document.get("labels"), line_of(document, "labels"))
+    sections["labels"] = flow_sections.labels(
+        document.get("labels"), line_of(document, "labels"), checker.problem
+    )
+    for key in ("outputs", "checks"):
+        check = getattr(flow_sections, f"check_{key}")
+        sections[key] = check(document.get(key), line_of(document, key), checker.problem)
     variables = document.get("variables") or {}
     if not isinstance(variables, dict):
         checker.problem(line_of(document, "variables"), "'variables' must be a mapping")

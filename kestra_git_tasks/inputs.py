@@ -14,16 +14,25 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import AwareDatetime, BeforeValidator, Field, Strict, TypeAdapter, ValidationError
 
 from .durations import parse_duration
 from .errors import ConfigError
 
-__all__ = ["INPUT_TYPES", "URI_PATTERN", "FlowInput", "convert_input", "input_problem"]
+__all__ = [
+    "INPUT_TYPES",
+    "URI_PATTERN",
+    "DeclaresInputs",
+    "FlowInput",
+    "coerce_inputs",
+    "convert_input",
+    "input_problem",
+]
 
 INPUT_TYPES = frozenset(
     {
@@ -156,3 +165,36 @@ def _detail(exc: Exception) -> str:
 
 def _invalid(item: FlowInput, value: Any, detail: str) -> str:
     return f"Invalid input for `{item.id}`, Expected `{item.type}` but received `{value}`: {detail}"
+
+
+class DeclaresInputs(Protocol):
+    """What :func:`coerce_inputs` reads of a flow (:class:`~kestra_git_tasks.flow.Flow`)."""
+
+    @property
+    def uid(self) -> str: ...
+
+    @property
+    def inputs(self) -> Sequence[FlowInput]: ...
+
+
+def coerce_inputs(flow: DeclaresInputs, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Flow inputs from ``given`` (strings from the CLI are converted by type), with defaults."""
+    declared = {item.id: item for item in flow.inputs}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        names = ", ".join(declared) or "none"
+        raise ConfigError(
+            f"unknown input(s) {', '.join(unknown)} for flow {flow.uid}; it declares: {names}"
+        )
+    values: dict[str, Any] = {}
+    for item in flow.inputs:
+        if item.id in given:
+            values[item.id] = convert_input(item, given[item.id])
+        elif item.defaults is not None:
+            values[item.id] = convert_input(item, item.defaults)
+        elif item.required:
+            raise ConfigError(
+                f"missing required input '{item.id}' for flow {flow.uid}; "
+                f"pass it with --input {item.id}=VALUE"
+            )
+    return values

@@ -28,17 +28,26 @@ from pathlib import Path
 from typing import Any
 
 from .context import FlowInfo, RunContext, default_home, tenant_from
-from .errors import ConfigError, KestraGitError, NotFoundError
+from .errors import KestraGitError, NotFoundError
 from .flow import Flow, TaskSpec, load_flow_file, parse_flow, validate_source
-from .inputs import convert_input
+from .inputs import coerce_inputs
 from .instance.base import ExecutionRecord, Instance, LogRecord
 from .instance.local import LocalInstance
 from .instance.owners import ProcessOwner
 from .progress import ProgressCallback
 from .secrets import SecretMasker, SecretStore, env_variables
 from .signals import Terminated, sigterm_as_interrupt, sigterm_unhandled
+from .taskruns import (
+    MAX_SUBFLOW_DEPTH,
+    evaluate_checks,
+    parents_with,
+    record_flow_outputs,
+    store_output,
+    subflow_runner,
+)
+from .taskruns import new_taskrun as _new_taskrun
 
-__all__ = ["coerce_inputs", "load_flow_target", "run_flow"]
+__all__ = ["MAX_SUBFLOW_DEPTH", "coerce_inputs", "load_flow_target", "run_flow"]
 
 _FLOW_REF = re.compile(r"^(?P<namespace>[a-z0-9][a-z0-9._-]*)/(?P<id>[a-zA-Z0-9][a-zA-Z0-9._-]*)$")
 _FALSY = {"", "false", "0", "-0", "none", "null"}
@@ -69,29 +78,6 @@ def _with_revision(flow: Flow, revision: int) -> Flow:
     from dataclasses import replace
 
     return replace(flow, revision=revision)
-
-
-def coerce_inputs(flow: Flow, given: Mapping[str, Any]) -> dict[str, Any]:
-    """Flow inputs from ``given`` (strings from the CLI are converted by type), with defaults."""
-    declared = {item.id: item for item in flow.inputs}
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        names = ", ".join(declared) or "none"
-        raise ConfigError(
-            f"unknown input(s) {', '.join(unknown)} for flow {flow.uid}; it declares: {names}"
-        )
-    values: dict[str, Any] = {}
-    for item in flow.inputs:
-        if item.id in given:
-            values[item.id] = convert_input(item, given[item.id])
-        elif item.defaults is not None:
-            values[item.id] = convert_input(item, item.defaults)
-        elif item.required:
-            raise ConfigError(
-                f"missing required input '{item.id}' for flow {flow.uid}; "
-                f"pass it with --input {item.id}=VALUE"
-            )
-    return values
 
 
 @dataclass(frozen=True)
@@ -173,6 +159,7 @@ def _run(
     environ: Mapping[str, str] | None,
     log_sinks: list[Callable[[LogRecord], None]] | None,
     extras: _Extras,
+    depth: int = 0,
 ) -> ExecutionRecord:
     """:func:`run_flow` once the instance is open: load, record, run, finish."""
     flow = load_flow_target(target, flows)
@@ -183,6 +170,23 @@ def _run(
         ctx.execution_id = extras.execution_id
     if extras.trigger is not None:
         ctx.trigger = dict(extras.trigger.get("variables") or {})
+    ctx.depth = depth
+    ctx.subflow_runner = subflow_runner(
+        ctx,
+        flows,
+        lambda child, values: _run(
+            child,
+            instance,
+            flows,
+            home_path,
+            ctx.secrets,
+            values,
+            environ,
+            log_sinks,
+            _Extras(extras.progress, extras.patches),
+            depth + 1,
+        ),
+    )
     record = ExecutionRecord(
         id=ctx.execution_id,
         namespace=flow.namespace,
@@ -213,6 +217,7 @@ def _execute(
         record.inputs = coerce_inputs(flow, inputs)  # every input is checked before any task
         _register_secret_inputs(flow, record.inputs, ctx.masker)
         ctx.inputs = dict(record.inputs)
+        evaluate_checks(flow, ctx)
         _run_tasks(flow.tasks, ctx, outcome, flush)
         if outcome.state == "FAILED" and flow.errors:
             _run_tasks(flow.errors, ctx, _Outcome(), flush)
@@ -227,9 +232,10 @@ def _execute(
         raise
     finally_outcome = _Outcome()
     _run_tasks(flow.finally_, ctx, finally_outcome, flush)
-    flush()
     if finally_outcome.state == "FAILED" and outcome.state != "FAILED":
-        return finally_outcome
+        outcome = finally_outcome
+    record_flow_outputs(flow, ctx, record, outcome)
+    flush()
     return outcome
 
 
@@ -330,29 +336,37 @@ class _ChildFailed(Exception):
 
 
 def _run_tasks(
-    specs: list[TaskSpec], ctx: RunContext, outcome: _Outcome, flush: Callable[[], None]
+    specs: list[TaskSpec],
+    ctx: RunContext,
+    outcome: _Outcome,
+    flush: Callable[[], None],
+    value: str | None = None,
 ) -> None:
     """Run ``specs`` in order; a failure stops the list and is written into ``outcome``.
 
     ``flush`` stores the log lines written so far; it is called after each task. A flowable
-    task (one with child tasks, like WorkingDirectory) runs its children through
-    ``ctx.run_children(field)``, which comes back here.
+    task (one with child tasks, like WorkingDirectory or If) runs its children through
+    ``ctx.run_children(field)``, which comes back here; ``value`` is then the children's
+    ``taskrun.value`` (a ForEach iteration), and their outputs are keyed by it.
     """
+    base_path, parent_run = ctx.value_path, ctx.taskrun
     for spec in specs:
         saved_runner = ctx.child_runner
         ctx.task_id, ctx.task_type = spec.id, spec.type_name
+        ctx.value_path = base_path if value is None else (*base_path, value)
         try:
             if spec.properties.get("disabled") is True:
                 continue
+            ctx.taskrun = _new_taskrun(ctx, value, parent_run)
             rendered = ctx.render(spec.properties, skip=frozenset(spec.cls.child_task_fields))
             task = spec.cls.from_properties(rendered)
             if task.run_if is not None and task.run_if.strip().lower() in _FALSY:
-                ctx.info(f"runIf is {task.run_if!r}: task skipped")
+                ctx.info(f"runIf/when is {task.run_if!r}: task skipped")
                 continue
             child_states: list[str] = []
             ctx.child_runner = _child_runner(spec, ctx, flush, child_states)
             output = task.run(ctx)
-            ctx.outputs[spec.id] = output.to_dict() if output is not None else {}
+            store_output(ctx, spec.id, output.to_dict() if output is not None else {})
             if "WARNING" in child_states and outcome.state == "SUCCESS":
                 outcome.state = "WARNING"  # a child failed with allowFailure
         except _ChildFailed as failed:
@@ -378,19 +392,23 @@ def _run_tasks(
         finally:
             ctx.child_runner = saved_runner
             ctx.task_id = ctx.task_type = None
+            ctx.value_path, ctx.taskrun = base_path, parent_run
             flush()
 
 
 def _child_runner(
     spec: TaskSpec, ctx: RunContext, flush: Callable[[], None], states: list[str]
-) -> Callable[[str], str]:
-    def run_children(field: str) -> str:
-        parent_id, parent_type = ctx.task_id, ctx.task_type
+) -> Callable[..., str]:
+    def run_children(
+        field: str, *, value: str | None = None, outputs: dict[str, Any] | None = None
+    ) -> str:
+        parent_id, parent_type, parents = ctx.task_id, ctx.task_type, ctx.parents
+        ctx.parents = parents_with(ctx, outputs)
         child_outcome = _Outcome()
         try:
-            _run_tasks(spec.children.get(field, []), ctx, child_outcome, flush)
+            _run_tasks(spec.children.get(field, []), ctx, child_outcome, flush, value)
         finally:
-            ctx.task_id, ctx.task_type = parent_id, parent_type
+            ctx.task_id, ctx.task_type, ctx.parents = parent_id, parent_type, parents
         states.append(child_outcome.state)
         if child_outcome.state == "FAILED":
             raise _ChildFailed(child_outcome)

@@ -150,9 +150,11 @@ def _model_schema(
             raise ValueError(f"two models define {name!r} differently; rename one")
     child_names = set(children)  # YAML names
     properties = {
-        key: _TASK_LIST | _described(value) if key in child_names else _loosened(value)
+        key: _child_tasks(value) if key in child_names else _loosened(value)
         for key, value in schema["properties"].items()
     }
+    if "runIf" in properties:  # Kestra 2.0's name for it, accepted in its place
+        properties["when"] = properties["runIf"]
     properties["type"] = {"const": type_name}
     result = {
         "type": "object",
@@ -163,6 +165,14 @@ def _model_schema(
         "additionalProperties": False,
     }
     return result
+
+
+def _child_tasks(schema: dict[str, Any]) -> dict[str, Any]:
+    """A list of tasks, or (a Switch's ``cases``) a mapping of names to lists of tasks."""
+    options = schema.get("anyOf", [schema])
+    keyed = any(isinstance(o, dict) and o.get("type") == "object" for o in options)
+    shape = {"type": "object", "additionalProperties": _TASK_LIST} if keyed else _TASK_LIST
+    return shape | _described(schema)
 
 
 def _described(schema: dict[str, Any]) -> dict[str, Any]:

@@ -71,6 +71,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             stopped_state TEXT, updated TEXT NOT NULL,
             PRIMARY KEY (namespace, flow_id, trigger_id))""",
     ),
+    (  # the flow's own outputs (Kestra's execution outputs), next to the tasks' outputs
+        "ALTER TABLE executions ADD COLUMN flow_outputs TEXT NOT NULL DEFAULT '{}'",
+    ),
 )
 
 #: The schema version this code writes; a database with a higher one is refused.

@@ -159,6 +159,8 @@ class ExecutionRecord:
     logs: list[LogRecord] = field(default_factory=list)
     #: What started it (``{"id", "type", "variables"}``); None for ``kestra-git run``.
     trigger: dict[str, Any] | None = None
+    #: The flow's own ``outputs`` (Kestra's execution outputs), rendered when it ended.
+    flow_outputs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, as ``kestra-git run --json`` prints it."""
@@ -175,6 +177,7 @@ class ExecutionRecord:
             "error": self.error,
             "failedTaskId": self.failed_task_id,
             "trigger": self.trigger,
+            "flowOutputs": self.flow_outputs,
             "logs": [
                 {
                     "timestamp": log.timestamp.isoformat(),

@@ -35,6 +35,7 @@ class ExecutionStore(Database):
         columns["trigger"] = (
             None if record.trigger is None else json.dumps(record.trigger, default=str)
         )
+        columns["flow_outputs"] = json.dumps(record.flow_outputs, default=str)
         return columns
 
     def create_execution(self, record: ExecutionRecord) -> None:
@@ -58,7 +59,8 @@ class ExecutionStore(Database):
         execution. Logs are not touched: add them with :meth:`append_log`.
         """
         columns = self._execution_columns(record)
-        changed = ("state", "end_date", "inputs", "outputs", "error", "failed_task_id", "trigger")
+        changed: tuple[str, ...] = ("state", "end_date", "inputs", "outputs", "error")
+        changed += ("failed_task_id", "trigger", "flow_outputs")
         with self.batch():
             self._require_execution(record.id)
             self._query(
@@ -91,6 +93,7 @@ class ExecutionStore(Database):
         fields["inputs"] = json.loads(row["inputs"])
         fields["outputs"] = json.loads(row["outputs"])
         fields["trigger"] = json.loads(row["trigger"]) if row["trigger"] else None
+        fields["flow_outputs"] = json.loads(row["flow_outputs"])
         return ExecutionRecord(**fields, logs=logs)
 
     def get_execution(self, execution_id: str) -> ExecutionRecord:

@@ -43,6 +43,50 @@ _TASKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("io.kestra.plugin.scripts.shell.Commands", "scripts.commands:ShellCommands", ()),
     ("io.kestra.plugin.scripts.python.Commands", "scripts.commands:PythonCommands", ()),
     ("io.kestra.plugin.core.log.Log", "core.log:Log", ("io.kestra.core.tasks.log.Log",)),
+    # Kestra's core flow tasks (tasks/core/flow/)
+    (
+        "io.kestra.plugin.core.flow.If",
+        "core.flow.conditional:If",
+        ("io.kestra.core.tasks.flows.If",),
+    ),
+    (
+        "io.kestra.plugin.core.flow.Switch",
+        "core.flow.conditional:Switch",
+        ("io.kestra.core.tasks.flows.Switch",),
+    ),
+    ("io.kestra.plugin.core.flow.ForEach", "core.flow.groups:ForEach", ()),
+    (
+        "io.kestra.plugin.core.flow.Parallel",
+        "core.flow.groups:Parallel",
+        ("io.kestra.core.tasks.flows.Parallel",),
+    ),
+    (
+        "io.kestra.plugin.core.flow.Sequential",
+        "core.flow.groups:Sequential",
+        ("io.kestra.core.tasks.flows.Sequential",),
+    ),
+    (
+        "io.kestra.plugin.core.flow.Subflow",
+        "core.flow.subflow:Subflow",
+        ("io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow"),
+    ),
+    (
+        "io.kestra.plugin.core.execution.Fail",
+        "core.flow.values:Fail",
+        ("io.kestra.core.tasks.executions.Fail",),
+    ),
+    ("io.kestra.plugin.core.output.OutputValues", "core.flow.values:OutputValues", ()),
+    (
+        "io.kestra.plugin.core.debug.Return",
+        "core.flow.values:Return",
+        ("io.kestra.core.tasks.debugs.Return",),
+    ),
+    ("io.kestra.plugin.core.flow.Sleep", "core.flow.waits:Sleep", ()),
+    (
+        "io.kestra.plugin.core.flow.Pause",
+        "core.flow.waits:Pause",
+        ("io.kestra.core.tasks.flows.Pause",),
+    ),
 )
 
 _LOCATIONS: dict[str, str] = {}
