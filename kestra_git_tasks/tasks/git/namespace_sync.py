@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from ...ids import NAMESPACE_PATTERN
+from ...ids import NAMESPACE_FIELD
 from ._two_way_task import Lister, TwoWayTask
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class NamespaceSync(TwoWayTask):
 
     namespace: str = Field(
         description="The namespace to sync (its children are not).",
-        pattern=f"^{NAMESPACE_PATTERN.pattern}$",
+        pattern=NAMESPACE_FIELD,
     )
 
     def scope(self, ctx: RunContext) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from ...flowfile import child_namespace, is_flow_file, rewrite_namespaces
-from ...ids import FLOW_ID_PATTERN, NAMESPACE_PATTERN
+from ...ids import FLOW_ID_PATTERN, NAMESPACE_FIELD, NAMESPACE_PATTERN
 from .._base import Output as TaskOutput
 from .._base import typed_output
 from ._push import Globs, PushTask, java_glob_matches
@@ -69,13 +69,13 @@ class PushFlows(PushTask):
         default=None,
         description="Namespace to export; defaults to the namespace of the flow running the "
         "task (`{{ flow.namespace }}`).",
-        pattern=NAMESPACE_PATTERN.pattern,
+        pattern=NAMESPACE_FIELD,
     )
     target_namespace: str | None = Field(
         default=None,
         description="Rewrite `sourceNamespace` (and its children) to this namespace in the "
         "pushed sources.",
-        pattern=NAMESPACE_PATTERN.pattern,
+        pattern=NAMESPACE_FIELD,
     )
     flows: Globs = Field(
         default=None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from ...errors import NotFoundError
-from ...ids import NAMESPACE_PATTERN
+from ...ids import NAMESPACE_FIELD
 from .._base import Output as TaskOutput
 from .._base import typed_output
 from ._push import Globs, PushTask, java_glob_matches
@@ -71,7 +71,7 @@ class PushNamespaceFiles(PushTask):
         default=None,
         description="Namespace whose files are pushed; defaults to the namespace of the flow "
         "running the task (`{{ flow.namespace }}`).",
-        pattern=NAMESPACE_PATTERN.pattern,
+        pattern=NAMESPACE_FIELD,
     )
     files: Globs = Field(
         default=None,

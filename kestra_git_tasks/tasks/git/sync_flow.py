@@ -10,7 +10,7 @@ from pydantic import Field
 
 from ...errors import FlowValidationError, GitDirectoryNotFoundError, NotFoundError
 from ...flowfile import prepare_flow
-from ...ids import NAMESPACE_PATTERN
+from ...ids import NAMESPACE_FIELD
 from ...instance.base import Instance
 from .._base import Output as TaskOutput
 from ._kestra_api import KestraApiTask
@@ -53,7 +53,7 @@ class SyncFlow(KestraApiTask):
     flow_path: str = Field(description="Path of the flow file in the repository.")
     target_namespace: str = Field(
         description="Namespace the flow is saved into (its `namespace:` is rewritten).",
-        pattern=NAMESPACE_PATTERN.pattern,
+        pattern=NAMESPACE_FIELD,
     )
     branch: str = Field(default="main", description="Branch to read; it must exist.")
     dry_run: bool = Field(

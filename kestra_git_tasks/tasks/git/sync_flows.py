@@ -11,7 +11,7 @@ from pydantic import Field
 from ...errors import FlowFileError, FlowProblem, FlowValidationError
 from ...flow import source_warnings
 from ...flowfile import child_namespace, is_flow_file, prepare_flow
-from ...ids import NAMESPACE_PATTERN
+from ...ids import NAMESPACE_FIELD
 from ...instance.base import FlowRecord, Instance, namespace_matches
 from .._base import Output as TaskOutput
 from .._base import typed_output
@@ -125,7 +125,7 @@ class SyncFlows(SyncTask):
 
     target_namespace: str = Field(
         description="Namespace the flows are written to; also the scope of `delete`.",
-        pattern=NAMESPACE_PATTERN.pattern,
+        pattern=NAMESPACE_FIELD,
     )
     git_directory: str = Field(
         default="_flows", description="Folder of the repository holding the flows."

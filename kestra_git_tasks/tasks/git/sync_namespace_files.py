@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from ...ids import NAMESPACE_PATTERN
+from ...ids import NAMESPACE_FIELD
 from ...instance.base import namespace_matches
 from .._base import Output as TaskOutput
 from .._base import typed_output
@@ -73,7 +73,7 @@ class SyncNamespaceFiles(SyncTask):
         default=None,
         description="Namespace the files are written to; defaults to the namespace of the flow "
         "running the task (`{{ flow.namespace }}`).",
-        pattern=NAMESPACE_PATTERN.pattern,
+        pattern=NAMESPACE_FIELD,
     )
     git_directory: str = Field(
         default="_files", description="Folder of the repository holding the files."
