@@ -137,6 +137,18 @@ def main() -> int:
             print_rows(task_output)
     print("\nkestra-git flows list:")
     listed = subprocess.run([*KESTRA_GIT, "flows", "list", "--home", str(home)], check=False)
+    webhook_flow = demo / "flows" / "sync_flows_webhook.yml"
+    print(
+        "\nTo run the webhook flow on its trigger instead of once, store it and start the "
+        "server:\n"
+        f"  .venv/bin/kestra-git flows deploy {webhook_flow} --home {home}\n"
+        "  SECRET_WEBHOOK_KEY=$(printf demo-key | base64) "
+        "SECRET_GITHUB_ACCESS_TOKEN=$(printf demo-token | base64) \\\n"
+        f"    .venv/bin/kestra-git server --home {home}\n"
+        "  curl -X POST http://127.0.0.1:8080/api/v1/main/executions/webhook/system/"
+        "sync_from_git/demo-key\n"
+        "(docs/server.md: systemd, a reverse proxy, GitHub's webhook step by step)"
+    )
     return listed.returncode
 
 
