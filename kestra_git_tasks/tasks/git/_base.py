@@ -82,22 +82,24 @@ class GitTask(Task):
     )
     git_config: dict[str, Any] | None = Field(
         default=None,
-        description="Git configuration (`section.name: value`). Sync and push have no work "
-        "tree and never write it into the runner's shared repository cache: they use "
-        "`http.proxy` for their connections, and a push takes its commit identity from "
-        "`user.name`/`user.email` (when `authorName`/`authorEmail` are unset) and stores "
-        "CRLF as LF with `core.autocrlf: true|input`; every other key is warned about. Keys "
-        "that make Git run a program (`core.sshCommand`, `core.fsmonitor`, `core.hooksPath`, "
-        "`credential.helper`, `*.command`...) are never applied.",
+        description="Git configuration (`section.name: value`). Tasks without a work tree "
+        "never write it into the runner's shared repository cache: `http.proxy` carries the "
+        "task's connections (`noProxy` wins); a push (PushFlows, PushNamespaceFiles, "
+        "PushDashboards, PushExecutionFiles) takes its commit identity from "
+        "`user.name`/`user.email` when `authorName`/`authorEmail` are unset and stores CRLF as "
+        "LF with `core.autocrlf: true|input`; sync and push tasks warn about every other key. "
+        "Keys that make Git run a program (`core.sshCommand`, `core.fsmonitor`, "
+        "`core.hooksPath`, `credential.helper`, `*.command`...) are never applied.",
         json_schema_extra=_CONNECTION,
     )
     clone_submodules: bool | None = Field(
         default=None,
-        description="Include submodules: a sync reads the files of the submodules inside "
-        "`gitDirectory` at their gitlink commits (nested ones too, up to 5 levels), and a "
-        "push compares with them and refuses to write a file inside a submodule. Submodule "
-        "URLs follow Clone's rules (http, https or ssh; the task's credentials only for its "
-        "own server).",
+        description="Include submodules. SyncFlows, SyncNamespaceFiles, SyncDashboards and "
+        "Sync read the files of the submodules inside `gitDirectory` at their gitlink commits "
+        "(nested ones up to 5 levels); the push tasks compare with them and refuse to write a "
+        "file inside a submodule. Submodule URLs follow Clone's rules (http, https or ssh; "
+        "the task's credentials only for its own server). SyncFlow, NamespaceSync, TenantSync "
+        "and the deprecated Push read the branch's own tree only.",
         json_schema_extra=_CONNECTION,
     )
 
