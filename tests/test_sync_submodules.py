@@ -328,3 +328,20 @@ def test_a_gitmodules_including_another_file_is_refused(
 
     with pytest.raises(GitError, match=r"\[include\]"):
         sync(any_instance, tmp_path, top.url, clone_submodules=True)
+
+
+def test_a_cached_gitlink_commit_is_not_fetched_again(
+    any_instance: Instance, remote: MakeRemote, public_server: GitHttpServer, tmp_path: Path
+) -> None:
+    lib = BareRemote(public_server, "lib")
+    lib_sha = lib.commit({"team.yml": flow("team")})
+    top = remote(files={"_flows/main.yml": flow("main")})
+    add_submodules(top, {"_flows/lib": (lib.url, lib_sha)})
+    sync(any_instance, tmp_path, top.url, clone_submodules=True)
+    asked = len(public_server.requests)
+    top.commit({"_flows/second.yml": flow("second")})
+
+    sync(any_instance, tmp_path, top.url, clone_submodules=True)
+
+    assert flow_ids(any_instance) == ["main", "second", "team"]
+    assert len(public_server.requests) == asked  # the submodule's server was not asked again

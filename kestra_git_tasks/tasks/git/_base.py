@@ -143,7 +143,8 @@ class GitTask(Task):
         """Warn about each ``gitConfig`` key a task without a work tree (sync, push) does not
         apply: ``applied`` maps the lower-cased keys it applies to "" and those it explains to
         the reason; refused keys (they would run a program) and the rest are named too."""
-        for sentence in unapplied_reasons(self.git_config, {"http.proxy": "", **applied}):
+        proxy = "`noProxy: true` wins" if self.no_proxy else ""
+        for sentence in unapplied_reasons(self.git_config, {"http.proxy": proxy, **applied}):
             ctx.warn(sentence)
 
     def register_secrets(self, ctx: RunContext) -> None:
