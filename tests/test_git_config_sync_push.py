@@ -101,7 +101,7 @@ def test_what_a_push_does_not_apply_is_warned_about(
         password="s3cr3t-token",
         source_namespace="dev",
         clone_submodules=True,
-        git_config={"user.email": "bot@example.com", "core.autocrlf": True},
+        git_config={"user.email": "bot@example.com", "core.fileMode": False},
     )
     ctx = RunContext.create(instance=any_instance, home=tmp_path / "home", flow_id="p")
     ctx.task_id = "push"
@@ -109,10 +109,9 @@ def test_what_a_push_does_not_apply_is_warned_about(
     ctx.sinks.append(records.append)
     task.run(ctx)
     warnings = [r.message for r in records if r.level == "WARN"]
-    assert any("cloneSubmodules: true is not applied" in w for w in warnings)
-    assert any(
-        w.endswith("not applied by this task (no work tree): core.autocrlf") for w in warnings
-    )
+    assert not any("cloneSubmodules" in w for w in warnings)  # honoured since (issue 13)
+    assert any(w.startswith("gitConfig key 'core.fileMode' is not applied") for w in warnings)
+    assert not any("user.email" in w for w in warnings)
 
 
 def test_what_a_sync_does_not_apply_is_warned_about(
@@ -134,5 +133,5 @@ def test_what_a_sync_does_not_apply_is_warned_about(
     ctx.sinks.append(records.append)
     task.run(ctx)
     warnings = [r.message for r in records if r.level == "WARN"]
-    assert any("submodule content is not synced" in w for w in warnings)
-    assert any("(no work tree): http.extraHeader" in w for w in warnings)
+    assert not any("cloneSubmodules" in w for w in warnings)  # honoured since (issue 13)
+    assert any(w.startswith("gitConfig key 'http.extraHeader' is not applied") for w in warnings)

@@ -48,6 +48,7 @@ from kestra_git_tasks.progress import ProgressCallback
 __all__ = ["CACHE_REF_PREFIX", "RepoCache", "scrub_fetch_head"]
 
 CACHE_REF_PREFIX = "refs/remotes/cache/"
+_SUBMODULE_REFS = "refs/kestra-submodule/"
 
 
 class RepoCache:
@@ -120,6 +121,41 @@ class RepoCache:
                 remote.require_commit(repo, target, f"branch '{branch}'")
             repo.references.create(ref_name, target, force=True)
             return str(target)
+
+    def fetch_commit(
+        self,
+        url: str,
+        sha: str,
+        credentials: Credentials | None = None,
+        options: TransportOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> bool:
+        """Bring commit ``sha`` of ``url`` into the cache (a submodule's gitlink commit).
+
+        Nothing is downloaded when the cache holds it already. Else one connection: the
+        advertised ref pointing at it is fetched one commit deep; when none does, every branch
+        and tag is fetched with its history (into ``refs/kestra-submodule/``, apart from the
+        branches of :meth:`fetch_branch`), as ``git submodule update`` falls back to. Returns
+        whether the commit is in the cache afterwards.
+        """
+        clean_url, creds = resolve_credentials(url, credentials)
+        repo = self.repository(clean_url)
+        oid = pygit2.Oid(hex=sha)
+        if oid in repo:
+            return True
+        with self.lock(clean_url):
+            remote = Connection.open(repo, clean_url, creds, options or TransportOptions())
+            tips = [n for n, h in remote.refs.heads.items() if h.oid == oid and n != "HEAD"]
+            if tips:
+                remote.fetch([f"+{tips[0]}:{_SUBMODULE_REFS}tip"], 1, progress)
+            else:
+                refspecs = [f"+refs/heads/*:{_SUBMODULE_REFS}heads/*"]
+                refspecs.append(f"+refs/tags/*:{_SUBMODULE_REFS}tags/*")
+                remote.fetch(refspecs, None, progress)
+            scrub_fetch_head(Path(repo.path), clean_url)
+            if oid in repo:
+                repo.references.create(f"{_SUBMODULE_REFS}commits/{sha}", oid, force=True)
+            return oid in repo
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from kestra_git_tasks.git.transport import (
     network_errors,
     resolve_credentials,
 )
-from kestra_git_tasks.git.tree import check_path, walk_tree
+from kestra_git_tasks.git.tree import check_path, iter_entries, walk_tree
 from kestra_git_tasks.git.urls import storage_url
 from kestra_git_tasks.progress import ProgressCallback
 
@@ -96,6 +96,21 @@ class TreeView:
         if not isinstance(node, pygit2.Tree):
             return {}
         return walk_tree(self._repo, node, at=f"{directory}/" if directory else "")
+
+    @property
+    def tree_id(self) -> str | None:
+        """The id of the tip's tree (None for a new repository)."""
+        return None if self._tree is None else str(self._tree.id)
+
+    def gitlinks(self) -> dict[str, str]:
+        """``{path: commit sha}`` of the tip's submodules (gitlinks)."""
+        if self._tree is None:
+            return {}
+        return {
+            path: str(entry.id)
+            for path, entry in iter_entries(self._repo, self._tree)
+            if entry.filemode == FileMode.COMMIT
+        }
 
     def read(self, blob_id: str) -> bytes:
         """Content of a blob listed by :meth:`files`."""

@@ -38,7 +38,13 @@ from kestra_git_tasks.git.transport import (
 from kestra_git_tasks.git.tree import check_path
 from kestra_git_tasks.git.urls import origin_of, storage_url
 
-__all__ = ["LOCAL_SUBMODULES_ENV", "resolve_submodule_url", "update_submodules"]
+__all__ = [
+    "LOCAL_SUBMODULES_ENV",
+    "check_submodule",
+    "resolve_submodule_url",
+    "submodule_credentials",
+    "update_submodules",
+]
 
 #: The environment variable with which an operator lets submodules use local URLs.
 LOCAL_SUBMODULES_ENV = "KESTRA_GIT_ALLOW_LOCAL_SUBMODULES"
@@ -101,13 +107,25 @@ def _submodules(repo: pygit2.Repository, parent_url: str) -> list[pygit2.Submodu
 
 def _checked(submodule: pygit2.Submodule, parent_url: str, allow_local: bool) -> str:
     """The submodule's absolute URL, after the name, path and transport checks."""
-    label = f"submodule '{submodule.name}'"
+    return check_submodule(
+        submodule.name or "", submodule.path or "", submodule.url or "", parent_url, allow_local
+    )
+
+
+def check_submodule(name: str, path: str, url: str, parent_url: str, allow_local: bool) -> str:
+    """The absolute URL of the submodule ``name`` at ``path`` (``url`` as ``.gitmodules`` says
+    it), after the name, path and transport checks of the module docstring.
+
+    Raises:
+        GitError: a refused name, path or transport; the message names the submodule.
+    """
+    label = f"submodule '{name}'"
     try:
-        check_path(submodule.name)
-        check_path(submodule.path)
+        check_path(name)
+        check_path(path)
     except GitError as exc:
         raise GitError(f"Refusing {label} of .gitmodules: {exc}") from None
-    url = resolve_submodule_url(submodule.url or "", parent_url)
+    url = resolve_submodule_url(url, parent_url)
     scheme = _scheme(url)
     if scheme in _NETWORK_SCHEMES or (scheme == "file" and allow_local):
         return url
@@ -147,3 +165,15 @@ def _scheme(url: str) -> str:
     if ":" in head and len(head.partition(":")[0]) > 1:
         return "ssh"  # scp-like; "C:" would be a Windows drive
     return "file"
+
+
+def submodule_credentials(
+    url: str, owner_url: str, credentials: Credentials
+) -> tuple[str, Credentials]:
+    """The submodule URL without its userinfo, and the credentials a fetch of it may answer
+    with: the task's ``credentials`` when it is on the origin of ``owner_url`` (the task's
+    ``url``), else only those written in its own URL (none for most)."""
+    sub_url, sub_creds = resolve_credentials(url, None)
+    if origin_of(sub_url) == origin_of(owner_url):
+        return sub_url, credentials
+    return sub_url, sub_creds

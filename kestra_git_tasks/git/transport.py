@@ -97,6 +97,7 @@ class TransportOptions:
     trusted_ca_pem_path: str | None = None
     known_hosts: tuple[Path, ...] | None = None
     accept_any_host_key: bool = False
+    proxy_url: str | None = None  # gitConfig's http.proxy, for this operation only
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout_ms", "read_timeout_ms"):
@@ -112,9 +113,12 @@ class TransportOptions:
         return default_paths(None, {"HOME": str(Path.home())})
 
     @property
-    def proxy(self) -> Literal[True] | None:
-        """The ``proxy=`` argument for pygit2: None disables proxies, True auto-detects."""
-        return None if self.no_proxy else True
+    def proxy(self) -> Literal[True] | str | None:
+        """The ``proxy=`` argument for pygit2: None disables proxies, a URL uses that proxy
+        (``proxy_url``), True auto-detects."""
+        if self.no_proxy:
+            return None
+        return self.proxy_url or True
 
 
 def resolve_credentials(url: str, credentials: Credentials | None) -> tuple[str, Credentials]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, SecretStr
@@ -14,6 +15,7 @@ from ...git import (
     TransportOptions,
     default_known_hosts,
 )
+from ...git.gitconfig import proxy_url, unapplied_reasons
 from .._base import Task, secret_value
 
 if TYPE_CHECKING:
@@ -80,17 +82,24 @@ class GitTask(Task):
     )
     git_config: dict[str, Any] | None = Field(
         default=None,
-        description="Git configuration (`section.name: value`) for the repository. A push takes "
-        "its commit identity from `user.name`/`user.email` when `authorName`/`authorEmail` "
-        "are unset; other keys are accepted for Kestra parity and not applied (sync and push "
-        "read and write trees without a work tree).",
+        description="Git configuration (`section.name: value`). Tasks without a work tree "
+        "never write it into the runner's shared repository cache: `http.proxy` carries the "
+        "task's connections (`noProxy` wins); a push (PushFlows, PushNamespaceFiles, "
+        "PushDashboards, PushExecutionFiles) takes its commit identity from "
+        "`user.name`/`user.email` when `authorName`/`authorEmail` are unset and stores CRLF as "
+        "LF with `core.autocrlf: true|input`; sync and push tasks warn about every other key. "
+        "Keys that make Git run a program (`core.sshCommand`, `core.fsmonitor`, "
+        "`core.hooksPath`, `credential.helper`, `*.command`...) are never applied.",
         json_schema_extra=_CONNECTION,
     )
     clone_submodules: bool | None = Field(
         default=None,
-        description="Clone submodules too. Accepted for Kestra parity: sync and push read and "
-        "write the branch's own tree, so a submodule's content is not synced (see "
-        "differences).",
+        description="Include submodules. SyncFlows, SyncNamespaceFiles, SyncDashboards and "
+        "Sync read the files of the submodules inside `gitDirectory` at their gitlink commits "
+        "(nested ones up to 5 levels); the push tasks compare with them and refuse to write a "
+        "file inside a submodule. Submodule URLs follow Clone's rules (http, https or ssh; "
+        "the task's credentials only for its own server). SyncFlow, NamespaceSync, TenantSync "
+        "and the deprecated Push read the branch's own tree only.",
         json_schema_extra=_CONNECTION,
     )
 
@@ -103,13 +112,14 @@ class GitTask(Task):
             passphrase=secret_value(self.passphrase),
         )
 
-    def transport_options(self, ctx: RunContext) -> TransportOptions:
+    def transport_options(self, ctx: RunContext, *, warn: bool = True) -> TransportOptions:
         """Timeouts, proxy, TLS and SSH host-key settings, applied to every Git operation of
-        the task: known_hosts from the run's home folder and environment, and the host-key
-        opt-out (warned about on every run)."""
+        the task: known_hosts from the run's home folder and environment, the host-key
+        opt-out (warned about on every run, unless ``warn`` is false: a second call of the
+        same run), and ``gitConfig``'s ``http.proxy`` for this task's connections only."""
         known_hosts = default_known_hosts(ctx.home, ctx.environ)
         insecure = ctx.environ.get(INSECURE_HOST_KEY_ENV, "").lower() == "true"
-        if insecure:
+        if insecure and warn:
             ctx.warn(
                 f"{INSECURE_HOST_KEY_ENV}=true: SSH host keys are NOT verified; anyone between "
                 "this runner and the Git server can serve it flows. Unset it and use "
@@ -122,29 +132,27 @@ class GitTask(Task):
             trusted_ca_pem_path=self.trusted_ca_pem_path,
             known_hosts=known_hosts,
             accept_any_host_key=insecure,
+            proxy_url=proxy_url(self.git_config),
         )
 
     def repo_cache(self, ctx: RunContext) -> RepoCache:
         """The runner's cache of remote repositories (``<home>/repos``)."""
         return RepoCache(ctx.home / "repos")
 
-    def warn_unapplied(self, ctx: RunContext, applied: frozenset[str] = frozenset()) -> None:
-        """Say which of ``cloneSubmodules`` and ``gitConfig`` a task without a work tree (sync,
-        push) does not apply; ``applied``: the ``gitConfig`` keys it does use."""
-        if self.clone_submodules:
-            ctx.warn(
-                "cloneSubmodules: true is not applied: this task reads the branch's own tree, "
-                "so submodule content is not synced or pushed (docs/differences.md)"
-            )
-        ignored = sorted(k for k in self.git_config or {} if str(k).lower() not in applied)
-        if ignored:
-            ctx.warn(
-                f"gitConfig keys not applied by this task (no work tree): {', '.join(ignored)}"
-            )
+    def warn_unapplied(self, ctx: RunContext, applied: Mapping[str, str]) -> None:
+        """Warn about each ``gitConfig`` key a task without a work tree (sync, push) does not
+        apply: ``applied`` maps the lower-cased keys it applies to "" and those it explains to
+        the reason; refused keys (they would run a program) and the rest are named too."""
+        proxy = "`noProxy: true` wins" if self.no_proxy else ""
+        for sentence in unapplied_reasons(self.git_config, {"http.proxy": proxy, **applied}):
+            ctx.warn(sentence)
 
     def register_secrets(self, ctx: RunContext) -> None:
         """Make sure credential values are masked even when given literally (not via secret())."""
         ctx.masker.add_url_credentials(self.url)
+        proxy = proxy_url(self.git_config)
+        if proxy:
+            ctx.masker.add_url_credentials(proxy)
         for value in (self.username, self.password, self.private_key, self.passphrase):
             plain = secret_value(value)
             if plain and value is not self.username:

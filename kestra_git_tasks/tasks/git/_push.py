@@ -21,11 +21,13 @@ from pydantic import BeforeValidator, Field
 from wcmatch import glob as wcglob
 
 from ...errors import ConfigError
+from ...git.gitconfig import converts_crlf, crlf_to_lf
 from ...git.push import Identity, Pusher, PushResult, TreeView
 from .._base import Output as TaskOutput
 from .._base import secret_value
 from ._kestra_api import KestraApiTask
 from ._patches import Change, write_patch
+from ._push_submodules import SubmoduleGuard
 from ._sync import KESTRAIGNORE, normalise_directory
 
 if TYPE_CHECKING:
@@ -222,9 +224,11 @@ class PushTask(KestraApiTask):
 
     def _run(self, ctx: RunContext) -> TaskOutput:
         self.register_secrets(ctx)
-        self.warn_unapplied(ctx, frozenset({"user.name", "user.email"}))
+        self.warn_unapplied(ctx, {"user.name": "", "user.email": "", "core.autocrlf": ""})
         directory = normalise_directory(self.git_directory_value())
         wanted = self.collect(ctx)
+        if converts_crlf(self.git_config):  # as upstream's `git add` with core.autocrlf
+            wanted = {path: crlf_to_lf(content) for path, content in wanted.items()}
         if not wanted:
             self.nothing_to_push(ctx)
         author, committer = self.identities()
@@ -232,7 +236,9 @@ class PushTask(KestraApiTask):
         result = Pusher(self.repo_cache(ctx)).push_changes(
             self.url,
             self.branch,
-            self._changes(directory, wanted, self.source(ctx), seen),
+            self._changes(
+                directory, wanted, self.source(ctx), seen, SubmoduleGuard(self, ctx, directory)
+            ),
             message=self.commit_message or self.default_commit_message(ctx),
             author=author,
             committer=committer,
@@ -263,7 +269,12 @@ class PushTask(KestraApiTask):
         return DEFAULT_IDENTITY, DEFAULT_IDENTITY
 
     def _changes(
-        self, directory: str, wanted: dict[str, bytes], source: str, seen: dict[str, Any]
+        self,
+        directory: str,
+        wanted: dict[str, bytes],
+        source: str,
+        seen: dict[str, Any],
+        guard: SubmoduleGuard | None = None,
     ) -> Callable[[TreeView], dict[str, bytes | None]]:
         """The edits on the tip's tree: every wanted file, and with ``delete`` every file in
         scope that the instance no longer has. Refuses (ConfigError) to delete everything in
@@ -296,6 +307,8 @@ class PushTask(KestraApiTask):
                     "empty or misspelt?). If that is what you want, set allowEmpty: true."
                 )
             _refuse_replaced_files(view, directory, existing, result)
+            if guard is not None:
+                guard.check(view, wanted, result)
             seen["view"], seen["edits"] = view, result
             return result
 

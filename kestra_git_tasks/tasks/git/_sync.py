@@ -30,6 +30,8 @@ from pydantic import Field
 
 from ...errors import ConfigError, FlowFileError, FlowProblem, GitDirectoryNotFoundError
 from ...git import RepoCache, redact_url
+from ...git.submodule_tree import SubmoduleFiles, list_submodule_files
+from ...git.submodules import LOCAL_SUBMODULES_ENV
 from ...instance.base import Instance
 from ._kestra_api import KestraApiTask
 from ._patches import sync_changes, write_patch
@@ -74,6 +76,17 @@ _NOT_IN_STATE_KEY = frozenset(
     }
 )
 _SKIPPED_SUFFIXES = (".git", ".gitignore", ".gitkeep")
+_AS_COMMITTED = (
+    "a sync reads files as they are committed, as upstream's does (Kestra applies gitConfig "
+    "after its checkout)"
+)
+#: gitConfig keys a sync explains (``http.proxy`` is applied by every Git task).
+_SYNC_GIT_CONFIG = {
+    "core.autocrlf": _AS_COMMITTED,
+    "core.eol": _AS_COMMITTED,
+    "user.name": "a sync makes no commit",
+    "user.email": "a sync makes no commit",
+}
 
 
 class WriteAction(StrEnum):
@@ -219,9 +232,15 @@ class SyncTask(KestraApiTask):
     def read_git(self, cache: RepoCache, commit: str, directory: str, ctx: RunContext) -> GitTree:
         """List ``directory`` at ``commit`` without ``.kestraignore``'d and skipped files."""
         directory = normalise_directory(directory)
-        self.warn_unapplied(ctx)
+        self.warn_unapplied(ctx, _SYNC_GIT_CONFIG)
         skipped: list[str] = []  # symbolic links that leave the repository
-        listed = cache.list_tree(self.url, commit, directory, skipped)
+        subs = self.read_submodules(cache, commit, directory, ctx, skipped)
+        if subs is not None and subs.inside:  # gitDirectory lies inside a submodule
+            listed = subs.files if subs.found else None
+        else:
+            listed = cache.list_tree(self.url, commit, directory, skipped)
+            if listed is not None and subs is not None and subs.files:
+                listed = dict(sorted({**listed, **subs.files}.items()))
         for message in skipped:
             ctx.warn(message)
         if listed is None:
@@ -233,10 +252,32 @@ class SyncTask(KestraApiTask):
                 )
             ctx.warn(f"directory '{directory}' not found in branch '{self.branch}': empty")
             listed = {}
-        url = self.url
-        files, reader = filter_files(listed, lambda blob: cache.read_blob(url, blob))
+        url, owners = self.url, subs.owners if subs is not None else {}
+        files, reader = filter_files(
+            listed, lambda blob: cache.read_blob(owners.get(blob, url), blob)
+        )
         ctx.report("plan", 0, len(files))
         return GitTree(commit, directory, files, reader)
+
+    def read_submodules(
+        self, cache: RepoCache, commit: str, directory: str, ctx: RunContext, skipped: list[str]
+    ) -> SubmoduleFiles | None:
+        """With ``cloneSubmodules``, the files submodules add under ``directory`` (fetched
+        into the cache at their gitlink commits, see ``git/submodule_tree.py``); else None."""
+        if not self.clone_submodules:
+            return None
+        return list_submodule_files(
+            cache,
+            self.url,
+            commit,
+            directory,
+            self.credentials(),
+            self.transport_options(ctx, warn=False),
+            allow_local=ctx.environ.get(LOCAL_SUBMODULES_ENV, "").strip().lower()
+            in {"1", "true", "yes"},
+            log=ctx.log,
+            skipped=skipped,
+        )
 
     @abstractmethod
     def plan(self, ctx: RunContext) -> SyncPlan:
