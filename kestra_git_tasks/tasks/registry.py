@@ -55,6 +55,7 @@ _TASKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("io.kestra.core.tasks.flows.Switch",),
     ),
     ("io.kestra.plugin.core.flow.ForEach", "core.flow.groups:ForEach", ()),
+    ("io.kestra.plugin.core.flow.Loop", "core.flow.groups:Loop", ()),
     (
         "io.kestra.plugin.core.flow.Parallel",
         "core.flow.groups:Parallel",
