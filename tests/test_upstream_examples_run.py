@@ -342,3 +342,167 @@ def test_sync_flow_0_brings_one_flow_into_a_kestra_server(
     ) as server:
         assert list(flows_of(server, "dev.marketing")) == ["marketing"]
         assert "namespace: dev.marketing" in flows_of(server, "dev.marketing")["marketing"]
+
+
+# -- instance -> Git ----------------------------------------------------------------------------
+def seed_instance(home: Path) -> None:
+    with LocalInstance(home, validator=validate_source) as instance:
+        for namespace in ("company", "company.team", "company.analytics", "dev", "dev.team"):
+            instance.put_flow(flow("f_" + namespace.replace(".", "_"), namespace))
+            instance.write_file(namespace, "/scripts/run.py", f"print('{namespace}')\n".encode())
+        instance.put_dashboard(dashboard("mydashboard"))
+        instance.put_dashboard(dashboard("other"))
+
+
+@pytest.mark.parametrize("name", ["PushFlows_1", "PushNamespaceFiles_1"])
+def test_loop_push_examples_commit_each_namespace_to_its_folder(
+    servers: Servers, tmp_path: Path, home: Path, name: str
+) -> None:
+    repo = new_repo(servers("anna-geller"), {"README.md": "product\n"})
+    path = example(name, tmp_path, {"https://github.com/anna-geller/product": repo.url})
+    seed_instance(home)
+    run(path, home)
+    files = repo.files("main")
+    assert files.pop("README.md") == b"product\n"
+    assert files == {
+        "flows/company/f_company.yml": flow("f_company", "company").encode(),
+        "flows/company.team/f_company_team.yml": flow("f_company_team", "company.team").encode(),
+        "flows/company.analytics/f_company_analytics.yml": flow(
+            "f_company_analytics", "company.analytics"
+        ).encode(),
+        "scripts/company/scripts/run.py": b"print('company')\n",
+        "scripts/company.team/scripts/run.py": b"print('company.team')\n",
+        "scripts/company.analytics/scripts/run.py": b"print('company.analytics')\n",
+    }
+    assert len(list(repo.repo.walk(repo.head("main")))) == 7  # one commit per task and value
+
+
+@pytest.mark.parametrize(
+    ("name", "branch"), [("PushFlows_0", "main"), ("PushNamespaceFiles_0", "dev")]
+)
+def test_dry_run_push_examples_report_changes_and_commit_nothing(
+    servers: Servers, tmp_path: Path, home: Path, name: str, branch: str
+) -> None:
+    repo = new_repo(servers("git_username"), {"README.md": "scripts\n"}, branch=branch)
+    before = repo.head(branch)
+    path = example(name, tmp_path, {"https://github.com/kestra-io/scripts": repo.url})
+    seed_instance(home)
+    execution = run(path, home)
+    assert repo.head(branch) == before
+    assert repo.files(branch) == {"README.md": b"scripts\n"}
+    diff = execution.outputs["commit_and_push"]
+    assert diff.get("commitId") is None
+    assert Path(diff["diffFile"]).name, "the dry run writes what it would push"
+
+
+def test_push_0_commits_flows_and_files_to_its_branch(
+    servers: Servers, tmp_path: Path, home: Path
+) -> None:
+    repo = new_repo(servers("git_username"), {"README.md": "scripts\n"}, branch="kestra")
+    path = example("Push_0", tmp_path, {"https://github.com/kestra-io/scripts": repo.url})
+    seed_instance(home)
+    run(path, home)
+    assert repo.files("kestra") == {  # the branch becomes what the run writes, as upstream's
+        "_flows/company.team.f_company_team.yml": flow("f_company_team", "company.team").encode(),
+        "scripts/run.py": b"print('company.team')\n",
+    }
+    assert repo.head_commit("kestra").message.startswith("add flows and scripts ")
+
+
+def test_push_dashboards_0_pushes_only_when_its_input_says_so(
+    servers: Servers, tmp_path: Path, home: Path
+) -> None:
+    repo = new_repo(servers("git_username"), {"README.md": "scripts\n"})
+    before = repo.head("main")
+    path = example("PushDashboards_0", tmp_path, {"https://github.com/kestra-io/scripts": repo.url})
+    seed_instance(home)
+    run(path, home)
+    assert repo.head("main") == before
+    run(path, home, inputs={"push": "true"})
+    files = repo.files("main")
+    assert set(files) == {"README.md", "_dashboards/mydashboard.yml"}
+    assert b"id: mydashboard" in files["_dashboards/mydashboard.yml"]
+    assert repo.head_commit("main").message.strip() == "add mydashboard from prod.push_dashboards"
+
+
+def test_namespace_sync_1_commits_the_namespace_to_dev_and_keeps_the_rest(
+    servers: Servers, tmp_path: Path, home: Path
+) -> None:
+    repo = new_repo(
+        servers("fdelbrayelle"),
+        {"company.ops/flows/gone.yaml": flow("gone", "company.ops")},
+        branch="dev",
+    )
+    path = example(
+        "NamespaceSync_1", tmp_path, {"https://github.com/fdelbrayelle/plugin-git-qa": repo.url}
+    )
+    with LocalInstance(home, validator=validate_source) as instance:
+        instance.put_flow(flow("a", "company.ops"))
+        instance.write_file("company.ops", "/conf/app.json", b"{}\n")
+    run(path, home)
+    assert repo.files("dev") == {
+        "company.ops/flows/gone.yaml": flow("gone", "company.ops").encode(),
+        "company.ops/flows/a.yaml": flow("a", "company.ops").encode(),
+        "company.ops/files/conf/app.json": b"{}\n",
+    }
+
+
+# -- TenantSync on a Kestra server (the fake Kestra API) ------------------------------------------
+def kestra_secrets(fake: FakeKestra) -> dict[str, str]:
+    return {"KESTRA_USERNAME": fake.username or "", "KESTRA_PASSWORD": fake.password or ""}
+
+
+def test_tenant_sync_0_makes_the_server_what_git_has_but_system(
+    servers: Servers,
+    fake_kestra: FakeKestra,
+    kestra_instance: KestraInstance,
+    tmp_path: Path,
+    home: Path,
+) -> None:
+    repo = new_repo(
+        servers("fdelbrayelle"),
+        {
+            "kestra/company.team/flows/a.yaml": flow("a", "company.team"),
+            "kestra/company.team/files/etl.py": "print('etl')\n",
+        },
+    )
+    kestra_instance.put_flow(flow("stale", "company.data"))
+    kestra_instance.put_flow(flow("s", "system"))
+    path = example(
+        "TenantSync_0",
+        tmp_path,
+        {
+            "https://github.com/fdelbrayelle/plugin-git-qa": repo.url,
+            "http://localhost:8080": fake_kestra.url,
+        },
+    )
+    run(path, home, secrets=kestra_secrets(fake_kestra))
+    assert flows_of(kestra_instance, "company.team") == {"a": flow("a", "company.team")}
+    assert files_of(kestra_instance, "company.team") == {"/etl.py": b"print('etl')\n"}
+    assert flows_of(kestra_instance, "company.data") == {}
+    assert flows_of(kestra_instance, "system") == {"s": flow("s", "system")}
+
+
+def test_tenant_sync_1_commits_the_server_to_dev(
+    servers: Servers,
+    fake_kestra: FakeKestra,
+    kestra_instance: KestraInstance,
+    tmp_path: Path,
+    home: Path,
+) -> None:
+    repo = new_repo(servers("fdelbrayelle"), {"README.md": "qa\n"}, branch="dev")
+    kestra_instance.put_flow(flow("a", "company.team"))
+    kestra_instance.write_file("company.team", "/etl.py", b"print('etl')\n")
+    path = example(
+        "TenantSync_1",
+        tmp_path,
+        {
+            "https://github.com/fdelbrayelle/plugin-git-qa": repo.url,
+            "http://localhost:8080": fake_kestra.url,
+        },
+    )
+    run(path, home, secrets=kestra_secrets(fake_kestra))
+    files = repo.files("dev")
+    assert files["README.md"] == b"qa\n"
+    assert files["company.team/flows/a.yaml"] == flow("a", "company.team").encode()
+    assert files["company.team/files/etl.py"] == b"print('etl')\n"
