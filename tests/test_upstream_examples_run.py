@@ -39,14 +39,12 @@ NOT_RUN: dict[str, str] = {
     "its content and history, so no test repository can hold it",
     "Push_1": "its python Commands need a Docker task runner (ghcr.io/kestra-io/pydata image), "
     "which `run` refuses",
-    "PushExecutionFiles_0": "its python.Script task runs on a Kestra server, not locally",
-    "PushExecutionFiles_1": "its shell.Script task runs on a Kestra server, not locally",
 }
 
 #: The examples with a test below (the test's name says which).
 RUN = {
     "Clone_0", "Clone_1", "Clone_2", "NamespaceSync_0", "NamespaceSync_1", "PushDashboards_0",
-    "PushFlows_0", "PushFlows_1", "PushNamespaceFiles_0", "PushNamespaceFiles_1", "Push_0",
+    "PushExecutionFiles_0", "PushExecutionFiles_1", "PushFlows_0", "PushFlows_1", "PushNamespaceFiles_0", "PushNamespaceFiles_1", "Push_0",
     "SyncDashboards_0", "SyncFlow_0", "SyncFlows_0", "SyncFlows_1", "SyncNamespaceFiles_0",
     "SyncNamespaceFiles_1", "Sync_0", "TenantSync_0", "TenantSync_1",
 }  # fmt: skip
@@ -57,7 +55,9 @@ def test_every_example_is_run_or_listed_with_a_reason() -> None:
     assert len(names) == 25
     assert not RUN & NOT_RUN.keys()
     assert RUN | NOT_RUN.keys() == names
-    assert len(RUN) == 20
+    assert len(RUN) == 22
+    tests = Path(__file__).read_text().split("def test_every_example_is_run", 1)[1]
+    assert [name for name in sorted(RUN) if f'"{name}"' not in tests] == []
 
 
 # -- fixtures and helpers -----------------------------------------------------------------------
@@ -506,3 +506,33 @@ def test_tenant_sync_1_commits_the_server_to_dev(
     assert files["README.md"] == b"qa\n"
     assert files["company.team/flows/a.yaml"] == flow("a", "company.team").encode()
     assert files["company.team/files/etl.py"] == b"print('etl')\n"
+
+
+# -- PushExecutionFiles: a script writes the files, the task commits them ------------------------
+def test_push_execution_files_0_commits_the_python_script_report(
+    servers: Servers, tmp_path: Path, home: Path
+) -> None:
+    repo = new_repo(servers("git_user"), {"README.md": "pipeline\n"}, branch="data-reports")
+    path = example(
+        "PushExecutionFiles_0", tmp_path, {"https://github.com/company/data-pipeline": repo.url}
+    )
+    run(path, home)
+    assert repo.files("data-reports") == {
+        "README.md": b"pipeline\n",
+        "analytics/report.txt": b"Analysis done",
+    }
+    assert repo.head_commit("data-reports").message.startswith("Add CSV and JSON reports ")
+
+
+def test_push_execution_files_1_commits_the_shell_script_log_under_the_execution_id(
+    servers: Servers, tmp_path: Path, home: Path
+) -> None:
+    repo = new_repo(servers("git_user"), {"README.md": "logs\n"}, branch="logs")
+    path = example(
+        "PushExecutionFiles_1", tmp_path, {"https://github.com/company/log-archive": repo.url}
+    )
+    execution = run(path, home)
+    files = repo.files("logs")
+    assert set(files) == {"README.md", f"logs/run-{execution.id}.log"}
+    assert files[f"logs/run-{execution.id}.log"].startswith(b"Run completed at ")
+    assert repo.head_commit("logs").message.strip() == f"Archive log for run {execution.id}"
