@@ -136,6 +136,11 @@ def test_each_iteration_reads_its_own_outputs_and_they_are_kept_by_value(
     assert logged(execution, "log") == ["start-a", "start-b"]
     assert logged(execution, "after") == ["start-b false"]
     assert execution.outputs["ret"] == {"a": {"value": "start-a"}, "b": {"value": "start-b"}}
+    assert execution.outputs["loop"] == {
+        "iterationCount": 2,
+        "runningIterations": 0,
+        "terminatedIterations": 2,
+    }
 
 
 def test_a_failed_iteration_stops_the_loop_and_runs_its_errors(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from ....errors import ConfigError
+from ..._base import Output as TaskOutput
 from ._flowable import FlowableTask, non_empty_tasks, to_value
 
 if TYPE_CHECKING:
@@ -236,7 +237,8 @@ class Loop(FlowableTask):
     `item.parent` is the enclosing Loop's item and `item.parents` all of them, closest first.
     An iteration sees the outputs of the tasks before the loop and its own children's as
     `outputs.<child>` (not keyed by value); after the loop they are kept as
-    `outputs.<child>[value]`, as a ForEach keeps them. Iterations run one after the other
+    `outputs.<child>[value]`, as a ForEach keeps them; the Loop's own outputs count the
+    iterations (`iterationCount`, `terminatedIterations`). Iterations run one after the other
     (`concurrencyLimit` is accepted and checked); more than 1,000 values are refused before
     the first iteration. Kestra's `outputs` property and `transmitFailed: false` are refused.
 
@@ -305,7 +307,14 @@ class Loop(FlowableTask):
             )
         return problems
 
-    def run(self, ctx: RunContext) -> None:
+    class Output(TaskOutput):
+        """Outputs of Loop (Kestra's, once every iteration ended)."""
+
+        iteration_count: int = Field(description="The number of iterations.")
+        running_iterations: int = Field(description="Iterations still running (0 here).")
+        terminated_iterations: int = Field(description="Iterations that ended.")
+
+    def run(self, ctx: RunContext) -> Output:
         items = self.loop_items()
         ctx.log("DEBUG", f"{len(items)} value(s)")
         outer = ctx.loop_items[0] if ctx.loop_items else None
@@ -317,7 +326,9 @@ class Loop(FlowableTask):
                 self._iterate(ctx, item)
 
         self.guarded(ctx, each)
-        return None
+        return self.Output(
+            iteration_count=len(items), running_iterations=0, terminated_iterations=len(items)
+        )
 
     def _iterate(self, ctx: RunContext, item: dict[str, Any]) -> None:
         """One iteration in its own outputs; they are kept keyed by value afterwards."""
