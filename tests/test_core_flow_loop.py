@@ -252,3 +252,23 @@ def test_concurrency_limit_is_accepted(instance: LocalInstance, tmp_path: Path) 
     )
     assert execution.state == "SUCCESS", execution.error
     assert logged(execution, "log") == ["1", "2"]
+
+
+def test_a_value_holding_template_syntax_is_used_as_text_never_rendered_again(
+    instance: LocalInstance, tmp_path: Path
+) -> None:
+    execution = run(
+        instance,
+        tmp_path,
+        f"""tasks:
+  - id: loop
+    type: {LOOP}
+    values: ["{{% raw %}}{{{{ 7 * 7 }}}}{{% endraw %}}"]
+    tasks:
+      - id: log
+        type: {LOG}
+        message: "{{{{ item.value }}}}"
+""",
+    )
+    assert execution.state == "SUCCESS", execution.error
+    assert logged(execution, "log") == ["{{ 7 * 7 }}"]

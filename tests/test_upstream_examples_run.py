@@ -211,6 +211,10 @@ def test_clone_2_clones_over_ssh_with_an_encrypted_key_into_its_directory(
     assert files == {key: value.encode() for key, value in CLONED.items()}
     assert head == repo.head("main")
     assert "ex-phrase-42" not in json.dumps(execution.to_dict())
+    private = key.read_bytes().strip().splitlines()[1]  # a line of the key's body
+    for file in home.rglob("*"):
+        if file.is_file():
+            assert private not in file.read_bytes(), file
 
 
 # -- Git -> instance ----------------------------------------------------------------------------
