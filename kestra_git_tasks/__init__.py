@@ -57,6 +57,8 @@ _LAZY: dict[str, str] = {
     "SecretNotFoundError": ".errors",
     "SecretStore": ".secrets",
     "ShellCommands": ".tasks.scripts.commands",
+    "ShellScript": ".tasks.scripts.script",
+    "PythonScript": ".tasks.scripts.script",
     "Sync": ".tasks.git.sync_legacy",
     "SyncDashboards": ".tasks.git.sync_dashboards",
     "SyncFlow": ".tasks.git.sync_flow",
@@ -70,6 +72,7 @@ _LAZY: dict[str, str] = {
     "If": ".tasks.core.flow.conditional",
     "Switch": ".tasks.core.flow.conditional",
     "ForEach": ".tasks.core.flow.groups",
+    "Loop": ".tasks.core.flow.groups",
     "Parallel": ".tasks.core.flow.groups",
     "Sequential": ".tasks.core.flow.groups",
     "Subflow": ".tasks.core.flow.subflow",
@@ -124,6 +127,7 @@ if TYPE_CHECKING:
     from .tasks.core.flow.conditional import If as If
     from .tasks.core.flow.conditional import Switch as Switch
     from .tasks.core.flow.groups import ForEach as ForEach
+    from .tasks.core.flow.groups import Loop as Loop
     from .tasks.core.flow.groups import Parallel as Parallel
     from .tasks.core.flow.groups import Sequential as Sequential
     from .tasks.core.flow.subflow import Subflow as Subflow
@@ -150,6 +154,8 @@ if TYPE_CHECKING:
     from .tasks.github.pulls_create import CreatePullRequest as CreatePullRequest
     from .tasks.scripts.commands import PythonCommands as PythonCommands
     from .tasks.scripts.commands import ShellCommands as ShellCommands
+    from .tasks.scripts.script import PythonScript as PythonScript
+    from .tasks.scripts.script import ShellScript as ShellScript
 
     __version__: str
 

@@ -103,6 +103,8 @@ class RunContext:
     taskrun: dict[str, Any] = field(default_factory=dict)
     #: The enclosing flowable task runs, closest first (``parents`` / ``parent`` in templates).
     parents: list[dict[str, Any]] = field(default_factory=list)
+    #: ``item`` of the enclosing Loop iterations, closest first (``item`` in templates).
+    loop_items: list[dict[str, Any]] = field(default_factory=list)
     #: Loop values of the running task and its parents: its outputs are keyed by them.
     value_path: tuple[str, ...] = ()
     #: How deep in Subflow calls this execution is (0: started by a user or a trigger).
@@ -246,6 +248,8 @@ class RunContext:
         variables: dict[str, Any] = {"taskrun": self.taskrun, "parents": self.parents}
         if self.parents:
             variables["parent"] = self.parents[0]
+        if self.loop_items:
+            variables["item"] = self.loop_items[0]
         return variables
 
     def render(self, value: Any, *, where: str = "", skip: frozenset[str] = frozenset()) -> Any:

@@ -42,6 +42,8 @@ _TASKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("io.kestra.plugin.scripts.shell.Commands", "scripts.commands:ShellCommands", ()),
     ("io.kestra.plugin.scripts.python.Commands", "scripts.commands:PythonCommands", ()),
+    ("io.kestra.plugin.scripts.shell.Script", "scripts.script:ShellScript", ()),
+    ("io.kestra.plugin.scripts.python.Script", "scripts.script:PythonScript", ()),
     ("io.kestra.plugin.core.log.Log", "core.log:Log", ("io.kestra.core.tasks.log.Log",)),
     # Kestra's core flow tasks (tasks/core/flow/)
     (
@@ -55,6 +57,7 @@ _TASKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("io.kestra.core.tasks.flows.Switch",),
     ),
     ("io.kestra.plugin.core.flow.ForEach", "core.flow.groups:ForEach", ()),
+    ("io.kestra.plugin.core.flow.Loop", "core.flow.groups:Loop", ()),
     (
         "io.kestra.plugin.core.flow.Parallel",
         "core.flow.groups:Parallel",

@@ -34,7 +34,7 @@ from ._process import ProcessResult, parse_duration, run_process
 if TYPE_CHECKING:
     from ...context import RunContext
 
-__all__ = ["PythonCommands", "ScriptCommands", "ShellCommands"]
+__all__ = ["ProcessTask", "PythonCommands", "ScriptCommands", "ShellCommands", "python_prepare"]
 
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
 _PROCESS_TYPES = {PROCESS_RUNNER, "io.kestra.core.models.tasks.runners.types.ProcessTaskRunner"}
@@ -43,12 +43,10 @@ _STDERR_TAIL = 10
 _RUN: JsonDict = {"group": "runner"}
 
 
-class ScriptCommands(WorkdirFilesTask):
-    """Base of the script tasks: run ``commands`` with ``interpreter`` in the working folder."""
+class ProcessTask(WorkdirFilesTask):
+    """Base of the script tasks: run :meth:`command_lines` with ``interpreter`` in the working
+    folder (``Commands`` run their ``commands``, ``Script`` its ``script``)."""
 
-    commands: list[str] = Field(
-        min_length=1, description="Commands to run, one per line of the script."
-    )
     before_commands: list[str] | None = Field(
         default=None, description="Commands run first, in the same script."
     )
@@ -102,7 +100,11 @@ class ScriptCommands(WorkdirFilesTask):
         std_out_line_count: int = Field(description="Number of lines written to stdout.")
         std_err_line_count: int = Field(description="Number of lines written to stderr.")
 
-    # -- hooks for the Python task -------------------------------------------------------------
+    # -- hooks for the subclasses ---------------------------------------------------------------
+    def command_lines(self, tools: Path) -> list[str]:
+        """The lines run after ``beforeCommands`` (``tools`` is a scratch folder)."""
+        raise NotImplementedError
+
     def prepare(self, ctx: RunContext, env: dict[str, str], tools: Path) -> None:
         """Adjust the environment before the run (``tools`` is a scratch folder)."""
 
@@ -122,7 +124,7 @@ class ScriptCommands(WorkdirFilesTask):
             self.prepare(ctx, env, tools)
             outputs: dict[str, Any] = {}
             result = run_process(
-                [*self.interpreter, self._script()],
+                [*self.interpreter, self._script(tools)],
                 cwd=folder,
                 env=env,
                 on_line=lambda stream, line: self._on_line(ctx, stream, line, outputs),
@@ -162,8 +164,8 @@ class ScriptCommands(WorkdirFilesTask):
         env.update(self.env or {})
         return env
 
-    def _script(self) -> str:
-        lines = [*(self.before_commands or []), *self.commands]
+    def _script(self, tools: Path) -> str:
+        lines = [*(self.before_commands or []), *self.command_lines(tools)]
         if self.fail_fast and Path(self.interpreter[0]).name in _SHELLS:
             lines.insert(0, "set -e")
         return "\n".join(lines)
@@ -183,6 +185,18 @@ class ScriptCommands(WorkdirFilesTask):
             )
         if result.exit_code != 0:
             raise TaskFailedError(f"Command failed with exit code {result.exit_code}{shown}")
+
+
+class ScriptCommands(ProcessTask):
+    """Base of the Commands tasks: run ``commands`` with ``interpreter`` in the working folder."""
+
+    commands: list[str] = Field(
+        min_length=1, description="Commands to run, one per line of the script."
+    )
+
+    def command_lines(self, tools: Path) -> list[str]:
+        """The ``commands``."""
+        return list(self.commands)
 
 
 class ShellCommands(ScriptCommands):
@@ -292,18 +306,26 @@ class PythonCommands(ScriptCommands):
 
     def prepare(self, ctx: RunContext, env: dict[str, str], tools: Path) -> None:
         """``python``/``python3`` on PATH run ``sys.executable``; unbuffered output."""
-        if self.dependencies:
-            ctx.warn(
-                "dependencies are not installed automatically (commands run on this host): "
-                f"{', '.join(self.dependencies)}. Install them in the Python environment of "
-                f"{sys.executable}, or add a `pip install` line to `beforeCommands`."
-            )
-        for name in ("python", "python3"):
-            shim = tools / name
-            shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
-            shim.chmod(0o755)
-        env["PATH"] = os.pathsep.join([str(tools), env.get("PATH", os.defpath)])
-        env.setdefault("PYTHONUNBUFFERED", "1")
+        python_prepare(ctx, env, tools, self.dependencies)
+
+
+def python_prepare(
+    ctx: RunContext, env: dict[str, str], tools: Path, dependencies: list[str] | None
+) -> None:
+    """``python``/``python3`` on PATH run ``sys.executable``; unbuffered output; a warning
+    lists ``dependencies`` (never installed)."""
+    if dependencies:
+        ctx.warn(
+            "dependencies are not installed automatically (commands run on this host): "
+            f"{', '.join(dependencies)}. Install them in the Python environment of "
+            f"{sys.executable}, or add a `pip install` line to `beforeCommands`."
+        )
+    for name in ("python", "python3"):
+        shim = tools / name
+        shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+        shim.chmod(0o755)
+    env["PATH"] = os.pathsep.join([str(tools), env.get("PATH", os.defpath)])
+    env.setdefault("PYTHONUNBUFFERED", "1")
 
 
 def _parse_output_line(ctx: RunContext, line: str, outputs: dict[str, Any]) -> bool:
