@@ -425,12 +425,4 @@ def _register_secret_inputs(flow: Flow, values: Mapping[str, Any], masker: Secre
 
 
 def _mask_tree(value: Any, masker: SecretMasker) -> Any:
-    if not masker:
-        return value
-    if isinstance(value, dict):
-        return {key: _mask_tree(item, masker) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_mask_tree(item, masker) for item in value]
-    if isinstance(value, str):
-        return masker.mask(value)
-    return value
+    return masker.mask_tree(value)
