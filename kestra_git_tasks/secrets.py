@@ -59,6 +59,7 @@ class SecretMasker:
     def __init__(self) -> None:
         self._forms: set[str] = set()
         self._patterns: list[re.Pattern[str]] | None = None
+        self._anywhere: re.Pattern[str] | None = None  # every form, no edge rule
 
     def add(self, value: str) -> None:
         """Mask ``value`` from now on (blank values are ignored: masking them means nothing)."""
@@ -68,7 +69,7 @@ class SecretMasker:
         forms = {form for form in forms if form.strip()} - self._forms
         if forms:
             self._forms |= forms
-            self._patterns = None
+            self._patterns = self._anywhere = None
 
     def add_url_credentials(self, url: str) -> None:
         """Mask the credentials written in ``url``: the password of its user part (for http(s)
@@ -136,16 +137,19 @@ class SecretMasker:
         return value
 
     def _absent_from(self, value: Any) -> bool:
-        """True only when no string of ``value`` holds a secret: every form is long (no edge
-        rule) and JSON writes it unchanged, so a form in a string is a form in the JSON text of
-        ``value``, which is searched once. Anything else answers False (then walk)."""
-        if any(len(form) < MIN_FREE_LENGTH or _JSON_ESCAPED.search(form) for form in self._forms):
-            return False
+        """True only when no string of ``value`` holds a secret form, even without its edge
+        rule. JSON writes each form unchanged (else this answers False), so a form in a string
+        is a form in the JSON text of ``value``, searched once for any form anywhere."""
+        if self._anywhere is None:
+            if any(_JSON_ESCAPED.search(form) for form in self._forms):
+                return False
+            ordered = sorted(self._forms, key=lambda form: (-len(form), form))
+            self._anywhere = re.compile("|".join(map(re.escape, ordered)))
         try:
             text = json.dumps(value, ensure_ascii=False, default=str)
         except (TypeError, ValueError, RecursionError):
             return False
-        return not any(pattern.search(text) for pattern in self._compiled())
+        return self._anywhere.search(text) is None
 
     def __bool__(self) -> bool:
         return bool(self._forms)
