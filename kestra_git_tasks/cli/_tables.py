@@ -76,8 +76,8 @@ def format_table(
     for number, row in enumerate(texts):
         cells = [text.ljust(width) for text, width in zip(row, widths, strict=False)]
         kinds = header if number == 0 else styled or {}
-        for index, kind in kinds.items() if style is not None else ():
-            if index < len(cells):
+        for index, kind in kinds.items():
+            if style is not None and index < len(cells):
                 text = row[index]
                 cells[index] = style(text, kind(text)) + " " * (widths[index] - len(text))
         lines.append(indent + "  ".join(cells).rstrip())
