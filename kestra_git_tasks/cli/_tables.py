@@ -16,6 +16,7 @@ Tables, by the shape of the rows:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -69,15 +70,20 @@ def format_table(
     :func:`state_kind`); widths are measured on the plain text.
     """
     # Each cell is escaped and measured once: a sync may print tens of thousands of rows.
-    texts = [[printable(str(cell)) for cell in row] for row in [headers, *rows]]
+    texts = [[str(cell) for cell in row] for row in [headers, *rows]]
+    if _CONTROL.search("\t".join(itertools.chain.from_iterable(texts))):  # one search, usually
+        texts = [[printable(text) for text in row] for row in texts]
     widths = [max(map(len, column)) for column in zip(*texts, strict=False)]
+    if style is None:  # plain text: one format per line
+        line = "  ".join(f"{{:<{width}}}" for width in widths)
+        return [indent + line.format(*row[: len(widths)]).rstrip() for row in texts]
     header: dict[int, Callable[[str], str]] = dict.fromkeys(range(len(widths)), _header_kind)
     lines = []
     for number, row in enumerate(texts):
         cells = [text.ljust(width) for text, width in zip(row, widths, strict=False)]
         kinds = header if number == 0 else styled or {}
         for index, kind in kinds.items():
-            if style is not None and index < len(cells):
+            if index < len(cells):
                 text = row[index]
                 cells[index] = style(text, kind(text)) + " " * (widths[index] - len(text))
         lines.append(indent + "  ".join(cells).rstrip())
