@@ -30,6 +30,6 @@ def test_plain_and_coloured_tables_have_the_same_text_and_columns() -> None:
         assert [re.sub(r"<[^>]*>", "", line) for line in coloured] == plain
         assert "<ADDED>ADDED</>" in coloured[1] and coloured[0].startswith(f"{indent}<header>")
     plain = format_table(HEADERS, ROWS)
-    assert plain[3] == "x\\x1b[2K\\ny" + " " * 4 + "DELETED" + " " * 15 + "3"
+    assert plain[3] == "x\\x1b[2K\\ny" + " " * 5 + "DELETED" + " " * 15 + "3"
     assert plain[2].index("UNCHANGED") == plain[0].index("STATE")
     assert plain[4].endswith("UPDATED    prod")  # trailing spaces removed
