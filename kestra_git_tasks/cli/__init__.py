@@ -6,7 +6,7 @@ command or command group; what they share (options, error handling, output) is i
 
 Importing this package stays light: the commands are listed in :data:`COMMANDS` by name and
 loaded when they are asked for (:class:`LazyGroup`), so ``kestra-git run`` imports the module
-of ``run`` and not the thirteen others; ``--help`` and completion load them all (they show
+of ``run`` and none of the others; ``--help`` and completion load them all (they show
 each command's help). Each command imports the library when it runs.
 """
 
