@@ -163,3 +163,26 @@ def test_every_command_is_named_in_the_lazy_map_under_its_own_name() -> None:
     assert commands == {location.partition(":")[0] for location in COMMANDS.values()}
     assert cli.list_commands(ctx) == sorted(COMMANDS)
     assert cli.get_command(ctx, "no-such-command") is None
+
+
+def test_the_registry_names_every_task_class_the_task_modules_declare() -> None:
+    """The registry's static map (type -> ``module:Class``, imported on first use) cannot miss
+    a task: every class under ``tasks/`` declaring its own ``type`` is registered, in the module
+    the map names."""
+    import importlib
+    import pkgutil
+
+    from kestra_git_tasks import tasks
+    from kestra_git_tasks.tasks._base import Task
+    from kestra_git_tasks.tasks.registry import TASK_CLASSES
+
+    declared = set()
+    for info in pkgutil.walk_packages(tasks.__path__, f"{tasks.__name__}."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if not (isinstance(value, type) and issubclass(value, Task)):
+                continue
+            if "type" in vars(value) and value.__module__ == module.__name__ and value.type:
+                declared.add(value)
+    assert len(declared) >= 29
+    assert declared == set(TASK_CLASSES)
