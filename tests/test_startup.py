@@ -29,11 +29,13 @@ _PROBE = """
 import atexit, os, sys
 
 def _report():
-    import json
+    import gc, json
     catalog = sys.modules.get("kestra_git_tasks.catalog")
     read = bool(catalog and catalog._data.cache_info().currsize)
+    data = {"modules": sorted(sys.modules), "catalog_read": read}
+    data["frozen"] = gc.get_freeze_count()
     with open(os.environ["IMPORTS_OUT"], "w") as out:
-        json.dump({"modules": sorted(sys.modules), "catalog_read": read}, out)
+        json.dump(data, out)
 
 atexit.register(_report)
 sys.argv = ["kestra-git", *sys.argv[1:]]
@@ -126,6 +128,18 @@ def test_version_and_help_import_no_library_module(tmp_path: Path) -> None:
     assert helped["returncode"] == 0 and "validate" in helped["stdout"]
     for data in (version, helped):
         assert data["top"] & {"pydantic", "pygit2", "jinja2", "yaml", *HEAVY} == set()
+
+
+def test_the_command_line_freezes_its_objects_on_the_way_out(
+    tmp_path: Path, sync_flow: Path
+) -> None:
+    """``main`` ends with ``gc.freeze()``: the interpreter's last collections skip the heap
+    (tens of milliseconds after a big sync); atexit handlers, like the probe's, still run."""
+    data = imported(tmp_path, "run", str(sync_flow), "--secret", f"GIT_TOKEN={DEFAULT_PASSWORD}")
+    assert data["returncode"] == 0, data["stderr"]
+    assert data["frozen"] > 10_000
+    failed = imported(tmp_path, "run", str(tmp_path / "missing.yml"))
+    assert failed["returncode"] == 1 and failed["frozen"] > 0
 
 
 def test_validating_a_log_flow_imports_no_git_and_no_catalog(tmp_path: Path) -> None:
