@@ -12,6 +12,7 @@ TIME, DURATION, URI and SELECT values are checked and kept as written, as Kestra
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -105,27 +106,29 @@ def _uri(value: Any) -> Any:
 
 
 _INT32 = Field(ge=-(2**31), le=2**31 - 1)
-_ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    "INT": TypeAdapter(Annotated[int, Strict(), BeforeValidator(_whole), _INT32]),
-    "FLOAT": TypeAdapter(Annotated[float, _text(r"[-+]?[\d.]+(?:[eE][-+]?\d+)?", "write 1.5")]),
-    "BOOLEAN": TypeAdapter(Annotated[bool, Strict(), BeforeValidator(_boolean)]),
-    "DATETIME": TypeAdapter(
-        Annotated[
-            AwareDatetime,
-            _text(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[-+]\d{2}:?\d{2})", "write 2024-01-31T12:00:00Z"),
-        ]
-    ),
-    "DATE": TypeAdapter(Annotated[date, _text(r"\d{4}-\d{2}-\d{2}", "write 2024-01-31")]),
-    "TIME": TypeAdapter(
-        Annotated[time, _text(r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?", "write 13:45:00")]
-    ),
-    "DURATION": TypeAdapter(Annotated[timedelta, BeforeValidator(_duration)]),
-    "JSON": TypeAdapter(Annotated[Any, BeforeValidator(_json)]),
-    "ARRAY": TypeAdapter(Annotated[Any, BeforeValidator(_json)]),
-    "MULTISELECT": TypeAdapter(Annotated[Any, BeforeValidator(_json)]),
-    "URI": TypeAdapter(Annotated[str, BeforeValidator(_uri)]),
+# Each type is built into a TypeAdapter on first use: building all of them costs start-up.
+_TYPES: dict[str, Any] = {
+    "INT": Annotated[int, Strict(), BeforeValidator(_whole), _INT32],
+    "FLOAT": Annotated[float, _text(r"[-+]?[\d.]+(?:[eE][-+]?\d+)?", "write 1.5")],
+    "BOOLEAN": Annotated[bool, Strict(), BeforeValidator(_boolean)],
+    "DATETIME": Annotated[
+        AwareDatetime,
+        _text(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[-+]\d{2}:?\d{2})", "write 2024-01-31T12:00:00Z"),
+    ],
+    "DATE": Annotated[date, _text(r"\d{4}-\d{2}-\d{2}", "write 2024-01-31")],
+    "TIME": Annotated[time, _text(r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?", "write 13:45:00")],
+    "DURATION": Annotated[timedelta, BeforeValidator(_duration)],
+    "JSON": Annotated[Any, BeforeValidator(_json)],
+    "ARRAY": Annotated[Any, BeforeValidator(_json)],
+    "MULTISELECT": Annotated[Any, BeforeValidator(_json)],
+    "URI": Annotated[str, BeforeValidator(_uri)],
 }
-_ADAPTERS["BOOL"] = _ADAPTERS["BOOLEAN"]
+_TYPES["BOOL"] = _TYPES["BOOLEAN"]
+
+
+@functools.cache
+def _adapter(type_name: str) -> TypeAdapter[Any]:
+    return TypeAdapter(_TYPES[type_name])
 
 
 def input_problem(item: FlowInput, value: Any) -> str | None:
@@ -147,7 +150,7 @@ def convert_input(item: FlowInput, value: Any) -> Any:
                 f"but received `{value}`"
             )
         return value
-    adapter = _ADAPTERS.get(item.type)
+    adapter = _adapter(item.type) if item.type in _TYPES else None
     if adapter is None:
         return value
     try:

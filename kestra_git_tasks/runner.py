@@ -317,9 +317,9 @@ def _finish(
     record.state = outcome.state
     record.error = outcome.error
     record.failed_task_id = outcome.failed_task_id
-    record.outputs = _mask_tree(ctx.outputs, ctx.masker)
-    record.inputs = _mask_tree(record.inputs, ctx.masker)
-    record.trigger = _mask_tree(record.trigger, ctx.masker)
+    record.outputs = ctx.masker.mask_tree(ctx.outputs)
+    record.inputs = ctx.masker.mask_tree(record.inputs)
+    record.trigger = ctx.masker.mask_tree(record.trigger)
     record.end_date = datetime.now(UTC)
     try:
         instance.update_execution(record)
@@ -422,15 +422,3 @@ def _register_secret_inputs(flow: Flow, values: Mapping[str, Any], masker: Secre
     for item in flow.inputs:
         if item.type == "SECRET" and values.get(item.id) is not None:
             masker.add(str(values[item.id]))
-
-
-def _mask_tree(value: Any, masker: SecretMasker) -> Any:
-    if not masker:
-        return value
-    if isinstance(value, dict):
-        return {key: _mask_tree(item, masker) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_mask_tree(item, masker) for item in value]
-    if isinstance(value, str):
-        return masker.mask(value)
-    return value

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import yaml
@@ -36,6 +38,8 @@ MASK = "******"
 #: they stand alone (see :class:`SecretMasker`).
 MIN_FREE_LENGTH = 8
 SECRETS_FILE_ENV = "KESTRA_GIT_SECRETS_FILE"
+#: Characters JSON text writes as escapes (``json.dumps(ensure_ascii=False)``).
+_JSON_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
 _CREDENTIAL_KEY = re.compile(r"token|key|secret|pass|pwd|auth|sig|cred|session", re.IGNORECASE)
 
 
@@ -55,6 +59,7 @@ class SecretMasker:
     def __init__(self) -> None:
         self._forms: set[str] = set()
         self._patterns: list[re.Pattern[str]] | None = None
+        self._anywhere: re.Pattern[str] | None = None  # every form, no edge rule
 
     def add(self, value: str) -> None:
         """Mask ``value`` from now on (blank values are ignored: masking them means nothing)."""
@@ -64,7 +69,7 @@ class SecretMasker:
         forms = {form for form in forms if form.strip()} - self._forms
         if forms:
             self._forms |= forms
-            self._patterns = None
+            self._patterns = self._anywhere = None
 
     def add_url_credentials(self, url: str) -> None:
         """Mask the credentials written in ``url``: the password of its user part (for http(s)
@@ -94,6 +99,11 @@ class SecretMasker:
         ``*`` of a mask never counts as a secret)."""
         if not self._forms or not text:
             return text
+        for pattern in self._compiled():
+            text = pattern.sub(MASK, text)
+        return text
+
+    def _compiled(self) -> list[re.Pattern[str]]:
         if self._patterns is None:
             ordered = sorted(self._forms, key=lambda form: (-len(form), form))
             groups = (
@@ -105,9 +115,41 @@ class SecretMasker:
                 for group in groups
                 if group
             ]
-        for pattern in self._patterns:
-            text = pattern.sub(MASK, text)
-        return text
+        return self._patterns
+
+    def mask_tree(self, value: Any) -> Any:
+        """``value`` (dicts, lists, strings and other scalars, as outputs are) with every string
+        in it masked by :meth:`mask`; keys are kept as they are.
+
+        A sync's outputs hold tens of thousands of strings: when no secret can be among them
+        (:meth:`_absent_from`), ``value`` itself is returned without walking it."""
+        if not self._forms or self._absent_from(value):
+            return value
+        return self._walk(value)
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: self._walk(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._walk(item) for item in value]
+        if isinstance(value, str):
+            return self.mask(value)
+        return value
+
+    def _absent_from(self, value: Any) -> bool:
+        """True only when no string of ``value`` holds a secret form, even without its edge
+        rule. JSON writes each form unchanged (else this answers False), so a form in a string
+        is a form in the JSON text of ``value``, searched once for any form anywhere."""
+        if self._anywhere is None:
+            if any(_JSON_ESCAPED.search(form) for form in self._forms):
+                return False
+            ordered = sorted(self._forms, key=lambda form: (-len(form), form))
+            self._anywhere = re.compile("|".join(map(re.escape, ordered)))
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            return False
+        return self._anywhere.search(text) is None
 
     def __bool__(self) -> bool:
         return bool(self._forms)

@@ -283,11 +283,12 @@ def flow_files(paths: tuple[Path, ...]) -> list[Path]:
     dot-folders and ``.git*`` files excluded), keeping ``.yml`` / ``.yaml`` files.
     """
     from ..flowfile import is_flow_file
-    from ..tasks.git._sync import GitTree
 
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
+            from ..tasks.git._sync import GitTree  # a folder only: it loads the Git tasks
+
             tree = GitTree.from_folder(path)
             files.extend(path / relative for relative in tree.files if is_flow_file(relative))
         else:

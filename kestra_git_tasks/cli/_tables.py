@@ -16,6 +16,7 @@ Tables, by the shape of the rows:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -68,24 +69,29 @@ def format_table(
     ``styled`` maps a column index to the kind of each of its cells (e.g. the state column to
     :func:`state_kind`); widths are measured on the plain text.
     """
-    paint = style or _plain
-    kinds = styled or {}
-    columns = zip(headers, *rows, strict=False)
-    widths = [max(len(printable(str(cell))) for cell in column) for column in columns]
+    # Each cell is escaped and measured once: a sync may print tens of thousands of rows.
+    texts = [[str(cell) for cell in row] for row in [headers, *rows]]
+    if _CONTROL.search("\t".join(itertools.chain.from_iterable(texts))):  # one search, usually
+        texts = [[printable(text) for text in row] for row in texts]
+    widths = [max(map(len, column)) for column in zip(*texts, strict=False)]
+    if style is None:  # plain text: one format per line
+        line = "  ".join(f"{{:<{width}}}" for width in widths)
+        return [indent + line.format(*row[: len(widths)]).rstrip() for row in texts]
+    header: dict[int, Callable[[str], str]] = dict.fromkeys(range(len(widths)), _header_kind)
     lines = []
-    for number, row in enumerate([list(headers), *rows]):
-        cells = []
-        for index, (cell, width) in enumerate(zip(row, widths, strict=False)):
-            text = printable(str(cell))
-            pad = " " * (width - len(text))
-            if number == 0:
-                cells.append(paint(text, "header") + pad)
-            elif index in kinds:
-                cells.append(paint(text, kinds[index](text)) + pad)
-            else:
-                cells.append(text + pad)
+    for number, row in enumerate(texts):
+        cells = [text.ljust(width) for text, width in zip(row, widths, strict=False)]
+        kinds = header if number == 0 else styled or {}
+        for index, kind in kinds.items():
+            if index < len(cells):
+                text = row[index]
+                cells[index] = style(text, kind(text)) + " " * (widths[index] - len(text))
         lines.append(indent + "  ".join(cells).rstrip())
     return lines
+
+
+def _header_kind(_text: str) -> str:
+    return "header"
 
 
 def split_kestra_path(kestra_path: str) -> tuple[str, str]:

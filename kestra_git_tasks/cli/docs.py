@@ -93,6 +93,9 @@ def command_help(root: click.Command, name: str = "kestra-git") -> list[tuple[st
 def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
     found = [(path, command)]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found += _walk(command.commands[name], [*path, name])
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):  # a lazy group loads its commands here
+            child = command.get_command(ctx, name)
+            if child is not None:
+                found += _walk(child, [*path, name])
     return found

@@ -171,8 +171,7 @@ def echo_task_tables(
             continue
         changed = sum(1 for r in rows if r.get("syncState", "CHANGED") != "UNCHANGED")
         click.echo(f"[{task_id}] {len(rows)} row(s), {changed} changed:")
-        for line in task_table(rows, style=style, indent="  "):
-            click.echo(line)
+        click.echo("\n".join(task_table(rows, style=style, indent="  ")))  # one write
         patch = patch_file(str(output["diffFile"]))
         if show_diff and patch.is_file():
             text = patch.read_bytes().decode("utf-8", "replace")

@@ -33,17 +33,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pygit2
 import pygit2.callbacks as _pygit2_callbacks
-from cryptography import x509
-from cryptography.x509 import verification
 from pygit2._libgit2 import ffi
 from pygit2._libgit2 import lib as C
 
 from kestra_git_tasks.errors import ConfigError, GitNetworkError
 from kestra_git_tasks.git.known_hosts import HostKey, Verdict, check, host_field
+
+if TYPE_CHECKING:  # cryptography is imported by the one check that needs it (trustedCaPemPath)
+    from cryptography import x509
 
 __all__ = [
     "SshHostKey",
@@ -131,6 +132,9 @@ def check_tls(cert: TlsCertificate, valid: bool, host: str, ca_path: str | None)
             "If the server uses a private or self-signed certificate authority, set "
             "`trustedCaPemPath` to its PEM file."
         )
+    from cryptography import x509
+    from cryptography.x509 import verification
+
     store = verification.Store(_load_cas(ca_path))
     subject: x509.verification.Subject
     try:
@@ -140,7 +144,16 @@ def check_tls(cert: TlsCertificate, valid: bool, host: str, ca_path: str | None)
     verifier = (
         verification.PolicyBuilder()
         .store(store)
-        .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
+        .extension_policies(
+            ca_policy=verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+                # Web PKI rules, except that a private CA may lack keyUsage (``openssl req
+                # -x509`` omits it).
+                x509.KeyUsage,
+                verification.Criticality.AGNOSTIC,
+                None,
+            ),
+            ee_policy=verification.ExtensionPolicy.webpki_defaults_ee(),
+        )
         .time(datetime.now(UTC))
         .build_server_verifier(subject)
     )
@@ -155,14 +168,9 @@ def check_tls(cert: TlsCertificate, valid: bool, host: str, ca_path: str | None)
         ) from exc
 
 
-# Web PKI rules, except that a private CA may lack keyUsage (``openssl req -x509`` omits it).
-_CA_POLICY = verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
-    x509.KeyUsage, verification.Criticality.AGNOSTIC, None
-)
-_EE_POLICY = verification.ExtensionPolicy.webpki_defaults_ee()
-
-
 def _load_cas(ca_path: str) -> list[x509.Certificate]:
+    from cryptography import x509
+
     try:
         data = Path(ca_path).read_bytes()
     except OSError as exc:

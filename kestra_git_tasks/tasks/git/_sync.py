@@ -25,7 +25,6 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import pathspec
 from pydantic import Field
 
 from ...errors import ConfigError, FlowFileError, FlowProblem, GitDirectoryNotFoundError
@@ -388,6 +387,8 @@ def filter_files(
     files = dict(listed)
     ignore_id = files.pop(KESTRAIGNORE, None)
     if ignore_id is not None:
+        import pathspec  # only a repository with a .kestraignore pays for it
+
         lines = reader(ignore_id).decode("utf-8", "replace").splitlines()
         spec = pathspec.GitIgnoreSpec.from_lines(lines)
         files = {path: ident for path, ident in files.items() if not spec.match_file(path)}
