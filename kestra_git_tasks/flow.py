@@ -17,6 +17,7 @@ from . import flow_sections
 from .errors import ConfigError, FlowFileError, FlowProblem
 from .flow_sections import FlowOutput
 from .flow_types import TypeRules, source_warnings
+from .flowfile import remember_identity
 from .ids import (
     FLOW_ID_MAX,
     FLOW_ID_PATTERN,
@@ -340,9 +341,7 @@ def parse_flow(source: str, path: str = "<string>") -> Flow:
         )
     checker = _Checker(path)
     document = apply_plugin_defaults(document, checker.problem)
-    flow_id, namespace = _check_identity(checker, document)
-    sections = _check_sections(checker, document)
-    flow_sections.recursive_subflows(sections["tasks"], namespace, flow_id, checker.problem)
+    flow_id, namespace, sections = _check_document(checker, document)
     if checker.problems:
         raise FlowFileError(sorted(checker.problems, key=lambda p: p.line or 0))
     assert flow_id is not None and namespace is not None
@@ -358,7 +357,18 @@ def parse_flow(source: str, path: str = "<string>") -> Flow:
     )
 
 
-def _check_identity(checker: _Checker, document: LineDict) -> tuple[str | None, str | None]:
+def _check_document(
+    checker: _Checker, document: dict[str, Any]
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """Every check of a flow's mapping (its ``pluginDefaults`` applied): the problems go to
+    ``checker``; the flow's id, namespace and :class:`Flow` keyword arguments."""
+    flow_id, namespace = _check_identity(checker, document)
+    sections = _check_sections(checker, document)
+    flow_sections.recursive_subflows(sections["tasks"], namespace, flow_id, checker.problem)
+    return flow_id, namespace, sections
+
+
+def _check_identity(checker: _Checker, document: dict[str, Any]) -> tuple[str | None, str | None]:
     """Top-level keys, and the flow's ``id`` and ``namespace`` (None when invalid)."""
     for key in document:
         if key not in TOP_LEVEL_KEYS:
@@ -381,7 +391,7 @@ def _check_identity(checker: _Checker, document: LineDict) -> tuple[str | None, 
     return flow_id, namespace
 
 
-def _check_sections(checker: _Checker, document: LineDict) -> dict[str, Any]:
+def _check_sections(checker: _Checker, document: dict[str, Any]) -> dict[str, Any]:
     """Everything but the identity, as :class:`Flow` keyword arguments."""
     if not document.get("tasks"):
         checker.problem(
@@ -432,9 +442,32 @@ def validate_source(source: str, path: str = "") -> list[str]:
 
     An instance stores flows whatever they run: Kestra types this library does not run and
     custom plugins' are valid (see :func:`source_warnings` for the latter).
+
+    The fast path: the source is parsed without lines (:func:`~.yamlio.load_yaml` with
+    ``lines=False``) and checked; only a flow with problems (or ``pluginDefaults``, merged on
+    lines) is parsed again with lines, for messages naming them.
     """
+    if _valid_without_lines(source, path):
+        return []
     try:
         parse_flow(source, path)
     except FlowFileError as exc:
         return [str(problem) for problem in exc.problems]
     return []
+
+
+def _valid_without_lines(source: str, path: str) -> bool:
+    """True when the flow is valid, judged on its plain parse; False when it is not or cannot
+    be judged that way (the caller then runs :func:`parse_flow`)."""
+    try:
+        document = load_yaml(source, path, lines=False)
+    except FlowFileError:
+        return False
+    remember_identity(source, document)  # one parse shared with the flow's identity
+    if not isinstance(document, dict) or "pluginDefaults" in document:
+        return False
+    if "taskDefaults" in document:
+        return False
+    checker = _Checker(path)
+    _check_document(checker, document)
+    return not checker.problems
