@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import flow_sections
-from .errors import ConfigError, FlowFileError, FlowProblem
+from . import flow_sections, validated
+from .errors import FlowFileError, FlowProblem
+from .flow_model import Flow, TaskSpec, TriggerSpec
 from .flow_sections import FlowOutput
 from .flow_types import TypeRules, source_warnings
-from .flowfile import remember_identity
+from .flowfile import flow_identity, remember_identity, remember_known_identity, top_level_identity
 from .ids import (
     FLOW_ID_MAX,
     FLOW_ID_PATTERN,
@@ -31,7 +31,7 @@ from .plugin_defaults import apply_plugin_defaults
 from .tasks._base import Task
 from .tasks.registry import task_class
 from .templating import has_template
-from .triggers import TRIGGER_TYPES, Trigger
+from .triggers import TRIGGER_TYPES
 from .yamlio import LineDict, line_of, load_yaml, read_flow_text
 
 __all__ = [
@@ -58,71 +58,6 @@ TOP_LEVEL_KEYS = frozenset(
         *("disabled", "revision", "tenantId", "deleted", "workerSelector"),
     }
 )
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A task as declared in the flow: its class, raw properties and children."""
-
-    id: str
-    type_name: str
-    cls: type[Task]
-    properties: dict[str, Any]
-    line: int | None
-    children: dict[str, list[TaskSpec]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TriggerSpec:
-    """A trigger as declared in the flow."""
-
-    id: str
-    type_name: str
-    cls: type[Trigger]
-    properties: dict[str, Any]
-    line: int | None
-
-
-@dataclass(frozen=True)
-class Flow:
-    """A parsed, checked flow."""
-
-    id: str
-    namespace: str
-    source: str
-    path: str
-    tasks: list[TaskSpec]
-    errors: list[TaskSpec] = field(default_factory=list)
-    finally_: list[TaskSpec] = field(default_factory=list)
-    triggers: list[TriggerSpec] = field(default_factory=list)
-    inputs: list[FlowInput] = field(default_factory=list)
-    variables: dict[str, Any] = field(default_factory=dict)
-    labels: dict[str, Any] = field(default_factory=dict)
-    description: str | None = None
-    revision: int | None = None
-    disabled: bool = False
-    outputs: list[FlowOutput] = field(default_factory=list)
-    checks: list[dict[str, Any]] = field(default_factory=list)
-    #: what ``run`` refuses here: Kestra types it does not run, custom plugins, task runners
-    server_only: list[FlowProblem] = field(default_factory=list)
-    #: what is accepted but not checked (types of custom plugins)
-    warnings: list[FlowProblem] = field(default_factory=list)
-    #: what a task refuses when it runs here (a Docker task runner)
-    refused_when_run: list[FlowProblem] = field(default_factory=list)
-
-    def require_local(self) -> None:
-        """Raise :class:`ConfigError` naming each task that runs on a Kestra server only."""
-        if self.server_only:
-            raise ConfigError(
-                "; ".join(str(problem) for problem in self.server_only)
-                + ". Deploy the flow to Kestra (kestra-git flows deploy --server URL FILE) "
-                "to run it there"
-            )
-
-    @property
-    def uid(self) -> str:
-        """``namespace/id``, how the CLI names a flow."""
-        return f"{self.namespace}/{self.id}"
 
 
 #: Keys under which Kestra's flowable tasks hold child tasks (for plugins we do not implement).
@@ -443,11 +378,22 @@ def validate_source(source: str, path: str = "") -> list[str]:
     An instance stores flows whatever they run: Kestra types this library does not run and
     custom plugins' are valid (see :func:`source_warnings` for the latter).
 
-    The fast path: the source is parsed without lines (:func:`~.yamlio.load_yaml` with
+    The fast path: a source remembered valid (:mod:`.validated`, while a sync has it open) is
+    not parsed; else it is parsed without lines (:func:`~.yamlio.load_yaml` with
     ``lines=False``) and checked; only a flow with problems (or ``pluginDefaults``, merged on
     lines) is parsed again with lines, for messages naming them.
     """
+    remembered = validated.active()
+    if remembered is not None and source in remembered:
+        quick = top_level_identity(source)
+        if quick is not None:  # always, for a remembered source (see validated)
+            remember_known_identity(source, (quick[0], quick[1]))
+            return []
     if _valid_without_lines(source, path):
+        if remembered is not None:
+            quick = top_level_identity(source)
+            if quick is not None and flow_identity(source) == (quick[0], quick[1]):
+                remembered.add(source)
         return []
     try:
         parse_flow(source, path)

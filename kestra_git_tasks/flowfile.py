@@ -39,6 +39,7 @@ __all__ = [
     "prepare_flow",
     "read_identity",
     "remember_identity",
+    "remember_known_identity",
     "rewrite_namespaces",
     "top_level_identity",
 ]
@@ -133,6 +134,13 @@ def remember_identity(source: str, document: object) -> None:
     parses each flow once and shares it with this module."""
     if source not in _cache:
         _remember(source, _identity_of(document))
+
+
+def remember_known_identity(source: str, identity: tuple[str, str]) -> None:
+    """Remember ``identity`` for ``source`` without parsing it: only for a source known to
+    parse to it (:mod:`.validated` keeps such sources only)."""
+    if source not in _cache:
+        _remember(source, (identity, None))
 
 
 def _remember(source: str, result: _Parsed) -> None:

@@ -248,9 +248,7 @@ _SCALAR_TAGS = {
 }
 
 
-def _plain(
-    loader: _LineLoader, node: yaml.Node, depth: int, seen: list[int], ids: set[int]
-) -> Any:
+def _plain(loader: _LineLoader, node: yaml.Node, depth: int, seen: list[int], ids: set[int]) -> Any:
     """``node`` as plain dicts, lists and scalars, exactly as :class:`_LineLoader` builds it
     (the same resolved tags, PyYAML's own scalar constructors) but without lines.
 

@@ -13,6 +13,7 @@ from ...flow import source_warnings
 from ...flowfile import child_namespace, is_flow_file, namespace_line_set, prepare_flow
 from ...ids import NAMESPACE_FIELD
 from ...instance.base import FlowRecord, Instance, namespace_matches
+from ...validated import remembering
 from .._base import Output as TaskOutput
 from .._base import typed_output
 from ._sync import (
@@ -327,7 +328,8 @@ class SyncFlows(SyncTask):
     ) -> tuple[dict[str, tuple[str, str]], set[str]]:
         """Validate every flow file: ``uid -> (gitPath, source)`` of the valid ones, and the
         uids of invalid flows skipped under ``ignoreInvalidFlows`` (never deleted)."""
-        candidates, problems = self._prepared(files, instance)
+        with remembering(ctx.home):  # sources found valid before are not parsed again
+            candidates, problems = self._prepared(files, instance)
         git_flows: dict[str, tuple[str, str]] = {}
         protected: set[str] = set()
         invalid: list[str] = []
