@@ -22,7 +22,7 @@ TRICKY = [
     "a: 1e3\nb: 1.0e+3\nc: 1.0e3\nd: .inf\ne: -.Inf\nf: .NaN\ng: 1.\nh: .5\ni: 6.8523015e+5\n",
     "a: ~\nb: null\nc: Null\nd: NULL\ne:\nf: nul\ng: 'null'\n",
     "a: 2024-01-01\nb: 2024-01-01T10:00:00Z\nc: 2001-12-14 21:59:43.10 -5\n",
-    "a: '0755'\nb: \"1e3\"\nc: \"true\"\nd: '~'\ne: \"\\u00e9\\t\"\n",
+    'a: \'0755\'\nb: "1e3"\nc: "true"\nd: \'~\'\ne: "\\u00e9\\t"\n',
     "a: !!str 1\nb: !!int '3'\nc: !!float 1\nd: !!bool yes\ne: !!null x\nf: !!str\n",
     "a: !!binary aGVsbG8=\nb: !!set {x, y}\nc: !!omap [{k: 1}]\nd: !!pairs [{k: 1}]\n",
     "base: &b {x: 1, y: [1, 2]}\nuse:\n  <<: *b\n  y: 3\n",
@@ -45,7 +45,7 @@ TRICKY = [
 
 def strictly_equal(left: Any, right: Any) -> bool:
     """Equal, and of the same types all the way down (``True == 1`` does not count)."""
-    plain = {LineDict: dict, LineList: list}
+    plain: dict[type, type] = {LineDict: dict, LineList: list}
     if plain.get(type(left), type(left)) is not plain.get(type(right), type(right)):
         return False
     if isinstance(left, dict):
@@ -56,7 +56,7 @@ def strictly_equal(left: Any, right: Any) -> bool:
     if isinstance(left, list):
         return len(left) == len(right) and all(map(strictly_equal, left, right))
     if isinstance(left, float) and left != left:  # NaN
-        return right != right
+        return bool(right != right)
     return bool(left == right)
 
 
