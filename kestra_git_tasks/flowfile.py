@@ -184,14 +184,16 @@ class PreparedFlow:
     problem: str | None = None
 
 
-def prepare_flow(source: str, namespace: str) -> PreparedFlow:
+def prepare_flow(source: str, namespace: str, *, shortcut: str | None = None) -> PreparedFlow:
     """``source`` with its top-level namespace set to ``namespace``; see the module docstring.
 
     A plain ``namespace: x`` line is rewritten as text (its comment kept); any other form has
     its value replaced where the parsed document places it. Either way the result is parsed,
     and only a result whose parsed namespace is ``namespace`` is returned without a problem.
+    ``shortcut``: what :func:`namespace_line_set` returned for these arguments, if the caller
+    has it already.
     """
-    candidate = namespace_line_set(source, namespace)
+    candidate = shortcut if shortcut is not None else namespace_line_set(source, namespace)
     if candidate is not None:
         identity = flow_identity(candidate)
         if identity is not None and identity[0] == namespace:

@@ -89,6 +89,9 @@ class _DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 #: the tag of each plain scalar seen (it depends on the text alone); bounded
 _RESOLVED: dict[str, str] = {}
 _RESOLVED_MAX = 50_000
@@ -96,10 +99,17 @@ _RESOLVED_MAX = 50_000
 
 class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
-        """PyYAML's, remembered for plain scalars (no path resolvers: the tag of a plain scalar
-        depends on its text alone); libyaml calls it for every value."""
-        if kind is not yaml.ScalarNode or not implicit[0]:
+        """PyYAML's, without its per-value overhead: libyaml calls it for every value. With no
+        path resolvers, a plain scalar's tag depends on its text alone (remembered), any other
+        value's on its kind."""
+        if self.yaml_path_resolvers:
             return str(super().resolve(kind, value, implicit))
+        if kind is yaml.MappingNode:
+            return _MAP_TAG
+        if kind is yaml.SequenceNode:
+            return _SEQ_TAG
+        if not implicit[0]:
+            return _STR_TAG
         tag = _RESOLVED.get(value)
         if tag is None:
             tag = str(super().resolve(kind, value, implicit))
@@ -239,9 +249,6 @@ class _Unusual(Exception):
     """A node the plain construction leaves to PyYAML's (merge keys, other tags, duplicates)."""
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
 _SCALAR_TAGS = {
     f"tag:yaml.org,2002:{name}": getattr(yaml.constructor.SafeConstructor, f"construct_yaml_{name}")
     for name in ("int", "float", "bool", "null")

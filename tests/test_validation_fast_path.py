@@ -145,3 +145,19 @@ def test_a_flow_with_plugin_defaults_is_judged_as_before() -> None:
     )
     assert validate_source(source) == []
     assert validate_source(source.replace("message: from", "nonsense: from")) != []
+
+
+def test_the_resolver_remembering_plain_scalars_answers_as_pyyaml_does() -> None:
+    import yaml
+
+    from kestra_git_tasks.yamlio import _LineLoader
+
+    loader = _LineLoader("")
+    scalars = [line.partition(": ")[2] for text in TRICKY[:5] for line in text.splitlines()]
+    values = [*scalars, "word", "=", "<<", "-", "", "1" * 100, "0x" + "f" * 70]
+    for _ in range(2):  # the second time from what was remembered
+        for value in values:
+            for implicit in ((True, False), (False, True), (False, False)):
+                for kind in (yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode):
+                    pyyaml = yaml.resolver.BaseResolver.resolve(loader, kind, value, implicit)
+                    assert loader.resolve(kind, value, implicit) == pyyaml, (value, implicit)

@@ -65,17 +65,15 @@ class _GitFile:
     namespace: str
     problem: str | None = None
 
-    def guess(self) -> str | None:
-        """The source as it is most likely stored: its namespace line set (not parsed yet)."""
-        if self.problem is not None:
-            return None
-        return namespace_line_set(self.source, self.namespace) or self.source
+    def shortcut(self) -> str | None:
+        """The source with its namespace line set, not parsed yet (:func:`namespace_line_set`)."""
+        return None if self.problem else namespace_line_set(self.source, self.namespace)
 
-    def candidate(self) -> _Candidate:
+    def candidate(self, shortcut: str | None) -> _Candidate:
         """The flow with its namespace set to where it lands (:func:`prepare_flow`)."""
         if self.problem is not None:
             return _Candidate(self.git_path, "", None, self.problem)
-        prepared = prepare_flow(self.source, self.namespace)
+        prepared = prepare_flow(self.source, self.namespace, shortcut=shortcut)
         identity = prepared.identity
         if prepared.problem and identity:  # the flow it would be, kept if it is skipped
             identity = (self.namespace, identity[1])
@@ -307,11 +305,16 @@ class SyncFlows(SyncTask):
         problems: dict[int, list[str]] = {}
         for first in range(0, len(files), _CHUNK):
             chunk = files[first : first + _CHUNK]
-            guesses = [guess for guess in (f.guess() for f in chunk) if guess is not None]
+            shortcuts = [file.shortcut() for file in chunk]
+            guesses = [  # each source as it is most likely stored
+                shortcut or file.source
+                for file, shortcut in zip(chunk, shortcuts, strict=True)
+                if not file.problem
+            ]
             found = dict(zip(guesses, instance.validate_flows(guesses), strict=True))
             again: list[_Candidate] = []
-            for file in chunk:
-                candidate = file.candidate()
+            for file, shortcut in zip(chunk, shortcuts, strict=True):
+                candidate = file.candidate(shortcut)
                 candidates.append(candidate)
                 if candidate.problem is not None:
                     continue
