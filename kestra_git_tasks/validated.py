@@ -140,10 +140,9 @@ class ValidatedSources:
         if not self.added:
             return
         current = _Sorted(_read_body(self.path, self.key))
-        entries = {current[i] for i in range(len(current))} | self.added
-        if len(entries) > MAX_ENTRIES:
-            entries = set(self.added)
-        body = b"".join(sorted(entries))
+        if len(current) + len(self.added) > MAX_ENTRIES:
+            current = _Sorted(b"")
+        body = _merged(current, sorted(self.added))
         data = _MAGIC + self.key + hashlib.sha256(body).digest() + body
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +155,21 @@ class ValidatedSources:
                 os.unlink(temporary)
                 raise
         self.stored, self.added = _Sorted(body), set()
+
+
+def _merged(current: _Sorted, added: list[bytes]) -> bytes:
+    """The sorted records of ``current`` with ``added`` (sorted) put in place: a binary search
+    each and slices of the body, so that adding a few entries to many costs a copy."""
+    pieces: list[bytes] = []
+    start = 0
+    for entry in added:
+        index = bisect.bisect_left(current, entry)
+        if index < len(current) and current[index] == entry:
+            continue
+        pieces += [current.body[start * _SIZE : index * _SIZE], entry]
+        start = index
+    pieces.append(current.body[start * _SIZE :])
+    return b"".join(pieces)
 
 
 def _read_body(path: Path, key: bytes) -> bytes:

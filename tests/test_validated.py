@@ -182,3 +182,29 @@ def test_a_sync_remembers_the_flows_it_validated_and_still_refuses_an_invalid_on
     rows = sync(tmp_path / "home", repo.url, target="staging").flows
     assert {row["namespace"] for row in rows} == {"staging"}
     assert flow("a", "staging") in ValidatedSources.open(home)
+
+
+def test_entries_stay_sorted_and_unique_as_runs_add_to_them(tmp_path: Path) -> None:
+    sources = [f"source {index}" for index in range(300)]
+    for first in range(0, 300, 70):  # runs adding overlapping batches
+        remembered = ValidatedSources.open(tmp_path)
+        for source in sources[max(0, first - 20) : first + 70]:
+            remembered.add(source)
+        remembered.save()
+    body = cache_file(tmp_path).read_bytes()[72:]
+    records = [body[i : i + 16] for i in range(0, len(body), 16)]
+    assert records == sorted({digest(source) for source in sources})
+    assert all(source in ValidatedSources.open(tmp_path) for source in sources)
+    assert "another source" not in ValidatedSources.open(tmp_path)
+
+
+def test_a_hundred_thousand_remembered_sources_load_as_one_body(tmp_path: Path) -> None:
+    entries = {hashlib.sha256(b"%d" % i).digest()[:16] for i in range(100_000)}
+    remembered = ValidatedSources.open(tmp_path)
+    remembered.added = set(entries)
+    remembered.save()
+    loaded = ValidatedSources.open(tmp_path)
+    # nothing is built per entry when loading (timing: docs/architecture.md, "Validation")
+    assert len(loaded) == 100_000 and loaded.added == set()
+    assert all(loaded.has_digest(entry) for entry in list(entries)[:1000])
+    assert not loaded.has_digest(b"\x00" * 16) and not loaded.has_digest(b"\xff" * 16)

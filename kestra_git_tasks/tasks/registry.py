@@ -7,6 +7,7 @@ that only logs does not import pygit2 or build every task model.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,7 @@ for _type, _location, _aliases in _TASKS:
         _LOCATIONS[_alias] = _location
 
 
+@functools.cache  # import_module's lookup cost more than a check of a task, once per task
 def _load(location: str) -> type[Task]:
     module, _, name = location.partition(":")
     cls: type[Task] = getattr(importlib.import_module(f".{module}", __package__), name)
