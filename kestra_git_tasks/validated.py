@@ -18,7 +18,8 @@ The contract:
   namespace rewrite) is checked by the sync on every run, remembered or not. The same Git file
   synced into another namespace is other bytes, validated once there.
 * **Versions.** The file's header holds a key: the SHA-256 of :data:`VALIDATOR_VERSION`, the
-  package's version and the bytes of the type catalog (``data/kestra_types.json``). A file
+  package's version (run from a source tree without one: the digest of its code) and the bytes
+  of the type catalog (``data/kestra_types.json``). A file
   with another key is ignored and rewritten: a new check, a new release or a new catalog
   validates everything again. Bump :data:`VALIDATOR_VERSION` with any change to a check.
 * **Damage.** A file that is short, has another magic, another key, or whose body does not
@@ -72,10 +73,21 @@ _active: contextvars.ContextVar[ValidatedSources | None] = contextvars.ContextVa
 @cache
 def version_key() -> bytes:
     """What a file must be made with to be trusted: validator, package and catalog versions."""
-    from . import __version__
+    from importlib.metadata import PackageNotFoundError
 
+    try:
+        from . import __version__ as package
+    except PackageNotFoundError:  # run from a source tree: its code is the version
+        package = _code_digest()
     catalog = resources.files(__package__).joinpath("data/kestra_types.json").read_bytes()
-    return _key(VALIDATOR_VERSION, __version__, catalog)
+    return _key(VALIDATOR_VERSION, package, catalog)
+
+
+def _code_digest() -> str:
+    code = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        code.update(path.read_bytes())
+    return code.hexdigest()
 
 
 def _key(validator: int, package: str, catalog: bytes) -> bytes:
