@@ -161,3 +161,26 @@ def test_the_resolver_remembering_plain_scalars_answers_as_pyyaml_does() -> None
                 for kind in (yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode):
                     pyyaml = yaml.resolver.BaseResolver.resolve(loader, kind, value, implicit)
                     assert loader.resolve(kind, value, implicit) == pyyaml, (value, implicit)
+
+
+def test_the_custom_type_prefilter_finds_what_the_word_boundary_regex_finds() -> None:
+    import re
+
+    from kestra_git_tasks.flow_types import _names_a_foreign_type
+
+    reference = re.compile(r"\btype:\s*[\"']?(?!io\.kestra\.)[A-Za-z_$][\w$]*\.[\w$.]")
+    texts = [
+        *corpus(),
+        "type: com.acme.Task\n",
+        "task_type: com.acme.Task\n",
+        "xtype: a.b\ntype: c.d\n",
+        "étype: a.b\n",
+        "-type: a.b\n",
+        "  type: 'io.kestra.plugin.core.log.Log'\n",
+        'type: "org.example.T"\n',
+        "type:\n  com.acme.T\n",
+        "type: a\n",
+        "type: io.kestra.x\nxtype: y.z\n",
+    ]
+    for text in texts:
+        assert _names_a_foreign_type(text) == bool(reference.search(text)), text
