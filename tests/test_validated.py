@@ -208,3 +208,24 @@ def test_a_hundred_thousand_remembered_sources_load_as_one_body(tmp_path: Path) 
     assert len(loaded) == 100_000 and loaded.added == set()
     assert all(loaded.has_digest(entry) for entry in list(entries)[:1000])
     assert not loaded.has_digest(b"\x00" * 16) and not loaded.has_digest(b"\xff" * 16)
+
+
+def test_a_new_validator_version_validates_a_synced_flow_again(
+    remote: MakeRemote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kestra_git_tasks import validated
+
+    repo = remote(files={"_flows/a.yml": flow("a", "dev")})
+    home = tmp_path / "home"
+    sync(home, repo.url)
+    assert flow("a") in ValidatedSources.open(home)
+    monkeypatch.setattr(validated, "VALIDATOR_VERSION", VALIDATOR_VERSION + 1)
+    validated.version_key.cache_clear()
+    try:
+        assert len(ValidatedSources.open(home)) == 0  # the file is not trusted any more
+        repo.commit({"_flows/b.yml": flow("b", "dev")}, "another flow")
+        sync(home, repo.url)
+        rebuilt = ValidatedSources.open(home)  # under the new key: what this sync validated
+        assert flow("b") in rebuilt and flow("a") not in rebuilt
+    finally:
+        validated.version_key.cache_clear()

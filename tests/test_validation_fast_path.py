@@ -159,7 +159,8 @@ def test_the_resolver_remembering_plain_scalars_answers_as_pyyaml_does() -> None
         for value in values:
             for implicit in ((True, False), (False, True), (False, False)):
                 for kind in (yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode):
-                    pyyaml = yaml.resolver.BaseResolver.resolve(loader, kind, value, implicit)
+                    resolve = yaml.resolver.BaseResolver.resolve
+                    pyyaml = resolve(loader, kind, value, implicit)  # type: ignore[no-untyped-call]
                     assert loader.resolve(kind, value, implicit) == pyyaml, (value, implicit)
 
 
