@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import flow_sections
-from .errors import ConfigError, FlowFileError, FlowProblem
+from . import flow_sections, validated
+from .errors import FlowFileError, FlowProblem
+from .flow_model import Flow, TaskSpec, TriggerSpec
 from .flow_sections import FlowOutput
 from .flow_types import TypeRules, source_warnings
+from .flowfile import flow_identity, remember_identity, remember_known_identity, top_level_identity
 from .ids import (
     FLOW_ID_MAX,
     FLOW_ID_PATTERN,
@@ -30,7 +31,7 @@ from .plugin_defaults import apply_plugin_defaults
 from .tasks._base import Task
 from .tasks.registry import task_class
 from .templating import has_template
-from .triggers import TRIGGER_TYPES, Trigger
+from .triggers import TRIGGER_TYPES
 from .yamlio import LineDict, line_of, load_yaml, read_flow_text
 
 __all__ = [
@@ -57,71 +58,6 @@ TOP_LEVEL_KEYS = frozenset(
         *("disabled", "revision", "tenantId", "deleted", "workerSelector"),
     }
 )
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A task as declared in the flow: its class, raw properties and children."""
-
-    id: str
-    type_name: str
-    cls: type[Task]
-    properties: dict[str, Any]
-    line: int | None
-    children: dict[str, list[TaskSpec]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TriggerSpec:
-    """A trigger as declared in the flow."""
-
-    id: str
-    type_name: str
-    cls: type[Trigger]
-    properties: dict[str, Any]
-    line: int | None
-
-
-@dataclass(frozen=True)
-class Flow:
-    """A parsed, checked flow."""
-
-    id: str
-    namespace: str
-    source: str
-    path: str
-    tasks: list[TaskSpec]
-    errors: list[TaskSpec] = field(default_factory=list)
-    finally_: list[TaskSpec] = field(default_factory=list)
-    triggers: list[TriggerSpec] = field(default_factory=list)
-    inputs: list[FlowInput] = field(default_factory=list)
-    variables: dict[str, Any] = field(default_factory=dict)
-    labels: dict[str, Any] = field(default_factory=dict)
-    description: str | None = None
-    revision: int | None = None
-    disabled: bool = False
-    outputs: list[FlowOutput] = field(default_factory=list)
-    checks: list[dict[str, Any]] = field(default_factory=list)
-    #: what ``run`` refuses here: Kestra types it does not run, custom plugins, task runners
-    server_only: list[FlowProblem] = field(default_factory=list)
-    #: what is accepted but not checked (types of custom plugins)
-    warnings: list[FlowProblem] = field(default_factory=list)
-    #: what a task refuses when it runs here (a Docker task runner)
-    refused_when_run: list[FlowProblem] = field(default_factory=list)
-
-    def require_local(self) -> None:
-        """Raise :class:`ConfigError` naming each task that runs on a Kestra server only."""
-        if self.server_only:
-            raise ConfigError(
-                "; ".join(str(problem) for problem in self.server_only)
-                + ". Deploy the flow to Kestra (kestra-git flows deploy --server URL FILE) "
-                "to run it there"
-            )
-
-    @property
-    def uid(self) -> str:
-        """``namespace/id``, how the CLI names a flow."""
-        return f"{self.namespace}/{self.id}"
 
 
 #: Keys under which Kestra's flowable tasks hold child tasks (for plugins we do not implement).
@@ -340,9 +276,7 @@ def parse_flow(source: str, path: str = "<string>") -> Flow:
         )
     checker = _Checker(path)
     document = apply_plugin_defaults(document, checker.problem)
-    flow_id, namespace = _check_identity(checker, document)
-    sections = _check_sections(checker, document)
-    flow_sections.recursive_subflows(sections["tasks"], namespace, flow_id, checker.problem)
+    flow_id, namespace, sections = _check_document(checker, document)
     if checker.problems:
         raise FlowFileError(sorted(checker.problems, key=lambda p: p.line or 0))
     assert flow_id is not None and namespace is not None
@@ -358,7 +292,18 @@ def parse_flow(source: str, path: str = "<string>") -> Flow:
     )
 
 
-def _check_identity(checker: _Checker, document: LineDict) -> tuple[str | None, str | None]:
+def _check_document(
+    checker: _Checker, document: dict[str, Any]
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """Every check of a flow's mapping (its ``pluginDefaults`` applied): the problems go to
+    ``checker``; the flow's id, namespace and :class:`Flow` keyword arguments."""
+    flow_id, namespace = _check_identity(checker, document)
+    sections = _check_sections(checker, document)
+    flow_sections.recursive_subflows(sections["tasks"], namespace, flow_id, checker.problem)
+    return flow_id, namespace, sections
+
+
+def _check_identity(checker: _Checker, document: dict[str, Any]) -> tuple[str | None, str | None]:
     """Top-level keys, and the flow's ``id`` and ``namespace`` (None when invalid)."""
     for key in document:
         if key not in TOP_LEVEL_KEYS:
@@ -381,7 +326,7 @@ def _check_identity(checker: _Checker, document: LineDict) -> tuple[str | None, 
     return flow_id, namespace
 
 
-def _check_sections(checker: _Checker, document: LineDict) -> dict[str, Any]:
+def _check_sections(checker: _Checker, document: dict[str, Any]) -> dict[str, Any]:
     """Everything but the identity, as :class:`Flow` keyword arguments."""
     if not document.get("tasks"):
         checker.problem(
@@ -432,9 +377,43 @@ def validate_source(source: str, path: str = "") -> list[str]:
 
     An instance stores flows whatever they run: Kestra types this library does not run and
     custom plugins' are valid (see :func:`source_warnings` for the latter).
+
+    The fast path: a source remembered valid (:mod:`.validated`, while a sync has it open) is
+    not parsed; else it is parsed without lines (:func:`~.yamlio.load_yaml` with
+    ``lines=False``) and checked; only a flow with problems (or ``pluginDefaults``, merged on
+    lines) is parsed again with lines, for messages naming them.
     """
+    remembered = validated.active()
+    if remembered is not None and source in remembered:
+        quick = top_level_identity(source)
+        if quick is not None:  # always, for a remembered source (see validated)
+            remember_known_identity(source, (quick[0], quick[1]))
+            return []
+    if _valid_without_lines(source, path):
+        if remembered is not None:
+            quick = top_level_identity(source)
+            if quick is not None and flow_identity(source) == (quick[0], quick[1]):
+                remembered.add(source)
+        return []
     try:
         parse_flow(source, path)
     except FlowFileError as exc:
         return [str(problem) for problem in exc.problems]
     return []
+
+
+def _valid_without_lines(source: str, path: str) -> bool:
+    """True when the flow is valid, judged on its plain parse; False when it is not or cannot
+    be judged that way (the caller then runs :func:`parse_flow`)."""
+    try:
+        document = load_yaml(source, path, lines=False)
+    except FlowFileError:
+        return False
+    remember_identity(source, document)  # one parse shared with the flow's identity
+    if not isinstance(document, dict) or "pluginDefaults" in document:
+        return False
+    if "taskDefaults" in document:
+        return False
+    checker = _Checker(path)
+    _check_document(checker, document)
+    return not checker.problems

