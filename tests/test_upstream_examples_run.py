@@ -11,7 +11,7 @@ examples log in with (a module's worth of servers, started on first use).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ _repo_numbers = iter(range(1, 1_000))
 
 
 def new_repo(
-    server: GitHttpServer, files: dict[str, bytes | str], branch: str = "main"
+    server: GitHttpServer, files: Mapping[str, bytes | str], branch: str = "main"
 ) -> BareRemote:
     repo = BareRemote(server, f"repo-{next(_repo_numbers)}.git", branch=branch)
     repo.commit(files, "initial", branch=branch)
@@ -339,7 +339,10 @@ def test_sync_flow_0_brings_one_flow_into_a_kestra_server(
             "http://localhost:8080": fake_kestra.url,
         },
     )
-    kestra = {"KESTRA_USERNAME": fake_kestra.username, "KESTRA_PASSWORD": fake_kestra.password}
+    kestra = {
+        "KESTRA_USERNAME": fake_kestra.username,
+        "KESTRA_PASSWORD": str(fake_kestra.password),
+    }
     run(path, home, secrets=kestra)
     with KestraInstance(
         fake_kestra.url, username=fake_kestra.username, password=fake_kestra.password
