@@ -340,7 +340,7 @@ def test_sync_flow_0_brings_one_flow_into_a_kestra_server(
         },
     )
     kestra = {
-        "KESTRA_USERNAME": fake_kestra.username,
+        "KESTRA_USERNAME": str(fake_kestra.username),
         "KESTRA_PASSWORD": str(fake_kestra.password),
     }
     run(path, home, secrets=kestra)
