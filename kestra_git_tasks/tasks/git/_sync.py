@@ -11,6 +11,16 @@ The pipeline shared by SyncFlows and SyncNamespaceFiles:
 4. write the rows as JSON Lines in the execution's folder and remember what was synced, so the
    next run can tell that nothing changed without reading a single file.
 
+**The no-change check** costs one ref advertisement and O(1) instance reads: the remembered
+commit against the branch head, and the remembered change stamp against the instance's
+(``Instance.change_stamp``: on the embedded instance a counter that SQLite triggers bump with
+every write of a flow, file or dashboard, by anyone). The stamp is read inside the apply's
+batch, before and after the writes: when the first read still equals the plan's, nobody else
+wrote in between, the second is remembered, and the instance's index after the sync is the
+plan's index with the sync's own writes applied (:meth:`SyncTask.index_from_rows`), not read
+again. A stamp that moved, or an instance without stamps (a Kestra server), falls back to
+comparing the index (``index_after``), as before stamps existed.
+
 ``dryRun`` is steps 1-2 and 4 without 3: one code path.
 """
 
@@ -250,12 +260,15 @@ class SyncTask(KestraApiTask):
             return rows
         ctx.info(f"applying {plan.changes} change(s)")
         with instance.batch():
+            # another writer between the plan and this batch makes the stamp unusable
+            stamped = plan.memory.stamp is not None and self.stamp(ctx) == plan.memory.stamp
             for done, write in enumerate(plan.writes):
                 ctx.report("apply", done, plan.changes)
                 revision = _write(instance, write)
                 row = rows[write.row]
                 if revision is not None and isinstance(row, FlowRow):
                     rows[write.row] = replace(row, revision=revision)
+            plan.memory.stamp = self.stamp(ctx) if stamped else None
         ctx.report("apply", plan.changes, plan.changes)
         return rows
 
@@ -322,11 +335,14 @@ class SyncTask(KestraApiTask):
         return SyncMemory.load(self.state_path(ctx, scope), scope, self.row_type)
 
     def save_state(self, ctx: RunContext, plan: SyncPlan, rows: list[Row]) -> None:
-        """Remember what was synced (commit, rows, instance index) for the next run."""
+        """Remember what was synced (commit, rows, instance index, stamp) for the next run."""
         if not plan.memory.scope:
             return
-        # the index read by the plan is still right when the apply wrote nothing
+        # the index read by the plan is still right when the apply wrote nothing; with a
+        # stamp the apply proved nobody else wrote, so the plan's index plus our writes is
         index = plan.memory.index if not plan.writes else None
+        if index is None and plan.memory.stamp is not None:
+            index = self.index_from_rows(plan, rows)
         memory = replace(
             plan.memory,
             commit=plan.commit,
@@ -338,6 +354,15 @@ class SyncTask(KestraApiTask):
     @abstractmethod
     def index_after(self, ctx: RunContext) -> dict[str, Any]:
         """A cheap fingerprint of the instance side in scope, compared on the next run."""
+
+    def stamp(self, ctx: RunContext) -> str | None:
+        """The instance's change stamp of this task's scope; None: compare ``index_after``."""
+        return None
+
+    def index_from_rows(self, plan: SyncPlan, rows: list[Row]) -> dict[str, Any] | None:
+        """``index_after`` computed from the plan's index and the applied rows, without
+        reading the instance; None when the task cannot (then it is read)."""
+        return None
 
 
 def filter_files(

@@ -106,6 +106,10 @@ class SyncMemory:
     ``index`` is the instance's fingerprint of the scope after the sync; ``blobs`` (SyncFlows)
     the Git blob of each file then, and ``clean`` whether every flow was applied as Git has it
     (no skipped invalid flow, no drift), which lets the next run re-plan only changed files.
+    ``stamp`` is the instance's change stamp of the scope right after the sync's own writes
+    (``Instance.change_stamp``; None when the instance keeps none, or when another writer
+    touched the scope during the sync): while it still equals the instance's, nothing in
+    scope was written since and ``index`` still holds, without reading it again.
     """
 
     scope: str
@@ -114,6 +118,7 @@ class SyncMemory:
     index: dict[str, Any] | None = None
     blobs: dict[str, str] | None = None
     clean: bool = False
+    stamp: str | None = None
 
     def unchanged_rows(self) -> list[Row]:
         """The remembered rows as they stand when nothing moved: deletions are gone, the rest
@@ -132,6 +137,7 @@ class SyncMemory:
             "index": self.index,
             "blobs": self.blobs,
             "clean": self.clean,
+            "stamp": self.stamp,
         }
         return json.dumps(data)
 
@@ -143,14 +149,14 @@ class SyncMemory:
             data = json.loads(path.read_text(encoding="utf-8"))
             rows: list[Row] = [row_type.from_dict(item) for item in data.get("rows", [])]
             index, blobs = data.get("index"), data.get("blobs")
-            commit = data.get("commit")
+            commit, stamp = data.get("commit"), data.get("stamp")
             if not (isinstance(index, dict | None) and isinstance(blobs, dict | None)):
                 raise TypeError("index")
-            if not isinstance(commit, str | None):
+            if not (isinstance(commit, str | None) and isinstance(stamp, str | None)):
                 raise TypeError("commit")
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(scope)
-        return cls(scope, commit, rows, index, blobs, data.get("clean") is True)
+        return cls(scope, commit, rows, index, blobs, data.get("clean") is True, stamp)
 
     def save(self, path: Path) -> None:
         """Write to a unique temporary file beside ``path``, then move it into place."""
