@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from kestra_git_tasks import LocalInstance, RunContext, SyncFlows, SyncNamespaceFiles
 from kestra_git_tasks.flow import validate_source
+from kestra_git_tasks.tasks.git.push_flows import PushFlows
 
 if TYPE_CHECKING:
     from conftest import MakeRemote
+    from gitserver import GitHttpServer
 
 USER, PASSWORD = "git_user", "s3cr3t-token"
 ROOT = Path(__file__).resolve().parent.parent
@@ -291,3 +293,59 @@ def test_a_namespace_file_written_behind_the_syncs_back_is_noticed(
         output = sync_files(instance, home, repo.url)
         assert states(output.files) == [("_files/a.txt", "OVERWRITTEN", "/prod/_files/a.txt")]
         assert instance.read_file("prod", "/a.txt") == b"from git"
+
+
+# -- the no-change push ---------------------------------------------------------------------------
+def push(instance: LocalInstance, home: Path, url: str) -> PushFlows.Output:
+    task = PushFlows(
+        id="push", url=url, username=USER, password=PASSWORD, source_namespace="prod", branch="main"
+    )
+    ctx = RunContext.create(instance=instance, home=home, namespace="system", flow_id="push")
+    ctx.task_id = "push"
+    return task.run(ctx)
+
+
+def test_a_no_change_push_collects_nothing_and_fetches_nothing(
+    remote: MakeRemote, tmp_path: Path, git_server: GitHttpServer
+) -> None:
+    repo = remote(files={"README.md": "flows"})
+    home = tmp_path / "home"
+    with LocalInstance(home, validator=validate_source) as instance:
+        instance.put_flow(flow("a", "prod"))
+        first = push(instance, home, repo.url)
+        assert first.commit_id == repo.head()
+        git_server.requests.reset()
+        with statements(instance) as seen:
+            again = push(instance, home, repo.url)
+        assert again.commit_id is None and again.flows == []
+        assert reads_of(seen, "flows") == []
+        assert git_server.requests.count(method="POST") == 0
+        assert repo.head() == first.commit_id
+
+
+def test_a_flow_written_behind_the_pushs_back_is_pushed(remote: MakeRemote, tmp_path: Path) -> None:
+    repo = remote(files={"README.md": "flows"})
+    home = tmp_path / "home"
+    with LocalInstance(home, validator=validate_source) as instance:
+        instance.put_flow(flow("a", "prod"))
+        push(instance, home, repo.url)
+        sqlite_in_another_process(
+            home / "instance.db",
+            "INSERT INTO flows VALUES ('prod', 'a', 2, ?, 0, '2026-01-01T00:00:00.000000+00:00')",
+            flow("a", "prod", message="edited by hand"),
+        )
+        output = push(instance, home, repo.url)
+        assert output.commit_id == repo.head()
+        assert b"edited by hand" in repo.files()["_flows/a.yml"]
+
+
+def test_a_branch_moved_by_someone_else_is_pushed_over(remote: MakeRemote, tmp_path: Path) -> None:
+    repo = remote(files={"README.md": "flows"})
+    home = tmp_path / "home"
+    with LocalInstance(home, validator=validate_source) as instance:
+        instance.put_flow(flow("a", "prod"))
+        push(instance, home, repo.url)
+        repo.commit({"_flows/a.yml": "id: a\nnamespace: prod\n# edited in git\n"}, "by hand")
+        output = push(instance, home, repo.url)
+        assert output.commit_id == repo.head()
+        assert repo.files()["_flows/a.yml"] == flow("a", "prod").encode()

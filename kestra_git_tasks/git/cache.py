@@ -121,6 +121,22 @@ class RepoCache:
             repo.references.create(ref_name, target, force=True)
             return str(target)
 
+    def remote_head(
+        self,
+        url: str,
+        branch: str,
+        credentials: Credentials | None = None,
+        options: TransportOptions | None = None,
+    ) -> str | None:
+        """The commit ``branch`` of ``url`` points at, None when there is no such branch: one
+        ref advertisement, nothing fetched, nothing written (no lock taken)."""
+        check_branch_name(branch)
+        clean_url, creds = resolve_credentials(url, credentials)
+        repo = self.repository(clean_url)
+        target = Connection.open(repo, clean_url, creds, options or TransportOptions()).refs
+        head = target.branch(branch)
+        return None if head is None else str(head)
+
     # -- reading --------------------------------------------------------------------------------
 
     def list_tree(
