@@ -9,6 +9,7 @@ or file table at all (SQLite's own statement trace, on the real connection).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -78,8 +79,6 @@ def sqlite_in_another_process(database: Path, sql: str, *params: object) -> None
         "import sqlite3, sys, json; c = sqlite3.connect(sys.argv[1]); "
         "c.execute(sys.argv[2], json.loads(sys.argv[3])); c.commit()"
     )
-    import json
-
     subprocess.run(
         [sys.executable, "-c", script, str(database), sql, json.dumps(list(params))], check=True
     )
@@ -349,3 +348,46 @@ def test_a_branch_moved_by_someone_else_is_pushed_over(remote: MakeRemote, tmp_p
         output = push(instance, home, repo.url)
         assert output.commit_id == repo.head()
         assert repo.files()["_flows/a.yml"] == flow("a", "prod").encode()
+
+
+# -- the no-change answer read from the head file -------------------------------------------------
+def diff_file_of(output: Any) -> str:
+    return Path(output.diff_file).read_text(encoding="utf-8")
+
+
+def test_the_quick_no_change_answer_equals_the_full_one(remote: MakeRemote, tmp_path: Path) -> None:
+    repo = remote(files={"_flows/a.yml": flow("a"), "_flows/team/b.yml": flow("b")})
+    home = tmp_path / "home"
+    with LocalInstance(home, validator=validate_source) as instance:
+        sync(instance, home, repo.url, include_child_namespaces=True, delete=True)
+        instance.put_flow(flow("gone", "prod"))  # deleted by the next sync: not in its rows
+        sync(instance, home, repo.url, include_child_namespaces=True, delete=True)
+        quick = sync(instance, home, repo.url, include_child_namespaces=True, delete=True)
+        quick_diff = diff_file_of(quick)
+        for head in (home / "sync-quick").glob("*.head.json"):
+            head.unlink()  # the same run, down the full path
+        full = sync(instance, home, repo.url, include_child_namespaces=True, delete=True)
+    assert quick.flows == full.flows
+    assert [r["syncState"] for r in quick.flows] == ["UNCHANGED", "UNCHANGED"]
+    assert quick_diff == diff_file_of(full)
+
+
+def test_a_head_file_naming_another_folder_is_not_followed(
+    remote: MakeRemote, tmp_path: Path
+) -> None:
+    repo = remote(files={"_flows/a.yml": flow("a")})
+    home = tmp_path / "home"
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text('{"gitPath": "evil", "syncState": "UNCHANGED"}\n')
+    with LocalInstance(home, validator=validate_source) as instance:
+        sync(instance, home, repo.url)
+        (head,) = (home / "sync-quick").glob("*.head.json")
+        data = json.loads(head.read_text())
+        data["rows"] = "../../outside.jsonl"
+        head.write_text(json.dumps(data))
+        output = sync(instance, home, repo.url)
+        assert states(output.flows) == [("_flows/a.yml", "UNCHANGED", "a")]
+        for rows in (home / "sync-quick").glob("*.rows.jsonl"):
+            rows.unlink()  # gone: the run goes down the full path
+        output = sync(instance, home, repo.url)
+        assert states(output.flows) == [("_flows/a.yml", "UNCHANGED", "a")]

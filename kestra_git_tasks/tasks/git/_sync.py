@@ -11,15 +11,13 @@ The pipeline shared by SyncFlows and SyncNamespaceFiles:
 4. write the rows as JSON Lines in the execution's folder and remember what was synced, so the
    next run can tell that nothing changed without reading a single file.
 
-**The no-change check** costs one ref advertisement and O(1) instance reads: the remembered
-commit against the branch head, and the remembered change stamp against the instance's
-(``Instance.change_stamp``: on the embedded instance a counter that SQLite triggers bump with
-every write of a flow, file or dashboard, by anyone). The stamp is read inside the apply's
-batch, before and after the writes: when the first read still equals the plan's, nobody else
-wrote in between, the second is remembered, and the instance's index after the sync is the
-plan's index with the sync's own writes applied (:meth:`SyncTask.index_from_rows`), not read
-again. A stamp that moved, or an instance without stamps (a Kestra server), falls back to
-comparing the index (``index_after``), as before stamps existed.
+**The no-change check** costs one request and O(1) instance reads: the remembered commit and
+change stamp (``Instance.change_stamp``, bumped by SQLite triggers with every write, by anyone)
+against the branch head and the instance's, read from a small head file
+(:meth:`SyncTask.quick_unchanged`). The stamp is read in the apply's batch before and after the
+writes; only when the first equals the plan's is the second remembered, with the plan's index
+plus the sync's writes (:meth:`SyncTask.index_from_rows`) instead of reading it again. Without
+stamps (a Kestra server) the index is compared, as before.
 
 ``dryRun`` is steps 1-2 and 4 without 3: one code path.
 """
@@ -43,7 +41,7 @@ from ...git import RepoCache, redact_url
 from ...instance.base import Instance
 from ._kestra_api import KestraApiTask
 from ._patches import sync_changes, write_patch
-from ._sync_rows import FileRow, FlowRow, Row, SyncMemory, SyncState
+from ._sync_rows import FileRow, FlowRow, QuickMemory, Row, SyncMemory, SyncState
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -124,6 +122,8 @@ class SyncPlan:
     memory: SyncMemory = field(default_factory=lambda: SyncMemory(""))
     drifted: list[str] = field(default_factory=list)
     unchanged: bool = False
+    #: a no-change plan's rows as the diff file's JSON Lines (:meth:`SyncTask.quick_unchanged`)
+    quick_rows: str | None = None
 
     @property
     def changes(self) -> int:
@@ -279,6 +279,8 @@ class SyncTask(KestraApiTask):
     def _run(self, ctx: RunContext) -> Any:
         plan = self.plan(ctx)
         diff_file = ctx.output_dir / f"{ctx.task_id or 'sync'}-{self.rows_output}.jsonl"
+        if plan.quick_rows is not None:
+            return self._quick_output(ctx, plan, plan.quick_rows, diff_file)
         if ctx.patches:  # the old side is read before the apply changes it
             changes = sync_changes(ctx.require_instance(), plan.rows, plan.writes)
             write_patch(diff_file, changes, ctx.mask)
@@ -293,6 +295,34 @@ class SyncTask(KestraApiTask):
         if not self.dry_run and not plan.unchanged:
             self.save_state(ctx, plan, rows)
         return self.make_output(dicts, plan, diff_file)
+
+    def _quick_output(self, ctx: RunContext, plan: SyncPlan, text: str, diff_file: Path) -> Any:
+        """The full path's diff file, patch, message and output, without a row object."""
+        if ctx.patches:
+            write_patch(diff_file, [], ctx.mask)
+        count = text.count("\n")
+        verb = "would change" if self.dry_run else "changed"
+        ctx.info(f"{verb}: {count} {SyncState.UNCHANGED.value}" if count else f"{verb}: 0 nothing")
+        diff_file.write_text(text, encoding="utf-8")
+        dicts = json.loads("[" + ",".join(text.splitlines()) + "]")
+        return self.make_output(dicts, plan, diff_file)
+
+    def quick_unchanged(
+        self, ctx: RunContext, scope: str, commit: str, stamp: str | None
+    ) -> SyncPlan | None:
+        """The no-change plan from the head file (:class:`QuickMemory`), not the memory; None
+        when the commit or stamp differs or anything is missing (then plan as usual)."""
+        if stamp is None:
+            return None
+        head = QuickMemory.load(self.state_path(ctx, scope))
+        if head is None or head.commit != commit or head.stamp != stamp:
+            return None
+        text = head.read_rows()
+        if text is None:
+            return None
+        ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
+        memory = SyncMemory(scope, commit, stamp=stamp)
+        return SyncPlan(commit, [], memory=memory, unchanged=True, quick_rows=text)
 
     @abstractmethod
     def make_output(self, rows: list[dict[str, Any]], plan: SyncPlan, diff_file: Path) -> Any:

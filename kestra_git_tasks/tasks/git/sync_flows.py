@@ -163,8 +163,11 @@ class SyncFlows(SyncTask):
         instance = ctx.require_instance()
         cache, commit = self.fetch(ctx)
         scope = self.target_namespace
-        memory = self.load_state(ctx, scope)
         stamp = self.stamp(ctx)
+        quick = self.quick_unchanged(ctx, scope, commit, stamp)
+        if quick is not None:
+            return quick
+        memory = self.load_state(ctx, scope)
         if stamp is not None and stamp == memory.stamp and memory.index is not None:
             index = memory.index  # nothing in scope was written since: O(1), no index read
         else:

@@ -101,8 +101,11 @@ class SyncNamespaceFiles(SyncTask):
         instance = ctx.require_instance()
         namespace = self.target(ctx)
         cache, commit = self.fetch(ctx)
-        memory = self.load_state(ctx, namespace)
         stamp = self.stamp(ctx)
+        quick = self.quick_unchanged(ctx, namespace, commit, stamp)
+        if quick is not None:
+            return quick
+        memory = self.load_state(ctx, namespace)
         if memory.commit == commit and (
             stamp == memory.stamp if stamp is not None else memory.index == self.index_after(ctx)
         ):
