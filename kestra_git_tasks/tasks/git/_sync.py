@@ -304,20 +304,17 @@ class SyncTask(KestraApiTask):
         verb = "would change" if self.dry_run else "changed"
         ctx.info(f"{verb}: {count} {SyncState.UNCHANGED.value}" if count else f"{verb}: 0 nothing")
         diff_file.write_text(text, encoding="utf-8")
-        dicts = json.loads("[" + ",".join(text.splitlines()) + "]")
-        return self.make_output(dicts, plan, diff_file)
+        output = self.make_output([], plan, diff_file)
+        if output is not None:  # the rows are our own, read back: not validated one by one
+            setattr(output, self.rows_output, json.loads("[" + ",".join(text.splitlines()) + "]"))
+        return output
 
     def quick_unchanged(
         self, ctx: RunContext, scope: str, commit: str, stamp: str | None
     ) -> SyncPlan | None:
         """The no-change plan from the head file (:class:`QuickMemory`), not the memory; None
         when the commit or stamp differs or anything is missing (then plan as usual)."""
-        if stamp is None:
-            return None
-        head = QuickMemory.load(self.state_path(ctx, scope))
-        if head is None or head.commit != commit or head.stamp != stamp:
-            return None
-        text = head.read_rows()
+        text = QuickMemory.rows_if_unchanged(self.state_path(ctx, scope), commit, stamp)
         if text is None:
             return None
         ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
@@ -390,8 +387,7 @@ class SyncTask(KestraApiTask):
         return None
 
     def index_from_rows(self, plan: SyncPlan, rows: list[Row]) -> dict[str, Any] | None:
-        """``index_after`` computed from the plan's index and the applied rows, without
-        reading the instance; None when the task cannot (then it is read)."""
+        """``index_after`` from the plan's index and the applied rows; None: read it."""
         return None
 
 

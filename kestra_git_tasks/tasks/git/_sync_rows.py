@@ -217,6 +217,15 @@ class QuickMemory:
             return None
         return cls(commit, stamp, cls.head_path(path).with_name(rows), count)
 
+    @classmethod
+    def rows_if_unchanged(cls, path: Path, commit: str, stamp: str | None) -> str | None:
+        """The remembered rows' text when the head beside the memory ``path`` names this
+        commit and stamp; None otherwise (no stamp, no head, another commit or stamp, no rows)."""
+        head = cls.load(path) if stamp is not None else None
+        if head is None or head.commit != commit or head.stamp != stamp:
+            return None
+        return head.read_rows()
+
     def read_rows(self) -> str | None:
         """The rows' JSON Lines; None when the file is gone (a concurrent save replaced it)."""
         try:
