@@ -11,13 +11,11 @@ The pipeline shared by SyncFlows and SyncNamespaceFiles:
 4. write the rows as JSON Lines in the execution's folder and remember what was synced, so the
    next run can tell that nothing changed without reading a single file.
 
-**The no-change check** costs one request and O(1) instance reads: the remembered commit and
-change stamp (``Instance.change_stamp``, bumped by SQLite triggers with every write, by anyone)
-against the branch head and the instance's, read from a small head file
-(:meth:`SyncTask.quick_unchanged`). The stamp is read in the apply's batch before and after the
-writes; only when the first equals the plan's is the second remembered, with the plan's index
-plus the sync's writes (:meth:`SyncTask.index_from_rows`) instead of reading it again. Without
-stamps (a Kestra server) the index is compared, as before.
+**No change** costs one request and O(1) instance reads: commit and change stamp
+(``Instance.change_stamp``) against a small head file (:meth:`SyncTask.quick_unchanged`). The
+apply reads the stamp in its batch before and after the writes and remembers the second only if
+the first is the plan's, with the index computed (:meth:`SyncTask.index_from_rows`), not read.
+Without stamps (a Kestra server) the index is compared.
 
 ``dryRun`` is steps 1-2 and 4 without 3: one code path.
 """
@@ -122,8 +120,7 @@ class SyncPlan:
     memory: SyncMemory = field(default_factory=lambda: SyncMemory(""))
     drifted: list[str] = field(default_factory=list)
     unchanged: bool = False
-    #: a no-change plan's rows as the diff file's JSON Lines (:meth:`SyncTask.quick_unchanged`)
-    quick_rows: str | None = None
+    quick_rows: str | None = None  # no change: the diff file's lines (SyncTask.quick_unchanged)
 
     @property
     def changes(self) -> int:
@@ -383,8 +380,7 @@ class SyncTask(KestraApiTask):
         """A cheap fingerprint of the instance side in scope, compared on the next run."""
 
     def stamp(self, ctx: RunContext) -> str | None:
-        """The instance's change stamp of this task's scope; None: compare ``index_after``."""
-        return None
+        return None  # the instance's change stamp of the scope; None: compare index_after
 
     def index_from_rows(self, plan: SyncPlan, rows: list[Row]) -> dict[str, Any] | None:
         """``index_after`` from the plan's index and the applied rows; None: read it."""
