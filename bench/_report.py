@@ -74,6 +74,7 @@ def summarise(suite: Suite[Any], n: int, samples: Samples) -> list[dict[str, Any
             row = {"case": f"{family.label} {STEP_LABELS[step]}", "key": f"{family.key}_{step}"}
             row.update(step=step, n=n, **_spread(cli))
             ratio = row["median_s"] / medians[target.baseline]
+            run_s = median(inproc, "run_s")
             time_ok = None if target.ratio is None else ratio <= target.ratio
             row.update(
                 baseline=target.baseline,
@@ -85,7 +86,9 @@ def summarise(suite: Suite[Any], n: int, samples: Samples) -> list[dict[str, Any
                 http_requests=median(cli, "http_requests"),
                 exec_s=median(cli, "exec_s"),
                 startup_s=median(cli, "startup_s"),
-                run_s=median(inproc, "run_s"),
+                run_s=run_s,
+                inproc_ratio=None if run_s is None else run_s / medians[target.baseline],
+                inproc_http_requests=median(inproc, "http_requests"),
                 inproc_import_s=median(inproc, "import_s"),
                 inproc_setup_s=median(inproc, "setup_s"),
                 inproc_to_dict_s=median(inproc, "to_dict_s"),
@@ -105,7 +108,8 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 
 def print_table(suite: Suite[Any], rows: list[dict[str, Any]]) -> None:
     headers = ["case", "N", "median s", "min-max s", "vs", "ratio", "target", "run() s"]
-    headers += ["exec s", "start s", "req", "RSS MB", *(["RSS max"] * suite.rss_max_column)]
+    headers += ["run() x", "exec s", "start s", "req", "RSS MB"]
+    headers += ["RSS max"] * suite.rss_max_column
     headers.append("result")
     table: list[list[str]] = []
     for row in rows:
@@ -113,7 +117,7 @@ def print_table(suite: Suite[Any], rows: list[dict[str, Any]]) -> None:
         cells.append(f"{row['min_s']:.3f}-{row['max_s']:.3f}")
         rss = [_fmt(row["peak_rss_mb"], ".0f")]
         if "step" not in row:
-            cells += ["", "", "", "", "", "", _fmt(row["http_requests"], "g"), *rss]
+            cells += ["", "", "", "", "", "", "", _fmt(row["http_requests"], "g"), *rss]
             table.append(cells + [""] * suite.rss_max_column + [""])
             continue
         if row["target_ratio"] is None:
@@ -123,8 +127,15 @@ def print_table(suite: Suite[Any], rows: list[dict[str, Any]]) -> None:
             why = "" if row["pass"] else suite.why_failed(row)
             result = ("PASS" if row["pass"] else "FAIL") + (f" ({why})" if why else "")
         cells += [suite.baseline_short[row["baseline"]], f"{row['ratio']:.2f}x", target]
-        cells += [_fmt(row[k]) for k in ("run_s", "exec_s", "startup_s")]
-        cells += [_fmt(row["http_requests"], "g"), *rss]
+        inproc = row.get("inproc_ratio")
+        cells += [_fmt(row["run_s"]), "-" if inproc is None else f"{inproc:.2f}x"]
+        cells += [_fmt(row[k]) for k in ("exec_s", "startup_s")]
+        requests = _fmt(row["http_requests"], "g")
+        if row.get("inproc_http_requests") is not None:
+            requests += "/" + _fmt(row["inproc_http_requests"], "g")
+        if row.get("inproc_peak_rss_mb") is not None:
+            rss = [rss[0] + "/" + _fmt(row["inproc_peak_rss_mb"], ".0f")]
+        cells += [requests, *rss]
         if suite.rss_max_column:
             cells.append(_fmt(row["rss_target_mb"], ".0f"))
         table.append([*cells, result])

@@ -43,6 +43,7 @@ from ._remote import BRANCH, Checker, PushSetup, head_of
 if TYPE_CHECKING:
     from ._harness import Bench, Outcome, Sample
 
+NOCHANGE_REQUESTS = 1
 SOURCE_NAMESPACE = "bench"
 FLOWS_DIR = "_flows"
 MESSAGE = f"Add flows from {SOURCE_NAMESPACE} namespace"  # PushFlows' default message
@@ -198,8 +199,10 @@ class PushSuite(Suite[PushSetup]):
         "no-change, the same three commands after one changed file (git 1-chg) for one-change "
         "(no target in the issue: info). Indented rows: the parts of git a+c+p; writing the "
         "files is not in it. run() s: task.run(ctx) in-process; exec s: the CLI's execution "
-        "(render + run + record); start s: wall - exec. req: HTTP requests the server answered "
-        "(median). RSS: peak over runs (no target in the issue)."
+        "(render + run + record); start s: wall - exec; run() x: run() s / the same baseline. "
+        "req: HTTP requests the server answered (median), whole process / in-process; a "
+        f"no-change push must make {NOCHANGE_REQUESTS}. RSS: peak over runs, whole process / "
+        "in-process (no target in the issue)."
     )
     template_remote: Path  # bare repository: one README commit on main
     initial_commit: str
@@ -306,11 +309,21 @@ class PushSuite(Suite[PushSetup]):
             requests_run1=cli[0].get("requests"),
             inproc_median_s=statistics.median([s["wall_s"] for s in inproc]) if inproc else None,
         )
+        # issue 16: a no-change push is one request (the ref advertisement), whole process or not
+        req_target = NOCHANGE_REQUESTS if row["step"] == "nochange" else None
+        seen = [r for r in (row["http_requests"], row["inproc_http_requests"]) if r is not None]
+        row.update(req_target=req_target, req_ok=req_target is None or max(seen) <= req_target)
+        if not row["req_ok"]:
+            row["pass"] = False
+
+    def why_failed(self, row: dict[str, Any]) -> str:
+        return "+".join(w for w, ok in (("time", row["time_ok"]), ("req", row["req_ok"])) if not ok)
 
     def report_targets(self) -> dict[str, Any]:
         return {
             "first_vs_git_add_commit_push": self.targets["first"].ratio,
             "nochange_vs_ls_remote": self.targets["nochange"].ratio,
+            "nochange_http_requests": NOCHANGE_REQUESTS,
         }
 
 

@@ -36,6 +36,7 @@ import pygit2
 
 from kestra_git_tasks.errors import ConfigError, GitDirectoryNotFoundError, GitRefNotFoundError
 from kestra_git_tasks.git.remote import Connection, check_branch_name, missing_branch_message
+from kestra_git_tasks.git.smart_http import advertised_refs, proxy_may_apply
 from kestra_git_tasks.git.transport import (
     Credentials,
     TransportOptions,
@@ -107,8 +108,15 @@ class RepoCache:
         clean_url, creds = resolve_credentials(url, credentials)
         repo = self.repository(clean_url)
         ref_name = f"{CACHE_REF_PREFIX}{branch}"
+        options = options or TransportOptions()
+        ref, advertised = repo.references.get(ref_name), {}
+        if ref is not None:  # a branch seen before: one request tells whether it moved
+            advertised = self._advertised(repo, clean_url, creds, options)
+            if advertised.get(f"refs/heads/{branch}") == str(ref.target):
+                return str(ref.target)
         with self.lock(clean_url):
-            remote = Connection.open(repo, clean_url, creds, options or TransportOptions())
+            # the origin just answered our credentials itself: libgit2 may send them up front
+            remote = Connection.open(repo, clean_url, creds, options, preemptive=bool(advertised))
             target = remote.refs.branch(branch)
             if target is None:
                 raise GitRefNotFoundError(missing_branch_message(branch, clean_url, remote.refs))
@@ -156,6 +164,35 @@ class RepoCache:
             if oid in repo:
                 repo.references.create(f"{_SUBMODULE_REFS}commits/{sha}", oid, force=True)
             return oid in repo
+
+    def remote_head(
+        self,
+        url: str,
+        branch: str,
+        credentials: Credentials | None = None,
+        options: TransportOptions | None = None,
+    ) -> str | None:
+        """The commit ``branch`` of ``url`` points at, None when there is no such branch: one
+        ref advertisement, nothing fetched, nothing written (no lock taken)."""
+        check_branch_name(branch)
+        clean_url, creds = resolve_credentials(url, credentials)
+        repo = self.repository(clean_url)
+        options = options or TransportOptions()
+        advertised = self._advertised(repo, clean_url, creds, options)
+        if advertised:
+            return advertised.get(f"refs/heads/{branch}")
+        head = Connection.open(repo, clean_url, creds, options).refs.branch(branch)
+        return None if head is None else str(head)
+
+    @staticmethod
+    def _advertised(
+        repo: pygit2.Repository, url: str, creds: Credentials, options: TransportOptions
+    ) -> dict[str, str]:
+        """The refs through :mod:`.smart_http`'s one request; ``{}`` when it does not apply
+        (then libgit2 asks, as it always did)."""
+        if proxy_may_apply(options, any(_is_proxy_key(entry.name) for entry in repo.config)):
+            return {}
+        return advertised_refs(url, creds, options) or {}
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -314,3 +351,8 @@ def scrub_fetch_head(git_dir: Path, clean_url: str) -> None:
     fetch_head.write_text(
         text.replace(clean_url, shown), encoding="utf-8", errors="surrogateescape"
     )
+
+
+def _is_proxy_key(name: str) -> bool:
+    """``http.proxy`` or ``http.<url>.proxy``: git configuration libgit2 takes a proxy from."""
+    return name.lower().startswith("http.") and name.lower().endswith(".proxy")

@@ -107,7 +107,9 @@ class Connection:
         credentials: Credentials,
         options: TransportOptions,
         refs: Advertised,
+        preemptive: bool = False,
     ) -> None:
+        self.preemptive = preemptive
         self.remote = remote
         self.url = url
         self.credentials = credentials
@@ -123,17 +125,20 @@ class Connection:
         options: TransportOptions,
         *,
         remote: pygit2.Remote | None = None,
+        preemptive: bool = False,
     ) -> Connection:
-        """Connect to ``url`` (a URL without password) and read its ref advertisement."""
+        """Connect to ``url`` (a URL without password) and read its ref advertisement.
+
+        ``preemptive``: send the credentials with the first request (see
+        :class:`~kestra_git_tasks.git.transport.AuthCallbacks` for who may ask)."""
         apply_process_wide_settings(options)
         remote = remote or repo.remotes.create_anonymous(url)
-        callbacks = AuthCallbacks(url, credentials, options)
+        callbacks = AuthCallbacks(url, credentials, options, preemptive=preemptive)
         with network_errors(url, "ls-remote", credentials, callbacks):
             remote.connect(callbacks=callbacks, proxy=options.proxy)
             heads = remote.list_heads(connect=False)
-        return cls(
-            remote, url, credentials, options, Advertised({h.name: h for h in heads if h.name})
-        )
+        refs = Advertised({h.name: h for h in heads if h.name})
+        return cls(remote, url, credentials, options, refs, preemptive)
 
     def fetch(
         self, refspecs: list[str], depth: int | None, progress: ProgressCallback | None = None
@@ -144,7 +149,9 @@ class Connection:
         ``progress`` receives the transfer's ``fetch`` events.
         """
         shallow = 0 if depth is None or is_local_url(self.url) else depth
-        callbacks = AuthCallbacks(self.url, self.credentials, self.options, progress)
+        callbacks = AuthCallbacks(
+            self.url, self.credentials, self.options, progress, preemptive=self.preemptive
+        )
         with network_errors(self.url, "fetch", self.credentials, callbacks):
             self.remote.fetch(
                 refspecs,

@@ -11,6 +11,7 @@ else). Who the server is (SSH host key, TLS certificate) is checked per operatio
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -178,6 +179,12 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
 
     ``progress`` (optional) receives libgit2's transfer progress as ``fetch`` and ``push``
     events (:class:`~kestra_git_tasks.progress.ProgressEvent`).
+
+    ``preemptive=True`` sends ``Authorization: Basic`` with every request of an ``http(s)``
+    operation (no 401 round trip first). libgit2 would send that header after a redirect too,
+    so only a caller that has just seen the origin of ``url`` answer the same request itself,
+    without a redirect (:mod:`~kestra_git_tasks.git.smart_http`), may ask for it: a redirect
+    could then only come from the origin that already holds the credentials.
     """
 
     def __init__(
@@ -186,8 +193,11 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
         credentials: Credentials,
         options: TransportOptions | None = None,
         progress: ProgressCallback | None = None,
+        *,
+        preemptive: bool = False,
     ) -> None:
         super().__init__()
+        self._preemptive = preemptive
         self._url = url
         self._credentials = credentials
         self._options = options or TransportOptions()
@@ -227,6 +237,15 @@ class AuthCallbacks(pygit2.RemoteCallbacks):
     ) -> None:
         if self._progress is not None:
             self._progress(ProgressEvent("push", objects_pushed, total_objects, bytes_pushed))
+
+    def custom_headers(self) -> list[str] | None:
+        creds = self._credentials
+        if not self._preemptive or origin_of(self._url)[0] not in ("http", "https"):
+            return None
+        if not creds.username or creds.password is None:
+            return None
+        token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+        return [f"Authorization: Basic {token}"]
 
     def credentials(
         self,

@@ -26,6 +26,51 @@ from ..errors import InstanceError
 __all__ = ["SCHEMA_VERSION", "Database", "from_text", "now_text", "to_text"]
 
 
+def _bump(kind: str, namespace: str) -> str:
+    """Trigger statements setting the stamp of (kind, namespace) to the next sequence number.
+
+    The row is created by ``INSERT ... WHERE NOT EXISTS`` (never a conflict, so an outer
+    statement's ``OR IGNORE``/``OR REPLACE`` cannot skip the bump), then updated.
+    """
+    return f"""INSERT INTO change_stamps (kind, namespace, seq)
+            SELECT '{kind}', {namespace}, 0 WHERE NOT EXISTS (SELECT 1 FROM change_stamps
+            WHERE kind = '{kind}' AND namespace = {namespace});
+        UPDATE change_stamps SET seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM change_stamps)
+            WHERE kind = '{kind}' AND namespace = {namespace};"""
+
+
+def _change_stamp_migration() -> tuple[str, ...]:
+    """Schema 7: the change stamps (read by ``LocalInstance.change_stamp``).
+
+    ``change_stamps`` holds one row per (kind, namespace) ever written (dashboards: namespace
+    ``''``) with the global sequence number of its last write; ``instance_id`` names this
+    database, so a stamp of a deleted and re-created file never equals an old one. Triggers on
+    every INSERT, UPDATE and DELETE of ``flows``, ``files`` and ``dashboards`` bump the row in
+    the writing transaction, whoever writes (this package, another process, the sqlite3 shell);
+    an UPDATE moving a row to another namespace bumps both.
+    """
+    statements = [
+        "CREATE TABLE instance_id (id TEXT NOT NULL)",
+        "INSERT INTO instance_id (id) VALUES (lower(hex(randomblob(16))))",
+        """CREATE TABLE change_stamps (kind TEXT NOT NULL, namespace TEXT NOT NULL,
+            seq INTEGER NOT NULL, PRIMARY KEY (kind, namespace))""",
+        "CREATE INDEX change_stamps_by_seq ON change_stamps (seq)",
+    ]
+    for table, kind in (("flows", "flow"), ("files", "file"), ("dashboards", "dashboard")):
+        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            namespace = "''" if kind == "dashboard" else f"{row}.namespace"
+            statements.append(
+                f"CREATE TRIGGER {table}_stamp_{event.lower()} AFTER {event} ON {table} "
+                f"BEGIN {_bump(kind, namespace)} END"
+            )
+        if kind != "dashboard":
+            statements.append(
+                f"CREATE TRIGGER {table}_stamp_move AFTER UPDATE OF namespace ON {table} "
+                f"WHEN OLD.namespace IS NOT NEW.namespace BEGIN {_bump(kind, 'OLD.namespace')} END"
+            )
+    return tuple(statements)
+
+
 # _MIGRATIONS[n] takes the schema from version n to n + 1; append, never edit.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -74,6 +119,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # the flow's own outputs (Kestra's execution outputs), next to the tasks' outputs
         "ALTER TABLE executions ADD COLUMN flow_outputs TEXT NOT NULL DEFAULT '{}'",
     ),
+    _change_stamp_migration(),
 )
 
 #: The schema version this code writes; a database with a higher one is refused.

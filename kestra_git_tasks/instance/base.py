@@ -206,6 +206,18 @@ class Instance(Protocol):
         """
         ...
 
+    def change_stamp(
+        self, kind: str, namespace: str = "", *, include_children: bool = False
+    ) -> str | None:
+        """A token that changes whenever a ``kind`` (``"flow"``, ``"file"``, ``"dashboard"``)
+        of ``namespace`` (and its children) is written, by anyone; None when the instance
+        keeps none (then compare :meth:`flow_index` or the listing instead).
+
+        Equal tokens mean nothing in scope was written in between. Read inside :meth:`batch`,
+        it includes the batch's own writes. O(namespaces in scope), never O(flows).
+        """
+        ...
+
     def list_namespaces(self) -> list[str]:
         """Every namespace holding at least one non-deleted flow or file, sorted."""
         ...

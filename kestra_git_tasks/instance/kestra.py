@@ -21,6 +21,9 @@ restores what a failed apply had changed. What each method costs, in requests:
   ``list_files``, and the first ``read_file`` of each of those files takes its content from
   there (no request): listing then reading a namespace costs one read per file, not two.
 
+``change_stamp`` is None (Kestra keeps no change counter it would expose): the no-change check
+of a sync falls back to comparing ``flow_index`` (one request) or the file listing (O(files)).
+
 Not faithful to the protocol, because Kestra's API does not offer it cheaply: ``list_files``
 does not read file revisions (one more request per file), so its ``FileRecord.revision`` is
 always 1 (``file_revisions`` reads them, on Kestra 1.2+);
@@ -145,6 +148,13 @@ class KestraInstance:
                 for item in self._search(namespace, include_children)
             )
         }
+
+    def change_stamp(
+        self, kind: str, namespace: str = "", *, include_children: bool = False
+    ) -> str | None:
+        """None: Kestra's API has no change counter, so a sync compares ``flow_index`` (one
+        request) or the file listing instead."""
+        return None
 
     def list_namespaces(self) -> list[str]:
         """Namespaces holding at least one flow (Kestra's ``flows/distinct-namespaces``)."""

@@ -4,6 +4,12 @@ This module keeps flows and namespace files, every revision, with Kestra's revis
 executions and logs are :mod:`.executions`'; the connection, schema and transactions (WAL,
 ``BEGIN IMMEDIATE``, all-or-nothing :meth:`~._sqlite.Database.batch`) are :mod:`._sqlite`'s.
 
+:meth:`LocalInstance.change_stamp` answers "was anything in this scope written since?" without
+reading it: triggers (schema 7, :mod:`._sqlite`) bump a per-(kind, namespace) sequence number
+in the same transaction as every INSERT, UPDATE or DELETE of flows, files and dashboards, so a
+write by another process or by hand is seen too. Cost: two small writes per row written; a
+read is one indexed query over the namespaces in scope.
+
 A :class:`LocalInstance` owns one connection, usable only from the thread that created it; give
 each thread (and each process) its own ``LocalInstance`` on the same home.
 """
@@ -205,6 +211,21 @@ class LocalInstance(ExecutionStore):
             now = datetime.now(UTC)
             self._insert_flow(FlowRecord(namespace, flow_id, revision, latest.source, now, True))
         return True
+
+    # -- change stamps -------------------------------------------------------------------------
+    def change_stamp(
+        self, kind: str, namespace: str = "", *, include_children: bool = False
+    ) -> str:
+        """``<database id>:<sequence>``: the last write of a ``kind`` in scope (schema 7's
+        triggers bump it in the writing transaction, whoever writes). One indexed read over
+        the namespaces in scope; the flows and files themselves are not read."""
+        where, params = _scope(namespace, include_children)
+        rows = self._query(
+            "SELECT (SELECT id FROM instance_id), (SELECT COALESCE(MAX(t.seq), 0) FROM "
+            f"change_stamps AS t WHERE t.kind = ? AND {where})",
+            [kind, *params],
+        )
+        return f"{rows[0][0]}:{rows[0][1]}"
 
     # -- executions by prefix -------------------------------------------------------------------
     def execution_ids(self, prefix: str, *, limit: int = 10) -> list[str]:

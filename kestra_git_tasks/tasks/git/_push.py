@@ -13,6 +13,7 @@ import json
 import re
 from abc import abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
@@ -27,6 +28,7 @@ from .._base import Output as TaskOutput
 from .._base import secret_value
 from ._kestra_api import KestraApiTask
 from ._patches import Change, write_patch
+from ._push_state import PushMemory
 from ._push_submodules import SubmoduleGuard
 from ._sync import KESTRAIGNORE, normalise_directory
 
@@ -217,6 +219,11 @@ class PushTask(KestraApiTask):
     def nothing_to_push(self, ctx: RunContext) -> None:
         """Called when the instance has nothing to push (PushNamespaceFiles may raise)."""
 
+    def change_stamp(self, ctx: RunContext) -> str | None:
+        """The instance's change stamp of what :meth:`collect` reads; None (the default, and
+        on a Kestra server): every push collects and compares (see :mod:`._push_state`)."""
+        return None
+
     # -- the pipeline --------------------------------------------------------------------------
     def run(self, ctx: RunContext) -> TaskOutput:
         with self.kestra_scope(ctx):
@@ -226,6 +233,11 @@ class PushTask(KestraApiTask):
         self.register_secrets(ctx)
         self.warn_unapplied(ctx, {"user.name": "", "user.email": "", "core.autocrlf": ""})
         directory = normalise_directory(self.git_directory_value())
+        stamp = None if self.dry_run else self.change_stamp(ctx)  # read before collecting
+        memory_path = PushMemory.path(self, ctx, self.source(ctx)) if stamp else None
+        if memory_path is not None and self._nothing_moved(ctx, memory_path, stamp):
+            ctx.log("DEBUG", "instance and branch unchanged since the last push")
+            return self._report(ctx, PushResult(None, [], None, False, 1), {})
         wanted = self.collect(ctx)
         if converts_crlf(self.git_config):  # as upstream's `git add` with core.autocrlf
             wanted = {path: crlf_to_lf(content) for path, content in wanted.items()}
@@ -248,7 +260,21 @@ class PushTask(KestraApiTask):
             dry_run=self.dry_run,
             progress=ctx.progress_callback(),
         )
+        head = result.commit_id or result.base_commit
+        if memory_path is not None and stamp and head and not result.created_branch:
+            PushMemory(stamp, head).save(memory_path)  # dry runs have no memory_path
         return self._report(ctx, result, seen)
+
+    def _nothing_moved(self, ctx: RunContext, path: Path, stamp: str | None) -> bool:
+        """The stamp is the remembered one and the branch still at the remembered commit (a
+        ref advertisement is made only when the stamp matches)."""
+        memory = PushMemory.load(path)
+        if memory is None or memory.stamp != stamp:
+            return False
+        head = self.repo_cache(ctx).remote_head(
+            self.url, self.branch, self.credentials(), self.transport_options(ctx)
+        )
+        return head == memory.head
 
     def identities(self) -> tuple[Identity, Identity]:
         """Author and committer: ``authorName`` (else ``gitConfig``'s ``user.name``, else

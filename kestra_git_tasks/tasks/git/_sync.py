@@ -11,6 +11,12 @@ The pipeline shared by SyncFlows and SyncNamespaceFiles:
 4. write the rows as JSON Lines in the execution's folder and remember what was synced, so the
    next run can tell that nothing changed without reading a single file.
 
+**No change** costs one request and O(1) instance reads: commit and change stamp
+(``Instance.change_stamp``) against a small head file (:meth:`SyncTask.quick_unchanged`). The
+apply reads the stamp in its batch before and after the writes and remembers the second only if
+the first is the plan's, with the index computed (:meth:`SyncTask.index_from_rows`), not read.
+Without stamps (a Kestra server) the index is compared.
+
 ``dryRun`` is steps 1-2 and 4 without 3: one code path.
 """
 
@@ -34,7 +40,7 @@ from ...git.submodules import LOCAL_SUBMODULES_ENV
 from ...instance.base import Instance
 from ._kestra_api import KestraApiTask
 from ._patches import sync_changes, write_patch
-from ._sync_rows import FileRow, FlowRow, Row, SyncMemory, SyncState
+from ._sync_rows import FileRow, FlowRow, QuickMemory, Row, SyncMemory, SyncState
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -126,6 +132,7 @@ class SyncPlan:
     memory: SyncMemory = field(default_factory=lambda: SyncMemory(""))
     drifted: list[str] = field(default_factory=list)
     unchanged: bool = False
+    quick_rows: str | None = None  # no change: the diff file's lines (SyncTask.quick_unchanged)
 
     @property
     def changes(self) -> int:
@@ -290,12 +297,15 @@ class SyncTask(KestraApiTask):
             return rows
         ctx.info(f"applying {plan.changes} change(s)")
         with instance.batch():
+            # another writer between the plan and this batch makes the stamp unusable
+            stamped = plan.memory.stamp is not None and self.stamp(ctx) == plan.memory.stamp
             for done, write in enumerate(plan.writes):
                 ctx.report("apply", done, plan.changes)
                 revision = _write(instance, write)
                 row = rows[write.row]
                 if revision is not None and isinstance(row, FlowRow):
                     rows[write.row] = replace(row, revision=revision)
+            plan.memory.stamp = self.stamp(ctx) if stamped else None
         ctx.report("apply", plan.changes, plan.changes)
         return rows
 
@@ -306,6 +316,8 @@ class SyncTask(KestraApiTask):
     def _run(self, ctx: RunContext) -> Any:
         plan = self.plan(ctx)
         diff_file = ctx.output_dir / f"{ctx.task_id or 'sync'}-{self.rows_output}.jsonl"
+        if plan.quick_rows is not None:
+            return self._quick_output(ctx, plan, plan.quick_rows, diff_file)
         if ctx.patches:  # the old side is read before the apply changes it
             changes = sync_changes(ctx.require_instance(), plan.rows, plan.writes)
             write_patch(diff_file, changes, ctx.mask)
@@ -320,6 +332,31 @@ class SyncTask(KestraApiTask):
         if not self.dry_run and not plan.unchanged:
             self.save_state(ctx, plan, rows)
         return self.make_output(dicts, plan, diff_file)
+
+    def _quick_output(self, ctx: RunContext, plan: SyncPlan, text: str, diff_file: Path) -> Any:
+        """The full path's diff file, patch, message and output, without a row object."""
+        if ctx.patches:
+            write_patch(diff_file, [], ctx.mask)
+        count = text.count("\n")
+        verb = "would change" if self.dry_run else "changed"
+        ctx.info(f"{verb}: {count} {SyncState.UNCHANGED.value}" if count else f"{verb}: 0 nothing")
+        diff_file.write_text(text, encoding="utf-8")
+        output = self.make_output([], plan, diff_file)
+        if output is not None:  # the rows are our own, read back: not validated one by one
+            setattr(output, self.rows_output, json.loads("[" + ",".join(text.splitlines()) + "]"))
+        return output
+
+    def quick_unchanged(
+        self, ctx: RunContext, scope: str, commit: str, stamp: str | None
+    ) -> SyncPlan | None:
+        """The no-change plan from the head file (:class:`QuickMemory`), not the memory; None
+        when the commit or stamp differs or anything is missing (then plan as usual)."""
+        text = QuickMemory.rows_if_unchanged(self.state_path(ctx, scope), commit, stamp)
+        if text is None:
+            return None
+        ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
+        memory = SyncMemory(scope, commit, stamp=stamp)
+        return SyncPlan(commit, [], memory=memory, unchanged=True, quick_rows=text)
 
     @abstractmethod
     def make_output(self, rows: list[dict[str, Any]], plan: SyncPlan, diff_file: Path) -> Any:
@@ -362,11 +399,14 @@ class SyncTask(KestraApiTask):
         return SyncMemory.load(self.state_path(ctx, scope), scope, self.row_type)
 
     def save_state(self, ctx: RunContext, plan: SyncPlan, rows: list[Row]) -> None:
-        """Remember what was synced (commit, rows, instance index) for the next run."""
+        """Remember what was synced (commit, rows, instance index, stamp) for the next run."""
         if not plan.memory.scope:
             return
-        # the index read by the plan is still right when the apply wrote nothing
+        # the index read by the plan is still right when the apply wrote nothing; with a
+        # stamp the apply proved nobody else wrote, so the plan's index plus our writes is
         index = plan.memory.index if not plan.writes else None
+        if index is None and plan.memory.stamp is not None:
+            index = self.index_from_rows(plan, rows)
         memory = replace(
             plan.memory,
             commit=plan.commit,
@@ -378,6 +418,13 @@ class SyncTask(KestraApiTask):
     @abstractmethod
     def index_after(self, ctx: RunContext) -> dict[str, Any]:
         """A cheap fingerprint of the instance side in scope, compared on the next run."""
+
+    def stamp(self, ctx: RunContext) -> str | None:
+        return None  # the instance's change stamp of the scope; None: compare index_after
+
+    def index_from_rows(self, plan: SyncPlan, rows: list[Row]) -> dict[str, Any] | None:
+        """``index_after`` from the plan's index and the applied rows; None: read it."""
+        return None
 
 
 def filter_files(

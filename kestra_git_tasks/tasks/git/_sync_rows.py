@@ -6,19 +6,28 @@ is the only place they are spelt: task outputs and the JSON Lines diff files hol
 next run of the same task can tell that nothing changed without reading a file; it is written
 to a unique temporary file and moved into place, so concurrent syncs in one home never see
 (or leave) a half-written state.
+
+With a change stamp, :meth:`SyncMemory.save` also writes what a no-change run answers, so that
+run never parses the memory, in ``<home>/sync-quick``: ``<key>.<nonce>.rows.jsonl`` (the
+remembered rows as they stand when nothing moved, exactly the diff file's lines) and
+``<key>.head.json`` (commit, stamp, the name of that rows file, their count), each moved into
+place, the head last; then the key's other rows files are removed. :class:`QuickMemory` reads
+the head; a rows file gone meanwhile (a concurrent save) only sends the run down the full
+path.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FileRow", "FlowRow", "Row", "SyncMemory", "SyncState"]
+__all__ = ["FileRow", "FlowRow", "QuickMemory", "Row", "SyncMemory", "SyncState"]
 
 
 class SyncState(StrEnum):
@@ -106,6 +115,10 @@ class SyncMemory:
     ``index`` is the instance's fingerprint of the scope after the sync; ``blobs`` (SyncFlows)
     the Git blob of each file then, and ``clean`` whether every flow was applied as Git has it
     (no skipped invalid flow, no drift), which lets the next run re-plan only changed files.
+    ``stamp`` is the instance's change stamp of the scope right after the sync's own writes
+    (``Instance.change_stamp``; None when the instance keeps none, or when another writer
+    touched the scope during the sync): while it still equals the instance's, nothing in
+    scope was written since and ``index`` still holds, without reading it again.
     """
 
     scope: str
@@ -114,6 +127,7 @@ class SyncMemory:
     index: dict[str, Any] | None = None
     blobs: dict[str, str] | None = None
     clean: bool = False
+    stamp: str | None = None
 
     def unchanged_rows(self) -> list[Row]:
         """The remembered rows as they stand when nothing moved: deletions are gone, the rest
@@ -132,6 +146,7 @@ class SyncMemory:
             "index": self.index,
             "blobs": self.blobs,
             "clean": self.clean,
+            "stamp": self.stamp,
         }
         return json.dumps(data)
 
@@ -143,23 +158,88 @@ class SyncMemory:
             data = json.loads(path.read_text(encoding="utf-8"))
             rows: list[Row] = [row_type.from_dict(item) for item in data.get("rows", [])]
             index, blobs = data.get("index"), data.get("blobs")
-            commit = data.get("commit")
+            commit, stamp = data.get("commit"), data.get("stamp")
             if not (isinstance(index, dict | None) and isinstance(blobs, dict | None)):
                 raise TypeError("index")
-            if not isinstance(commit, str | None):
+            if not (isinstance(commit, str | None) and isinstance(stamp, str | None)):
                 raise TypeError("commit")
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(scope)
-        return cls(scope, commit, rows, index, blobs, data.get("clean") is True)
+        return cls(scope, commit, rows, index, blobs, data.get("clean") is True, stamp)
 
     def save(self, path: Path) -> None:
-        """Write to a unique temporary file beside ``path``, then move it into place."""
+        """Write to a unique temporary file beside ``path``, then move it into place (and,
+        with a stamp, the no-change answer: see the module docstring)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        _write_atomically(path, self.to_json())
+        head = QuickMemory.head_path(path)
+        if self.stamp is None:
+            head.unlink(missing_ok=True)
+            return
+        head.parent.mkdir(parents=True, exist_ok=True)
+        rows = head.with_name(f"{path.stem}.{secrets.token_hex(8)}.rows.jsonl")
+        unchanged = [row.to_dict() for row in self.unchanged_rows()]
+        _write_atomically(
+            rows, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in unchanged)
+        )
+        quick = {"commit": self.commit, "stamp": self.stamp, "rows": rows.name}
+        _write_atomically(head, json.dumps({**quick, "count": len(unchanged)}))
+        for other in head.parent.glob(f"{path.stem}.*.rows.jsonl"):
+            if other != rows:  # older ones, or a concurrent save's (its head then misses it)
+                other.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class QuickMemory:
+    """The head a no-change run reads: commit, stamp, and the file of its rows."""
+
+    commit: str
+    stamp: str
+    rows: Path
+    count: int
+
+    @staticmethod
+    def head_path(path: Path) -> Path:
+        """Beside the memory ``<home>/sync-state/<key>.json``: ``<home>/sync-quick/<key>...``."""
+        return path.parent.parent / "sync-quick" / f"{path.stem}.head.json"
+
+    @classmethod
+    def load(cls, path: Path) -> QuickMemory | None:
+        """The head saved beside the memory ``path``; None when there is none (or unreadable)."""
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(self.to_json())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            data = json.loads(cls.head_path(path).read_text(encoding="utf-8"))
+            commit, stamp, rows, count = data["commit"], data["stamp"], data["rows"], data["count"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not all(isinstance(v, str) for v in (commit, stamp, rows)) or "/" in rows:
+            return None
+        if not isinstance(count, int):
+            return None
+        return cls(commit, stamp, cls.head_path(path).with_name(rows), count)
+
+    @classmethod
+    def rows_if_unchanged(cls, path: Path, commit: str, stamp: str | None) -> str | None:
+        """The remembered rows' text when the head beside the memory ``path`` names this
+        commit and stamp; None otherwise (no stamp, no head, another commit or stamp, no rows)."""
+        head = cls.load(path) if stamp is not None else None
+        if head is None or head.commit != commit or head.stamp != stamp:
+            return None
+        return head.read_rows()
+
+    def read_rows(self) -> str | None:
+        """The rows' JSON Lines; None when the file is gone (a concurrent save replaced it)."""
+        try:
+            return self.rows.read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

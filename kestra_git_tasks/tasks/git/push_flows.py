@@ -132,6 +132,11 @@ class PushFlows(PushTask):
             ctx.info(f"no flow of {namespace} matches; only deletions (if any) are pushed")
         return wanted
 
+    def change_stamp(self, ctx: RunContext) -> str | None:
+        return ctx.require_instance().change_stamp(
+            "flow", self.source(ctx), include_children=self.include_child_namespaces
+        )
+
     def may_delete(self, relative: str) -> bool:
         """Only a flow file PushFlows could have written: ``<child folders>/<flow id>.yml``
         (or ``.yaml``) whose folders name a namespace in scope, matching the globs."""

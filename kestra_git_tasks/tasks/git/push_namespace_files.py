@@ -123,6 +123,9 @@ class PushNamespaceFiles(PushTask):
                 )
         return wanted
 
+    def change_stamp(self, ctx: RunContext) -> str | None:
+        return ctx.require_instance().change_stamp("file", self.source(ctx))
+
     def nothing_to_push(self, ctx: RunContext) -> None:
         if self.error_on_missing:
             raise NotFoundError(

@@ -192,8 +192,15 @@ class SyncFlows(SyncTask):
         instance = ctx.require_instance()
         cache, commit = self.fetch(ctx)
         scope = self.target_namespace
+        stamp = self.stamp(ctx)
+        quick = self.quick_unchanged(ctx, scope, commit, stamp)
+        if quick is not None:
+            return quick
         memory = self.load_state(ctx, scope)
-        index = instance.flow_index(scope, include_children=self.include_child_namespaces)
+        if stamp is not None and stamp == memory.stamp and memory.index is not None:
+            index = memory.index  # nothing in scope was written since: O(1), no index read
+        else:
+            index = instance.flow_index(scope, include_children=self.include_child_namespaces)
         if memory.commit == commit and memory.index == index:
             ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
             return SyncPlan(commit, memory.unchanged_rows(), memory=memory, unchanged=True)
@@ -202,7 +209,7 @@ class SyncFlows(SyncTask):
             plan = self._replan(ctx, tree, memory, memory.blobs)
         else:
             plan = self.plan_from_tree(ctx, tree, memory)
-        plan.memory.index, plan.memory.blobs = index, tree.files
+        plan.memory.index, plan.memory.blobs, plan.memory.stamp = index, tree.files, stamp
         return plan
 
     def _replan(
@@ -443,6 +450,23 @@ class SyncFlows(SyncTask):
         return ctx.require_instance().flow_index(
             self.target_namespace, include_children=self.include_child_namespaces
         )
+
+    def stamp(self, ctx: RunContext) -> str | None:
+        return ctx.require_instance().change_stamp(
+            "flow", self.target_namespace, include_children=self.include_child_namespaces
+        )
+
+    def index_from_rows(self, plan: SyncPlan, rows: list[Any]) -> dict[str, Any] | None:
+        if plan.memory.index is None:
+            return None
+        index = dict(plan.memory.index)
+        for write in plan.writes:
+            row = rows[write.row]
+            if write.action == WriteAction.PUT_FLOW:
+                index[row.uid] = row.revision
+            else:
+                index.pop(row.uid, None)
+        return index
 
     def make_output(self, rows: list[dict[str, Any]], plan: SyncPlan, diff_file: Path) -> Output:
         return self.Output(

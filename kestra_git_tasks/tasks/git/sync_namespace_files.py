@@ -101,8 +101,14 @@ class SyncNamespaceFiles(SyncTask):
         instance = ctx.require_instance()
         namespace = self.target(ctx)
         cache, commit = self.fetch(ctx)
+        stamp = self.stamp(ctx)
+        quick = self.quick_unchanged(ctx, namespace, commit, stamp)
+        if quick is not None:
+            return quick
         memory = self.load_state(ctx, namespace)
-        if memory.commit == commit and memory.index == self.index_after(ctx):
+        if memory.commit == commit and (
+            stamp == memory.stamp if stamp is not None else memory.index == self.index_after(ctx)
+        ):
             ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
             return SyncPlan(commit, memory.unchanged_rows(), memory=memory, unchanged=True)
         tree = self.read_git(cache, commit, self.git_directory, ctx)
@@ -133,7 +139,9 @@ class SyncNamespaceFiles(SyncTask):
                 row = FileRow(None, SyncState.DELETED, kestra_path(namespace, path))
                 delete = Write(WriteAction.DELETE_FILE, namespace=namespace, key=path)
                 entries.append((row, delete))
-        return build_plan(commit, entries, namespace)
+        plan = build_plan(commit, entries, namespace)
+        plan.memory.stamp = stamp
+        return plan
 
     def _system_guarded(self, namespace: str) -> bool:
         explicit = "namespace" in self.model_fields_set and self.namespace is not None
@@ -142,6 +150,12 @@ class SyncNamespaceFiles(SyncTask):
     def index_after(self, ctx: RunContext) -> dict[str, Any]:
         files = ctx.require_instance().list_files(self.target(ctx))
         return {record.path: [record.revision, record.sha256] for record in files}
+
+    def stamp(self, ctx: RunContext) -> str | None:
+        return ctx.require_instance().change_stamp("file", self.target(ctx))
+
+    def index_from_rows(self, plan: SyncPlan, rows: list[Any]) -> dict[str, Any] | None:
+        return {}  # with a stamp, the no-change check never compares the index
 
     def make_output(self, rows: list[dict[str, Any]], plan: SyncPlan, diff_file: Path) -> Output:
         return self.Output(files=rows, diff_file=str(diff_file), commit_id=plan.commit)
