@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 from ..errors import ConfigError
 from ..flow import validate_source
@@ -26,6 +26,7 @@ from .catalog import FlowCatalog
 from .config import ServerConfig
 from .pool import ExecutionPool, Job
 from .scheduler import Scheduler
+from .trace import TRACE_ENV, traced
 
 __all__ = ["KestraGitServer", "serve"]
 
@@ -99,8 +100,11 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
     server = KestraGitServer(config)
     server.start()
     uv: Any = None
+    trace: IO[str] | None = None
     try:
         app = create_app(server)
+        if config.environ.get(TRACE_ENV):
+            app, trace = traced(app, config.environ[TRACE_ENV])
         uv = _uvicorn_server(
             uvicorn.Config(
                 app,
@@ -118,6 +122,8 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
         left = server.stop(max(0.0, config.grace - (time.monotonic() - signalled)))
         if left:
             server.pool.kill(left)
+        if trace is not None:
+            trace.close()
 
 
 def _uvicorn_server(config: Any) -> Any:
