@@ -89,3 +89,11 @@ def test_trace_file_times_each_request_without_the_webhook_key(tmp_path: Path) -
     ]
     for span in spans:
         assert span["in"] <= span["out"] and span["cpu"] >= 0 and span["runq"] >= 0
+
+
+def test_the_server_parses_http_with_httptools(tmp_path: Path) -> None:
+    # h11 (pure Python) costs about 30 % more CPU per request; the C parser is what is measured
+    with ServerProcess(tmp_path / "home") as server, server.client() as client:
+        assert client.get("/health").status_code == 200
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+        assert "httptools" in maps

@@ -112,6 +112,7 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
                 port=config.port,
                 log_level="warning",
                 access_log=False,
+                http="httptools",  # C parser: ~30 % less CPU per request than h11 (docs/server.md)
                 lifespan="off",
                 timeout_graceful_shutdown=max(int(config.grace), 1),
             )
