@@ -8,10 +8,14 @@ Two cases, each against a real server (``python -m kestra_git_tasks server --por
 fresh home under ``--tmp-dir``:
 
 - webhooks: one Log flow with a Webhook trigger (``wait: false``); requests are sent at
-  ``--rate`` per second for ``--seconds`` seconds over ``--connections`` keep-alive connections.
-  Reported: requests accepted per second, p50/p99 of the accept latency (request sent -> 200
-  received), of request -> execution start and of request -> execution end (dates the instance
-  recorded), and how many accepted executions are missing or not SUCCESS (must be 0).
+  ``--rate`` per second for ``--seconds`` seconds (open loop) over ``--connections`` keep-alive
+  connections, by a lean HTTP/1.1 client (its own cost must not show as the server's).
+  Reported: requests accepted per second; p50/p95/p99/max of the accept latency (request
+  written -> answer read), of the client's send lag (when the request was due -> written), of
+  request -> execution start and -> execution end (dates the instance recorded); how many
+  accepted executions are missing or not SUCCESS (must be 0); the CPU used meanwhile by the
+  server, its workers, the client and the rest of the machine. ``--trace`` adds the server's own
+  timing (``KESTRA_GIT_SERVER_TRACE``); ``--pause-workers`` measures with no execution running.
 - idle: ``--idle-flows`` flows, each with a Schedule trigger that fires once a year; once
   started and settled, the server's CPU time over ``--idle-seconds`` seconds (from
   ``/proc/<pid>/stat``), as a percentage of one core.
