@@ -78,7 +78,8 @@ def test_trace_file_times_each_request_without_the_webhook_key(tmp_path: Path) -
         url = "/api/v1/main/executions/webhook/company.team/hooked/trace-key-5b1e9c"
         assert client.post(url, content="x", headers={"X-Bench-Seq": "8" * 100}).status_code == 200
         assert client.get(url.replace("trace-key", "wrong-key")).status_code == 404
-        server.stop()
+        assert server.stop() == 0, server.stderr()
+        assert "Traceback" not in server.stderr() and "destroyed" not in server.stderr()
     text = trace.read_text()
     assert "trace-key" not in text and "wrong-key" not in text
     spans = [json.loads(line) for line in text.splitlines() if '"seq"' in line]
