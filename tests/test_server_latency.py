@@ -9,6 +9,9 @@ line per request and the event loop's late wake-ups, and never the webhook key.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -98,3 +101,19 @@ def test_the_server_parses_http_with_httptools(tmp_path: Path) -> None:
         assert client.get("/health").status_code == 200
         maps = Path(f"/proc/{server.process.pid}/maps").read_text()
         assert "httptools" in maps
+
+
+def test_an_unwritable_trace_file_is_a_one_line_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder" / "trace.jsonl"
+    command = [sys.executable, "-m", "kestra_git_tasks", "server", "--port", "0"]
+    result = subprocess.run(
+        [*command, "--home", str(tmp_path / "home")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "KESTRA_GIT_SERVER_TRACE": str(missing)},
+    )
+    assert result.returncode != 0
+    assert "KESTRA_GIT_SERVER_TRACE" in result.stderr and "writable" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not missing.exists()

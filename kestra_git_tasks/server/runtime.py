@@ -4,7 +4,9 @@
 a background thread every ``poll_interval`` seconds, which also fires the schedules) and
 :class:`.pool.ExecutionPool`. :func:`serve` runs it under uvicorn until SIGTERM or SIGINT: it
 calls ``on_ready(url)`` once the port is bound, and on a signal stops accepting requests, lets
-running executions finish for ``grace`` seconds, and returns normally (the CLI exits 0).
+running executions finish for ``grace`` seconds, and returns normally (the CLI exits 0). With
+``KESTRA_GIT_SERVER_TRACE`` in its environment the application is wrapped by :mod:`.trace`
+(per-request timing for the benchmark).
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from typing import IO, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import ConfigError
+
 __all__ = ["TRACE_ENV", "traced"]
 
 TRACE_ENV = "KESTRA_GIT_SERVER_TRACE"
@@ -87,5 +89,11 @@ class _Tracer:
 
 def traced(app: ASGIApp, path: str) -> tuple[ASGIApp, IO[str]]:
     """``app`` writing its timings to ``path``; the caller closes the returned file."""
-    out = open(path, "a", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115 - caller closes
+    try:
+        out = open(path, "a", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115 - caller closes
+    except OSError as exc:
+        raise ConfigError(
+            f"{TRACE_ENV}={path}: cannot write the trace file ({exc.strerror or exc}); "
+            f"name a writable file, or unset {TRACE_ENV} (it is for the benchmark only)"
+        ) from exc
     return _Tracer(app, out), out
