@@ -7,9 +7,11 @@ Run by hand (never in CI), from the repository root::
 Two cases, each against a real server (``python -m kestra_git_tasks server --port 0``) in a
 fresh home under ``--tmp-dir``:
 
-- webhooks: one Log flow with a Webhook trigger (``wait: false``); requests are sent at
-  ``--rate`` per second for ``--seconds`` seconds (open loop) over ``--connections`` keep-alive
-  connections, by a lean HTTP/1.1 client (its own cost must not show as the server's).
+- webhooks: one Log flow with a Webhook trigger (``wait: false``) whose key is the seed's
+  ``{{ secret('WEBHOOK_KEY') }}`` (``SECRET_WEBHOOK_KEY`` in the server's environment);
+  requests are sent at ``--rate`` per second for ``--seconds`` seconds (open loop) over
+  ``--connections`` keep-alive connections, by a lean HTTP/1.1 client (its own cost must not
+  show as the server's).
   Reported: requests accepted per second; p50/p95/p99/max of the accept latency (request
   written -> answer read), of the client's send lag (when the request was due -> written), of
   request -> execution start and -> execution end (dates the instance recorded); how many
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -43,17 +46,17 @@ import httpx
 from kestra_git_tasks.instance.local import LocalInstance
 
 KEY = "bench-webhook-key-0001"
-LOG_FLOW = f"""
+LOG_FLOW = """
 id: bench_log
 namespace: bench
 tasks:
   - id: log
     type: io.kestra.plugin.core.log.Log
-    message: "{{{{ trigger.body }}}}"
+    message: "{{ trigger.body }}"
 triggers:
   - id: hook
     type: io.kestra.plugin.core.trigger.Webhook
-    key: {KEY}
+    key: "{{ secret('WEBHOOK_KEY') }}"
 """
 ENDED = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"}
 
@@ -74,6 +77,7 @@ class Server:
         command = [sys.executable, "-m", "kestra_git_tasks", "server", "--port", "0"]
         command += ["--home", str(home), "--workers", str(workers)]
         env = dict(os.environ)
+        env["SECRET_WEBHOOK_KEY"] = base64.b64encode(KEY.encode()).decode()  # as the seed's
         if trace is not None:
             env["KESTRA_GIT_SERVER_TRACE"] = str(trace)
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
