@@ -4,7 +4,9 @@
 a background thread every ``poll_interval`` seconds, which also fires the schedules) and
 :class:`.pool.ExecutionPool`. :func:`serve` runs it under uvicorn until SIGTERM or SIGINT: it
 calls ``on_ready(url)`` once the port is bound, and on a signal stops accepting requests, lets
-running executions finish for ``grace`` seconds, and returns normally (the CLI exits 0).
+running executions finish for ``grace`` seconds, and returns normally (the CLI exits 0). With
+``KESTRA_GIT_SERVER_TRACE`` in its environment the application is wrapped by :mod:`.trace`
+(per-request timing for the benchmark).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 from ..errors import ConfigError
 from ..flow import validate_source
@@ -26,6 +28,7 @@ from .catalog import FlowCatalog
 from .config import ServerConfig
 from .pool import ExecutionPool, Job
 from .scheduler import Scheduler
+from .trace import TRACE_ENV, traced
 
 __all__ = ["KestraGitServer", "serve"]
 
@@ -99,8 +102,11 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
     server = KestraGitServer(config)
     server.start()
     uv: Any = None
+    trace: IO[str] | None = None
     try:
         app = create_app(server)
+        if config.environ.get(TRACE_ENV):
+            app, trace = traced(app, config.environ[TRACE_ENV])
         uv = _uvicorn_server(
             uvicorn.Config(
                 app,
@@ -108,6 +114,7 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
                 port=config.port,
                 log_level="warning",
                 access_log=False,
+                http="httptools",  # C parser: ~30 % less CPU per request than h11 (docs/server.md)
                 lifespan="off",
                 timeout_graceful_shutdown=max(int(config.grace), 1),
             )
@@ -118,6 +125,8 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] | None = None) -
         left = server.stop(max(0.0, config.grace - (time.monotonic() - signalled)))
         if left:
             server.pool.kill(left)
+        if trace is not None:
+            trace.close()
 
 
 def _uvicorn_server(config: Any) -> Any:

@@ -6,6 +6,11 @@ equals the URL's key opens it; the comparison takes constant time. A key that ca
 (a missing secret) is skipped. Beyond Kestra: when the secret named by
 ``ServerConfig.github_secret_name`` exists, a request carrying ``X-Hub-Signature-256`` must carry
 GitHub's HMAC-SHA256 of its exact body, or it is refused.
+
+Keys are rendered on the event loop, for every request: they share one
+:class:`~kestra_git_tasks.templating.Renderer`, which compiles each key template once (compiling
+cost ~1 ms a request, more than the rest of the accept path). Only the compiled template is kept:
+the key is rendered from the current secrets each time, so a rotated secret applies at once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from ..context import FlowInfo, RunContext
 from ..errors import KestraGitError, SecretNotFoundError
+from ..templating import Renderer
 from ..triggers import Webhook
 from .catalog import FlowEntry
 from .config import ServerConfig
@@ -28,6 +34,25 @@ __all__ = ["github_signature_ok", "match_webhook", "trigger_variables", "webhook
 _log = logging.getLogger(__name__)
 #: Request headers never copied into ``trigger.headers`` (they are credentials).
 _PRIVATE_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+#: Distinct key templates compiled before the shared renderer is replaced (bounds its cache).
+_MAX_TEMPLATES = 1024
+
+
+class _KeyRenderer:
+    """The renderer the keys share (event loop only); renewed past ``_MAX_TEMPLATES`` keys."""
+
+    def __init__(self) -> None:
+        self.renderer = Renderer()
+        self.seen: set[str] = set()
+
+    def get(self, templates: Iterable[str]) -> Renderer:
+        self.seen.update(templates)
+        if len(self.seen) > _MAX_TEMPLATES:
+            self.renderer, self.seen = Renderer(), set(templates)
+        return self.renderer
+
+
+_keys = _KeyRenderer()
 
 
 def match_webhook(entry: FlowEntry, key: str, config: ServerConfig) -> tuple[str, Webhook] | None:
@@ -40,6 +65,7 @@ def match_webhook(entry: FlowEntry, key: str, config: ServerConfig) -> tuple[str
         home=config.home,
         secrets=config.secret_store(),
         environ=dict(config.environ),
+        renderer=_keys.get(hook.key for _, hook in entry.webhooks),
     )
     given = key.encode("utf-8", "surrogatepass")
     found: tuple[str, Webhook] | None = None
