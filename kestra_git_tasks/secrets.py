@@ -228,7 +228,26 @@ class SecretStore:
         return self._file_values
 
 
+#: The last parse of each secrets file, keyed by what ``stat`` says of it: the server builds a
+#: store per request, and a file rewritten (a rotated secret) is read again at once.
+_PARSED: dict[Path, tuple[tuple[int, int, int, int], dict[str, str]]] = {}
+
+
 def _read_secrets_file(path: Path) -> dict[str, str]:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the secrets file {path}: {exc.strerror}.") from exc
+    key = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == key:
+        return dict(cached[1])
+    values = _parse_secrets_file(path)
+    _PARSED[path] = (key, values)
+    return dict(values)
+
+
+def _parse_secrets_file(path: Path) -> dict[str, str]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

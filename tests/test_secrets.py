@@ -60,6 +60,28 @@ def test_bad_secrets_file_does_not_echo_its_content(tmp_path: Path) -> None:
     assert "hunter2" not in str(caught.value)
 
 
+def test_a_rewritten_secrets_file_is_read_again(tmp_path: Path) -> None:
+    """The file's parse is kept between stores (the server builds one per request) only while
+    the file is the same: a rotated secret applies to the next store."""
+    file = tmp_path / "secrets.yml"
+    file.write_text("TOKEN: first\n", encoding="utf-8")
+    assert SecretStore(secrets_file=file, environ={}).get("TOKEN") == "first"
+    assert SecretStore(secrets_file=file, environ={}).get("token") == "first"
+    file.write_text("TOKEN: second-value\nOTHER: x\n", encoding="utf-8")
+    assert SecretStore(secrets_file=file, environ={}).get("TOKEN") == "second-value"
+    file.unlink()
+    with pytest.raises(ConfigError, match="Cannot read the secrets file"):
+        SecretStore(secrets_file=file, environ={}).get("TOKEN")
+
+
+def test_a_store_cannot_change_what_the_next_one_reads(tmp_path: Path) -> None:
+    file = tmp_path / "secrets.yml"
+    file.write_text("TOKEN: kept\n", encoding="utf-8")
+    first = SecretStore(secrets_file=file, environ={})
+    first._from_file()["TOKEN"] = "tampered"
+    assert SecretStore(secrets_file=file, environ={}).get("TOKEN") == "kept"
+
+
 def test_missing_secret_has_kestras_text_and_the_fix() -> None:
     with pytest.raises(SecretNotFoundError) as caught:
         SecretStore(environ={}).get("GITHUB_ACCESS_TOKEN")
