@@ -251,10 +251,8 @@ class SyncTask(KestraApiTask):
                 )
             ctx.warn(f"directory '{directory}' not found in branch '{self.branch}': empty")
             listed = {}
-        url, owners = self.url, subs.owners if subs is not None else {}
-        files, reader = filter_files(
-            listed, lambda blob: cache.read_blob(owners.get(blob, url), blob)
-        )
+        owners = subs.owners if subs is not None else {}
+        files, reader = filter_files(listed, cache.blob_reader(self.url, owners))
         ctx.report("plan", 0, len(files))
         return GitTree(commit, directory, files, reader)
 
