@@ -32,6 +32,7 @@ from ...git import RepoCache, redact_url
 from ...git.submodule_tree import SubmoduleFiles, list_submodule_files
 from ...git.submodules import LOCAL_SUBMODULES_ENV
 from ...instance.base import Instance
+from ._gc import fewer_collections
 from ._kestra_api import KestraApiTask
 from ._patches import sync_changes, write_patch
 from ._sync_rows import FileRow, FlowRow, Row, SyncMemory, SyncState
@@ -298,7 +299,7 @@ class SyncTask(KestraApiTask):
         return rows
 
     def run(self, ctx: RunContext) -> Any:
-        with self.kestra_scope(ctx):
+        with self.kestra_scope(ctx), fewer_collections():
             return self._run(ctx)
 
     def _run(self, ctx: RunContext) -> Any:
