@@ -236,7 +236,7 @@ class RepoCache:
                     f"Blob {sha} is not in the cache of {shown}: list the tree of a "
                     "fetched commit to get blob ids."
                 )
-            return data  # type: ignore[no-any-return]
+            return data
 
         return read
 
