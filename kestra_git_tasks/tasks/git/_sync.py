@@ -293,7 +293,7 @@ class SyncTask(KestraApiTask):
                 ctx.report("apply", done, plan.changes)
                 revision = _write(instance, write)
                 row = rows[write.row]
-                if revision is not None and isinstance(row, FlowRow):
+                if revision is not None and isinstance(row, FlowRow) and row.revision != revision:
                     rows[write.row] = replace(row, revision=revision)
         ctx.report("apply", plan.changes, plan.changes)
         return rows
@@ -313,9 +313,7 @@ class SyncTask(KestraApiTask):
         verb = "would change" if self.dry_run else "changed"
         ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
         dicts = [row.to_dict() for row in rows]
-        diff_file.write_text(
-            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in dicts), encoding="utf-8"
-        )
+        diff_file.write_text("".join(_ROW_JSON(row) + "\n" for row in dicts), encoding="utf-8")
         if not self.dry_run and not plan.unchanged:
             self.save_state(ctx, plan, rows)
         return self.make_output(dicts, plan, diff_file)
@@ -435,6 +433,10 @@ def _write(instance: Instance, write: Write) -> int | None:
     else:
         instance.delete_file(write.namespace, write.key)
     return None
+
+
+#: ``json.dumps(row, ensure_ascii=False)`` without building an encoder for every row
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _count(rows: list[Row]) -> dict[str, int]:
