@@ -404,8 +404,10 @@ def build_plan(
     its row's final position."""
     entries = sorted(entries, key=lambda e: (e[0].git_path is not None, e[0].git_path or ""))
     writes = [
-        replace(write, row=index) for index, (_, write) in enumerate(entries) if write is not None
-    ]
+        Write(write.action, index, write.source, write.namespace, write.key, write.content)
+        for index, (_, write) in enumerate(entries)
+        if write is not None
+    ]  # the constructor, not dataclasses.replace: a sync may hold 100,000 writes
     rows = [row for row, _ in entries]
     return SyncPlan(commit, rows, writes, SyncMemory(scope), drifted or [])
 
