@@ -59,7 +59,6 @@ def child_namespace(namespace: str, folder: str) -> str:
 
 
 # -- the text shortcut ---------------------------------------------------------------------------
-_TOP_KEY = re.compile(r"^(id|namespace):(.*?)(\r?)$", re.MULTILINE)
 _SIMPLE_VALUE = re.compile(r"[ \t]+([A-Za-z0-9][A-Za-z0-9._-]*)([ \t]+#.*)?[ \t]*")
 _NOT_A_STRING = re.compile(r"(?:true|false|null|~|[-+]?[0-9][0-9_.eExXoObB+-]*)", re.IGNORECASE)
 
@@ -73,19 +72,35 @@ def top_level_identity(source: str) -> tuple[str, str, int, int] | None:
     None. A line inside a multi-line scalar reads the same, so the answer may be wrong: parse
     (:func:`flow_identity`) before trusting it.
     """
-    found: dict[str, tuple[str, int, int]] = {}
-    for match in _TOP_KEY.finditer(source):
-        key = match.group(1)
-        if key in found:
-            return None
-        value = _SIMPLE_VALUE.fullmatch(match.group(2))
-        if value is None or _NOT_A_STRING.fullmatch(value.group(1)):
-            return None
-        found[key] = (value.group(1), match.start(), match.end(2))
-    if len(found) != 2:
+    namespace = _top_value(source, "namespace:")
+    flow_id = _top_value(source, "id:") if namespace is not None else None
+    if namespace is None or flow_id is None:
         return None
-    namespace, start, end = found["namespace"]
-    return namespace, found["id"][0], start, end
+    return namespace[0], flow_id[0], namespace[1], namespace[2]
+
+
+def _top_value(source: str, head: str) -> tuple[str, int, int] | None:
+    """The plain identifier of the one line that starts with ``head`` (``id:``...), and where
+    the line starts and ends (before ``\r\n`` or ``\n``); None when no line or more than one
+    starts with it, or its value is not a plain identifier. String searches, no regex scan:
+    each flow is read this way on every sync."""
+    found = [0] if source.startswith(head) else []
+    at = source.find("\n" + head)
+    while at >= 0 and len(found) < 2:
+        found.append(at + 1)
+        at = source.find("\n" + head, at + 1)
+    if len(found) != 1:
+        return None
+    start = found[0]
+    end = source.find("\n", start)
+    if end < 0:
+        end = len(source)
+    if source[end - 1] == "\r" and end - 1 >= start + len(head):
+        end -= 1  # one \r before the line break (or the end) is not part of the value
+    value = _SIMPLE_VALUE.fullmatch(source, start + len(head), end)
+    if value is None or _NOT_A_STRING.fullmatch(value.group(1)):
+        return None
+    return value.group(1), start, end
 
 
 # -- the parsed identity -------------------------------------------------------------------------

@@ -229,3 +229,23 @@ def test_a_new_validator_version_validates_a_synced_flow_again(
         assert flow("b") in rebuilt and flow("a") not in rebuilt
     finally:
         validated.version_key.cache_clear()
+
+
+def test_many_lookups_answer_as_a_few_do(tmp_path: Path) -> None:
+    """Past a number of lookups the stored entries are searched through a set, not bisected:
+    the answers stay the same for stored, added and unknown sources, before and after a save."""
+    stored = [flow(f"s{i}") for i in range(200)]
+    first = ValidatedSources(tmp_path / "flows.bin")
+    for source in stored:
+        first.add(source)
+    first.save()
+    sources = ValidatedSources(tmp_path / "flows.bin")
+    sources.add(flow("added"))
+    unknown = [flow(f"u{i}") for i in range(200)]
+    for _ in range(3):  # the first lookups bisect, the later ones use the set
+        assert all(source in sources for source in stored)
+        assert flow("added") in sources
+        assert not any(source in sources for source in unknown)
+    sources.save()
+    assert all(source in sources for source in [*stored, flow("added")])
+    assert not any(source in sources for source in unknown)

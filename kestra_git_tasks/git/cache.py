@@ -28,7 +28,7 @@ import hashlib
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,6 +50,7 @@ __all__ = ["CACHE_REF_PREFIX", "RepoCache", "scrub_fetch_head"]
 
 CACHE_REF_PREFIX = "refs/remotes/cache/"
 _SUBMODULE_REFS = "refs/kestra-submodule/"
+_BLOB = pygit2.enums.ObjectType.BLOB
 
 
 class RepoCache:
@@ -238,14 +239,43 @@ class RepoCache:
 
     def read_blob(self, url: str, sha: str) -> bytes:
         """The content of blob ``sha`` from the cache of ``url``."""
-        repo = self._existing_repository(url)
-        obj = _lookup(repo, sha)
-        if not isinstance(obj, pygit2.Blob):
-            raise GitRefNotFoundError(
-                f"Blob {sha} is not in the cache of {storage_url(url)}: list the tree of a "
-                "fetched commit to get blob ids."
-            )
-        return obj.data
+        return self._odb_reader(url)(sha)
+
+    def blob_reader(
+        self, url: str, owners: Mapping[str, str] | None = None
+    ) -> Callable[[str], bytes]:
+        """:meth:`read_blob` for many blobs: each blob is read from the cache of ``url``, or of
+        the URL ``owners`` maps it to (a submodule's). Each cache's repository is found and
+        checked once, on its first blob; then a blob is one object-database read (no object
+        built), refused the same way when it is missing or not a blob."""
+        readers: dict[str, Callable[[str], bytes]] = {}
+
+        def read(sha: str) -> bytes:
+            owner = owners.get(sha, url) if owners else url
+            reader = readers.get(owner)
+            if reader is None:
+                reader = readers[owner] = self._odb_reader(owner)
+            return reader(sha)
+
+        return read
+
+    def _odb_reader(self, url: str) -> Callable[[str], bytes]:
+        odb = self._existing_repository(url).odb
+        shown = storage_url(url)
+
+        def read(sha: str) -> bytes:
+            try:
+                kind, data = odb.read(sha)[:2]
+            except (KeyError, ValueError, TypeError, pygit2.GitError):
+                kind, data = None, b""
+            if kind != _BLOB:
+                raise GitRefNotFoundError(
+                    f"Blob {sha} is not in the cache of {shown}: list the tree of a "
+                    "fetched commit to get blob ids."
+                )
+            return data
+
+        return read
 
     # -- internals ------------------------------------------------------------------------------
 

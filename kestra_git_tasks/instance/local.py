@@ -185,13 +185,26 @@ class LocalInstance(ExecutionStore):
             raise FlowValidationError(f"{prefix}{problems[0]}{more}", constraints=problems)
         assert identity is not None  # no problems means the identity was read
         namespace, flow_id = identity
+        if self._depth:  # one INSERT inside the caller's transaction: no savepoint needed
+            return self._put_flow(namespace, flow_id, source)
         with self.batch():
+            return self._put_flow(namespace, flow_id, source)
+
+    def _put_flow(self, namespace: str, flow_id: str, source: str) -> FlowRecord:
+        """:meth:`put_flow` once checked, inside a transaction: reads the latest revision's
+        number and whether it holds ``source`` (not its text), and makes at most one write."""
+        rows = self._query(
+            "SELECT revision, deleted, source = ? FROM flows WHERE namespace = ? AND id = ? "
+            "ORDER BY revision DESC LIMIT 1",
+            (source, namespace, flow_id),
+        )
+        if rows and not rows[0][1] and rows[0][2]:  # the latest live revision is this source
             latest = self._latest_flow(namespace, flow_id)
-            if latest is not None and not latest.deleted and latest.source == source:
-                return latest
-            revision = latest.revision + 1 if latest else 1
-            record = FlowRecord(namespace, flow_id, revision, source, datetime.now(UTC))
-            self._insert_flow(record)
+            assert latest is not None
+            return latest
+        revision = rows[0][0] + 1 if rows else 1
+        record = FlowRecord(namespace, flow_id, revision, source, datetime.now(UTC))
+        self._insert_flow(record)
         return record
 
     def _insert_flow(self, r: FlowRecord) -> None:

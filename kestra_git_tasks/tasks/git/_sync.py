@@ -38,6 +38,7 @@ from ...git import RepoCache, redact_url
 from ...git.submodule_tree import SubmoduleFiles, list_submodule_files
 from ...git.submodules import LOCAL_SUBMODULES_ENV
 from ...instance.base import Instance
+from ._gc import fewer_collections
 from ._kestra_api import KestraApiTask
 from ._patches import sync_changes, write_patch
 from ._sync_rows import FileRow, FlowRow, QuickMemory, Row, SyncMemory, SyncState
@@ -258,10 +259,8 @@ class SyncTask(KestraApiTask):
                 )
             ctx.warn(f"directory '{directory}' not found in branch '{self.branch}': empty")
             listed = {}
-        url, owners = self.url, subs.owners if subs is not None else {}
-        files, reader = filter_files(
-            listed, lambda blob: cache.read_blob(owners.get(blob, url), blob)
-        )
+        owners = subs.owners if subs is not None else {}
+        files, reader = filter_files(listed, cache.blob_reader(self.url, owners))
         ctx.report("plan", 0, len(files))
         return GitTree(commit, directory, files, reader)
 
@@ -303,14 +302,14 @@ class SyncTask(KestraApiTask):
                 ctx.report("apply", done, plan.changes)
                 revision = _write(instance, write)
                 row = rows[write.row]
-                if revision is not None and isinstance(row, FlowRow):
+                if revision is not None and isinstance(row, FlowRow) and row.revision != revision:
                     rows[write.row] = replace(row, revision=revision)
             plan.memory.stamp = self.stamp(ctx) if stamped else None
         ctx.report("apply", plan.changes, plan.changes)
         return rows
 
     def run(self, ctx: RunContext) -> Any:
-        with self.kestra_scope(ctx):
+        with self.kestra_scope(ctx), fewer_collections():
             return self._run(ctx)
 
     def _run(self, ctx: RunContext) -> Any:
@@ -326,9 +325,7 @@ class SyncTask(KestraApiTask):
         verb = "would change" if self.dry_run else "changed"
         ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
         dicts = [row.to_dict() for row in rows]
-        diff_file.write_text(
-            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in dicts), encoding="utf-8"
-        )
+        diff_file.write_text("".join(_ROW_JSON(row) + "\n" for row in dicts), encoding="utf-8")
         if not self.dry_run and not plan.unchanged:
             self.save_state(ctx, plan, rows)
         return self.make_output(dicts, plan, diff_file)
@@ -454,8 +451,10 @@ def build_plan(
     its row's final position."""
     entries = sorted(entries, key=lambda e: (e[0].git_path is not None, e[0].git_path or ""))
     writes = [
-        replace(write, row=index) for index, (_, write) in enumerate(entries) if write is not None
-    ]
+        Write(write.action, index, write.source, write.namespace, write.key, write.content)
+        for index, (_, write) in enumerate(entries)
+        if write is not None
+    ]  # the constructor, not dataclasses.replace: a sync may hold 100,000 writes
     rows = [row for row, _ in entries]
     return SyncPlan(commit, rows, writes, SyncMemory(scope), drifted or [])
 
@@ -483,6 +482,10 @@ def _write(instance: Instance, write: Write) -> int | None:
     else:
         instance.delete_file(write.namespace, write.key)
     return None
+
+
+#: ``json.dumps(row, ensure_ascii=False)`` without building an encoder for every row
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _count(rows: list[Row]) -> dict[str, int]:
