@@ -13,7 +13,7 @@ def test_each_write_points_at_its_row_after_sorting_and_keeps_its_fields() -> No
     put = Write(WriteAction.PUT_FLOW, source="id: b\nnamespace: n\n")
     gone = Write(WriteAction.DELETE_FLOW, namespace="n", key="old")
     content = Write(WriteAction.WRITE_FILE, namespace="n", key="f.txt", content=b"x")
-    entries = [
+    entries: list[tuple[FlowRow | FileRow, Write | None]] = [
         (FlowRow("_flows/b.yml", SyncState.ADDED, "b", "n", 1), put),
         (FlowRow("_flows/a.yml", SyncState.UNCHANGED, "a", "n", 3), None),
         (FlowRow(None, SyncState.DELETED, "old", "n", 2), gone),
