@@ -30,7 +30,7 @@ from .._base import Output as TaskOutput
 from .._base import secret_value
 from ._kestra_api import KestraApiTask
 from ._push import DEFAULT_IDENTITY, commit_url
-from ._sync import _write, normalise_directory
+from ._sync_plan import _write, normalise_directory
 from ._two_way import (
     OnInvalidSyntax,
     Options,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from ...errors import FlowFileError, FlowProblem, FlowValidationError
+from ...errors import FlowValidationError
 from ...flow import source_warnings
-from ...flowfile import child_namespace, is_flow_file, namespace_line_set, prepare_flow
+from ...flowfile import child_namespace, is_flow_file
 from ...ids import NAMESPACE_FIELD
 from ...instance.base import FlowRecord, Instance, namespace_matches
 from ...validated import remembering
@@ -28,6 +28,7 @@ from ._sync import (
     WriteAction,
     build_plan,
 )
+from ._sync_flow_files import _CHUNK, _Candidate, _delete_entry, _duplicate, _GitFile, next_revision
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -35,68 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["SyncFlows", "next_revision"]
 
 SYSTEM_NAMESPACE = "system"
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    """A flow file read from Git, its namespace set to where it lands.
-
-    ``identity`` is the parsed ``(namespace, id)`` of ``source`` (for a flow whose namespace
-    cannot be set, the one it would have); ``problem`` makes it invalid before any validation
-    (not UTF-8, or a namespace that cannot be set to the target).
-    """
-
-    git_path: str
-    source: str
-    identity: tuple[str, str] | None
-    problem: str | None = None
-
-
-#: flow files validated, then prepared, together (see ``SyncFlows._prepared``)
-_CHUNK = 5_000
-
-
-@dataclass(frozen=True)
-class _GitFile:
-    """A flow file read from Git (``problem``: not UTF-8) and the namespace it lands in."""
-
-    git_path: str
-    source: str
-    namespace: str
-    problem: str | None = None
-
-    def shortcut(self) -> str | None:
-        """The source with its namespace line set, not parsed yet (:func:`namespace_line_set`)."""
-        return None if self.problem else namespace_line_set(self.source, self.namespace)
-
-    def candidate(self, shortcut: str | None) -> _Candidate:
-        """The flow with its namespace set to where it lands (:func:`prepare_flow`)."""
-        if self.problem is not None:
-            return _Candidate(self.git_path, "", None, self.problem)
-        prepared = prepare_flow(self.source, self.namespace, shortcut=shortcut)
-        identity = prepared.identity
-        if prepared.problem and identity:  # the flow it would be, kept if it is skipped
-            identity = (self.namespace, identity[1])
-        return _Candidate(self.git_path, prepared.source, identity, prepared.problem)
-
-
-def _delete_entry(record: FlowRecord) -> Entry:
-    row = FlowRow(None, SyncState.DELETED, record.id, record.namespace, record.revision)
-    return row, Write(WriteAction.DELETE_FLOW, namespace=record.namespace, key=record.id)
-
-
-def _duplicate(git_path: str, other: str, uid: str) -> FlowFileError:
-    message = (
-        f"{git_path} and {other} both declare flow {uid}; keep one of them (a flow is "
-        "identified by its namespace and id, not its file name)"
-    )
-    return FlowFileError([FlowProblem("", None, message)])
-
-
-def next_revision(instance: Instance, namespace: str, flow_id: str) -> int:
-    """The revision a save of a new or changed flow gets: deleted revisions count too."""
-    revisions = instance.flow_revisions(namespace, flow_id)
-    return revisions[-1].revision + 1 if revisions else 1
 
 
 class SyncFlows(SyncTask):
