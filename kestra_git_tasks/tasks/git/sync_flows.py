@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -186,7 +185,7 @@ class SyncFlows(SyncTask):
             if record is not None:
                 existing[uid] = record
         entries: list[Entry] = [
-            (replace(row, sync_state=SyncState.UNCHANGED), None) for row in kept.values()
+            (row.with_state(SyncState.UNCHANGED), None) for row in kept.values()
         ]
         drifted: list[str] = []
         entries += self._flow_entries(ctx, git_flows, existing, memory, drifted)
