@@ -249,3 +249,29 @@ def test_many_lookups_answer_as_a_few_do(tmp_path: Path) -> None:
     sources.save()
     assert all(source in sources for source in [*stored, flow("added")])
     assert not any(source in sources for source in unknown)
+
+
+def test_the_apply_does_not_parse_again_what_the_plan_validated(
+    remote: MakeRemote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded instance validates every flow it stores; within a sync those are the
+    sources the plan has just validated and remembered, so each flow is parsed once, not twice
+    (at 100,000 flows, past the instance's memo of checks, the second parse was half of a
+    first sync)."""
+    import kestra_git_tasks.flow as flow_module
+    from kestra_git_tasks.yamlio import load_yaml as original
+
+    parsed: list[str] = []
+
+    def counting(source: str, *args: object, **kwargs: object) -> object:
+        parsed.append(source)
+        return original(source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flow_module, "load_yaml", counting)
+    # past LocalInstance.checked_max flows (a big sync) its memo of checks no longer helps
+    monkeypatch.setattr(LocalInstance, "checked_max", 0)
+    names = ["a", "b", "c"]
+    repo = remote(files={f"_flows/{name}.yml": flow(name, "dev") for name in names})
+    rows = sync(tmp_path / "home", repo.url).flows
+    assert [row["syncState"] for row in rows] == ["ADDED"] * 3
+    assert sorted(parsed) == sorted(flow(name) for name in names)

@@ -71,6 +71,9 @@ class LocalInstance(ExecutionStore):
     seconds a write waits for another process's write transaction before failing.
     """
 
+    #: Checks of sources kept (a sync's plan checks every flow its apply then stores).
+    checked_max = 50_000
+
     def __init__(
         self,
         home: str | Path,
@@ -166,7 +169,7 @@ class LocalInstance(ExecutionStore):
             identity = _parse_identity(source)
         except FlowValidationError as exc:
             problems += [c for c in exc.constraints if c not in problems]
-        if len(self._checked) > 50_000:
+        if len(self._checked) > self.checked_max:
             self._checked.clear()
         self._checked[source] = (problems, identity)
         return problems, identity

@@ -22,6 +22,7 @@ Without stamps (a Kestra server) the index is compared.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from abc import abstractmethod
@@ -35,6 +36,7 @@ from ...errors import ConfigError, GitDirectoryNotFoundError
 from ...git import RepoCache, redact_url
 from ...git.submodule_tree import SubmoduleFiles, list_submodule_files
 from ...git.submodules import LOCAL_SUBMODULES_ENV
+from ...validated import remembering
 from ._gc import fewer_collections
 from ._kestra_api import KestraApiTask
 from ._patches import sync_changes, write_patch
@@ -208,7 +210,10 @@ class SyncTask(KestraApiTask):
         if not plan.writes:
             return rows
         ctx.info(f"applying {plan.changes} change(s)")
-        with instance.batch():
+        # the instance validates each flow it stores: the plan has just validated (and
+        # remembered) these very sources, so the second check is a lookup, not a parse
+        remembered = remembering(ctx.home) if plan.writes_flows else contextlib.nullcontext()
+        with remembered, instance.batch():
             # another writer between the plan and this batch makes the stamp unusable
             stamped = plan.memory.stamp is not None and self.stamp(ctx) == plan.memory.stamp
             for done, write in enumerate(plan.writes):

@@ -77,6 +77,11 @@ class SyncPlan:
         """How many writes the apply makes."""
         return len(self.writes)
 
+    @property
+    def writes_flows(self) -> bool:
+        """Whether the apply stores a flow (the instance then validates it)."""
+        return any(write.action is WriteAction.PUT_FLOW for write in self.writes)
+
 
 @dataclass
 class GitTree:
