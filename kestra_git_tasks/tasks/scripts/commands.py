@@ -199,6 +199,33 @@ class ScriptCommands(ProcessTask):
         return list(self.commands)
 
 
+class PythonProcess(ProcessTask):
+    """Base of the Python tasks (Commands and Script): Kestra's Python options, and ``python``/
+    ``python3`` on PATH running the interpreter that runs kestra-git."""
+
+    dependencies: list[str] | None = Field(
+        default=None,
+        description="Python packages the task needs. Not installed automatically: a "
+        "warning lists them.",
+        json_schema_extra=_RUN,
+    )
+    python_version: str | None = Field(
+        default=None,
+        description="Accepted for Kestra parity and ignored: the host's Python runs.",
+        json_schema_extra=_RUN,
+    )
+    package_manager: str | None = Field(
+        default=None, description="Accepted for Kestra parity and ignored.", json_schema_extra=_RUN
+    )
+    dependency_cache_enabled: bool | None = Field(
+        default=None, description="Accepted for Kestra parity and ignored.", json_schema_extra=_RUN
+    )
+
+    def prepare(self, ctx: RunContext, env: dict[str, str], tools: Path) -> None:
+        """``python``/``python3`` on PATH run ``sys.executable``; unbuffered output."""
+        python_prepare(ctx, env, tools, self.dependencies)
+
+
 class ShellCommands(ScriptCommands):
     """Run shell commands on the host.
 
@@ -243,7 +270,7 @@ class ShellCommands(ScriptCommands):
         return typed_output(super().run(ctx), ShellCommands.Output)
 
 
-class PythonCommands(ScriptCommands):
+class PythonCommands(ScriptCommands, PythonProcess):
     """Run Python commands on the host.
 
     Like the shell `Commands` (the commands are shell lines, run by `interpreter`), with
@@ -279,34 +306,12 @@ class PythonCommands(ScriptCommands):
 
     type: ClassVar[str] = "io.kestra.plugin.scripts.python.Commands"
 
-    dependencies: list[str] | None = Field(
-        default=None,
-        description="Python packages the commands need. Not installed automatically: a "
-        "warning lists them.",
-        json_schema_extra=_RUN,
-    )
-    python_version: str | None = Field(
-        default=None,
-        description="Accepted for Kestra parity and ignored: the host's Python runs.",
-        json_schema_extra=_RUN,
-    )
-    package_manager: str | None = Field(
-        default=None, description="Accepted for Kestra parity and ignored.", json_schema_extra=_RUN
-    )
-    dependency_cache_enabled: bool | None = Field(
-        default=None, description="Accepted for Kestra parity and ignored.", json_schema_extra=_RUN
-    )
-
     class Output(ScriptCommands.Output):
         """Outputs of Python Commands."""
 
     def run(self, ctx: RunContext) -> Output:
         """Run the commands; the outputs are this task's ``Output``."""
         return typed_output(super().run(ctx), PythonCommands.Output)
-
-    def prepare(self, ctx: RunContext, env: dict[str, str], tools: Path) -> None:
-        """``python``/``python3`` on PATH run ``sys.executable``; unbuffered output."""
-        python_prepare(ctx, env, tools, self.dependencies)
 
 
 def python_prepare(

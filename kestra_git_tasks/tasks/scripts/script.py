@@ -15,17 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
-from pydantic.config import JsonDict
 
 from .._base import typed_output
-from .commands import ProcessTask, python_prepare
+from .commands import ProcessTask, PythonProcess
 
 if TYPE_CHECKING:
     from ...context import RunContext
 
 __all__ = ["PythonScript", "ShellScript"]
 
-_RUN: JsonDict = {"group": "runner"}
 #: Kestra's prelude: templates render booleans and null as JSON does.
 PYTHON_PRELUDE = "true = True\nfalse = False\nnull = None\n"
 
@@ -74,7 +72,7 @@ class ShellScript(ProcessTask):
         return [self.script]
 
 
-class PythonScript(ProcessTask):
+class PythonScript(PythonProcess):
     """Run an inline Python script on the host.
 
     The `script` is written to a `.py` file (behind Kestra's prelude `true = True`,
@@ -105,23 +103,6 @@ class PythonScript(ProcessTask):
     type: ClassVar[str] = "io.kestra.plugin.scripts.python.Script"
 
     script: str = Field(min_length=1, description="The Python script to run.")
-    dependencies: list[str] | None = Field(
-        default=None,
-        description="Python packages the script needs. Not installed automatically: a "
-        "warning lists them.",
-        json_schema_extra=_RUN,
-    )
-    python_version: str | None = Field(
-        default=None,
-        description="Accepted for Kestra parity and ignored: the host's Python runs.",
-        json_schema_extra=_RUN,
-    )
-    package_manager: str | None = Field(
-        default=None, description="Accepted for Kestra parity and ignored.", json_schema_extra=_RUN
-    )
-    dependency_cache_enabled: bool | None = Field(
-        default=None, description="Accepted for Kestra parity and ignored.", json_schema_extra=_RUN
-    )
 
     class Output(ProcessTask.Output):
         """Outputs of a Python Script."""
@@ -129,10 +110,6 @@ class PythonScript(ProcessTask):
     def run(self, ctx: RunContext) -> Output:
         """Run the script; the outputs are this task's ``Output``."""
         return typed_output(super().run(ctx), PythonScript.Output)
-
-    def prepare(self, ctx: RunContext, env: dict[str, str], tools: Path) -> None:
-        """``python`` runs ``sys.executable``; unbuffered output."""
-        python_prepare(ctx, env, tools, self.dependencies)
 
     def command_lines(self, tools: Path) -> list[str]:
         """``python <the script's file>``, the file written in the scratch folder."""
