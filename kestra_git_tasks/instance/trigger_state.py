@@ -65,10 +65,12 @@ class TriggerStates:
             )
 
 
-def flows_version(database: Database) -> tuple[int, int]:
-    """Changes whenever a flow revision is written (flows are append-only: a delete is a row)."""
-    row = database._query("SELECT COALESCE(MAX(rowid), 0), COUNT(*) FROM flows")[0]
-    return int(row[0]), int(row[1])
+def flows_version(database: Database) -> int:
+    """Changes whenever a flow row is inserted, updated or deleted, by anyone: the highest flow
+    change stamp (schema 7's triggers bump it in the writing transaction). One read of the
+    ``change_stamps`` rows of kind ``flow`` (one per namespace), not of the flows table."""
+    row = database._query("SELECT COALESCE(MAX(seq), 0) FROM change_stamps WHERE kind = 'flow'")
+    return int(row[0][0])
 
 
 def live_flows(database: Database) -> list[FlowRecord]:

@@ -95,7 +95,7 @@ class FlowCatalog:
     """``namespace/id`` -> :class:`FlowEntry` of every live flow of the instance."""
 
     _entries: dict[tuple[str, str], FlowEntry] = field(default_factory=dict)
-    _version: tuple[int, int] | None = None
+    _version: int | None = None
 
     def refresh(self, database: Database) -> bool:
         """Reload from ``database`` if any flow changed; True when something was reloaded."""
