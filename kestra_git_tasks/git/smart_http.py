@@ -54,9 +54,12 @@ _MAX_BYTES = 64 * 1024 * 1024
 
 
 def proxy_may_apply(options: TransportOptions, git_config_proxy: bool) -> bool:
-    """Whether libgit2 could use a proxy for this operation."""
+    """Whether libgit2 could use a proxy for this operation (``gitConfig``'s ``http.proxy``
+    included)."""
     if options.no_proxy:
         return False
+    if options.proxy_url:
+        return True
     names = [*_PROXY_VARIABLES, *(n.upper() for n in _PROXY_VARIABLES)]
     return git_config_proxy or any(os.environ.get(name) for name in names)
 

@@ -115,7 +115,7 @@ def fetch_shallow(
         ) from None
     except PackRefusedError as exc:
         raise PackRefusedError(
-            f"The pack {shown} sent for branch '{branch}' was refused: {exc}. Nothing of it was "
+            f"The pack that {shown} sent for branch '{branch}' was refused: {exc}. Nothing of it was "
             "kept; if the server is trusted, report it to its administrator."
         ) from None
     if progress is not None:
