@@ -421,7 +421,7 @@ HOSTILE: dict[str, Callable[[Crafted], bytes]] = {
         pack_of(*c.objects()), shallow=[c.want], ack=f"ACK {c.have}", unshallow=c.have
     ),
     "ack-of-what-was-not-offered": lambda c: answer(
-        pack_of(*c.objects()), shallow=[c.want], ack=f"ACK {str(c.have_blob)}"
+        pack_of(*c.objects()), shallow=[c.want], ack=f"ACK {c.have_blob!s}"
     ),
     "wanted-commit-missing": lambda c: answer(
         pack_of(entry(2, c.tree), entry(3, c.blob)), shallow=[c.want], ack=f"ACK {c.have}"
