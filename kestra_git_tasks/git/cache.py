@@ -60,8 +60,9 @@ class RepoCache:
     Parameters:
         root: folder holding the cached repositories; created when missing.
 
-    Every network method makes one connection: a ref advertisement (``ls-remote``) and, for
-    :meth:`fetch_branch`, a fetch over the same connection only when the branch moved.
+    Every network method starts with one ref advertisement (``ls-remote``); :meth:`fetch_branch`
+    adds a fetch only when the branch moved: over ``http(s)`` with credentials, one upload-pack
+    POST of :mod:`.upload_pack` (two requests in all), else libgit2's fetch.
     """
 
     def __init__(self, root: Path) -> None:
@@ -100,6 +101,10 @@ class RepoCache:
         commit (e.g. from an earlier shallow fetch) is not deepened. ``progress`` receives the
         download's ``fetch`` events.
 
+        With ``depth`` 1 over ``http(s)`` with credentials, the advertisement is one GET of
+        :mod:`.smart_http` and the download one POST of :mod:`.upload_pack`; whenever that path
+        does not apply or the server declines it, libgit2 connects and fetches as before.
+
         Raises:
             GitRefNotFoundError: the branch does not exist on the remote.
             GitAuthError, GitNetworkError, GitError: see :mod:`kestra_git_tasks.git`.
@@ -112,12 +117,12 @@ class RepoCache:
         ref_name = f"{CACHE_REF_PREFIX}{branch}"
         options = options or TransportOptions()
         ref, found = repo.references.get(ref_name), None
-        if ref is not None:  # a branch seen before: one request tells whether it moved
+        if ref is not None or depth == 1:  # one request tells where the branch is
             found = self._advertisement(repo, clean_url, creds, options)
             head = found.refs.get(f"refs/heads/{branch}") if found else None
-            if head == str(ref.target):
+            if ref is not None and head == str(ref.target):
                 return str(ref.target)
-            fetched = found is not None and self._fetch_moved(  # moved: one more request
+            fetched = found is not None and self._fetch_moved(  # one more brings it
                 repo, clean_url, creds, options, branch, found, depth, progress
             )
             if fetched and head is not None:

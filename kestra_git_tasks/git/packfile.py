@@ -54,6 +54,7 @@ __all__ = [
 OBJECT_TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 _OFS_DELTA, _REF_DELTA = 6, 7
 _MAX_HEADER_SHIFT = 63
+_ARGUMENT_BYTES = [bin(op & 0x7F).count("1") for op in range(256)]  # a copy's argument bytes
 
 # (type, data) of an object outside the pack, None when absent: the cache's object database
 ExternalReader = Callable[[bytes], "tuple[int, bytes] | None"]
@@ -294,36 +295,44 @@ def apply_delta(base: bytes, delta: bytes, left: list[int]) -> bytes:
     if left[0] < 0:
         raise PackTooLargeError
     out = bytearray()
-    end = len(delta)
+    end, built = len(delta), 0
     while at < end:
         op = delta[at]
         at += 1
         if op & 0x80:
-            if at + bin(op & 0x7F).count("1") > end:
+            if at + _ARGUMENT_BYTES[op] > end:
                 _bad_delta()
             start = length = 0
-            for bit in range(4):
-                if op & (1 << bit):
-                    start |= delta[at] << (8 * bit)
-                    at += 1
-            for bit in range(3):
-                if op & (0x10 << bit):
-                    length |= delta[at] << (8 * bit)
-                    at += 1
+            if op & 0x01:
+                start, at = delta[at], at + 1
+            if op & 0x02:
+                start, at = start | delta[at] << 8, at + 1
+            if op & 0x04:
+                start, at = start | delta[at] << 16, at + 1
+            if op & 0x08:
+                start, at = start | delta[at] << 24, at + 1
+            if op & 0x10:
+                length, at = delta[at], at + 1
+            if op & 0x20:
+                length, at = length | delta[at] << 8, at + 1
+            if op & 0x40:
+                length, at = length | delta[at] << 16, at + 1
             length = length or 0x10000
             if start + length > base_size:
                 raise PackRefusedError("a delta of the pack copies from outside its base")
             out += base[start : start + length]
+            built += length
         elif op:
             if at + op > end:
                 _bad_delta()
             out += delta[at : at + op]
             at += op
+            built += op
         else:
             _bad_delta()
-        if len(out) > size:
+        if built > size:
             raise PackRefusedError("a delta of the pack builds more than the size it declares")
-    if len(out) != size:
+    if built != size:
         raise PackRefusedError("a delta of the pack builds less than the size it declares")
     return bytes(out)
 

@@ -115,8 +115,8 @@ def fetch_shallow(
         ) from None
     except PackRefusedError as exc:
         raise PackRefusedError(
-            f"The pack that {shown} sent for branch '{branch}' was refused: {exc}. Nothing of it was "
-            "kept; if the server is trusted, report it to its administrator."
+            f"The pack that {shown} sent for branch '{branch}' was refused: {exc}. Nothing of it "
+            "was kept; if the server is trusted, report it to its administrator."
         ) from None
     if progress is not None:
         progress(ProgressEvent("fetch", len(pack.objects), len(pack.objects), len(data)))
