@@ -9,10 +9,8 @@ then fetches) or a hostile one (refused, nothing kept).
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import subprocess
-import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING
 import pygit2
 import pytest
 from gitserver import DEFAULT_PASSWORD, DEFAULT_USERNAME, BareRemote, GitHttpServer
+from packs import delta, entry, flip_last, object_id, pack_of, pkt
 
 from kestra_git_tasks.errors import GitError
 from kestra_git_tasks.git import Credentials, RepoCache, TransportOptions
@@ -123,10 +122,10 @@ def state(cache: RepoCache, url: str) -> dict[str, object]:
 
     def walk(tree: pygit2.Tree) -> None:
         reachable.add(str(tree.id))
-        for entry in tree:
-            reachable.add(str(entry.id))
-            if isinstance(entry, pygit2.Tree):
-                walk(entry)
+        for item in tree:
+            reachable.add(str(item.id))
+            if isinstance(item, pygit2.Tree):
+                walk(item)
 
     commit = repo[head]
     assert isinstance(commit, pygit2.Commit)
@@ -293,29 +292,6 @@ def test_a_server_that_declines_is_left_to_libgit2(
 
 
 # -- crafted answers: refused, nothing kept --------------------------------------------------------
-def pkt(data: bytes) -> bytes:
-    return b"%04x" % (len(data) + 4) + data
-
-
-def entry(kind: int, data: bytes, *, declared: int | None = None, base: bytes = b"") -> bytes:
-    """One pack entry: header (type, declared size), a delta's base, zlib of ``data``."""
-    size = len(data) if declared is None else declared
-    byte = (kind << 4) | (size & 15)
-    size >>= 4
-    header = bytearray()
-    while size:
-        header.append(byte | 0x80)
-        byte, size = size & 0x7F, size >> 7
-    header.append(byte)
-    return bytes(header) + base + zlib.compress(data)
-
-
-def pack_of(*entries: bytes, count: int | None = None) -> bytes:
-    body = b"PACK" + (2).to_bytes(4, "big") + (count or len(entries)).to_bytes(4, "big")
-    body += b"".join(entries)
-    return body + hashlib.sha1(body).digest()
-
-
 def answer(
     pack: bytes, *, shallow: list[str], ack: str, bands: bytes = b"", unshallow: str = ""
 ) -> bytes:
@@ -326,10 +302,6 @@ def answer(
     for at in range(0, len(pack), 60000):
         out += pkt(b"\x01" + pack[at : at + 60000])
     return out + bands + b"0000"
-
-
-def flip_last(data: bytes) -> bytes:
-    return data[:-1] + bytes([data[-1] ^ 1])
 
 
 class Crafted:
@@ -346,10 +318,10 @@ class Crafted:
         self.blob = blob
         self.tree = b"100644 new.yml\0" + pygit2.hash(blob).raw
         self.commit = (
-            f"tree {_object_id('tree', self.tree)}\nparent {have}\n"
+            f"tree {object_id('tree', self.tree)}\nparent {have}\n"
             "author A <a@b> 1800000000 +0000\ncommitter A <a@b> 1800000000 +0000\n\ncrafted\n"
         ).encode()
-        self.want = _object_id("commit", self.commit)
+        self.want = object_id("commit", self.commit)
 
     def objects(self) -> list[bytes]:
         return [entry(1, self.commit), entry(2, self.tree), entry(3, self.blob)]
@@ -360,22 +332,6 @@ class Crafted:
         for kind, data in ((3, self.blob), (2, self.tree), (1, self.commit)):
             bare.odb.write(kind, data)
         bare.references["refs/heads/main"].set_target(self.want)
-
-
-def _object_id(kind: str, data: bytes) -> str:
-    return hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).hexdigest()
-
-
-def delta(base: bytes, result: bytes, ops: bytes) -> bytes:
-    def varint(value: int) -> bytes:
-        out = bytearray()
-        while True:
-            byte, value = value & 0x7F, value >> 7
-            out.append(byte | (0x80 if value else 0))
-            if not value:
-                return bytes(out)
-
-    return varint(len(base)) + varint(len(result)) + ops
 
 
 HOSTILE: dict[str, Callable[[Crafted], bytes]] = {

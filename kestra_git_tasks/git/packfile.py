@@ -44,6 +44,7 @@ from kestra_git_tasks.errors import GitError
 
 __all__ = [
     "OBJECT_TYPES",
+    "ExternalReader",
     "Pack",
     "PackRefusedError",
     "PackTooLargeError",

@@ -45,6 +45,7 @@ import pygit2
 
 from kestra_git_tasks.errors import GitError
 from kestra_git_tasks.git.packfile import (
+    ExternalReader,
     Pack,
     PackRefusedError,
     PackTooLargeError,
@@ -207,7 +208,7 @@ def _shown(line: bytes, limit: int = 80) -> str:
     return repr(printable[:limit])
 
 
-def _external_reader(repo: pygit2.Repository):  # type: ignore[no-untyped-def]
+def _external_reader(repo: pygit2.Repository) -> ExternalReader:
     odb = repo.odb
 
     def read(oid: bytes) -> tuple[int, bytes] | None:
