@@ -68,7 +68,7 @@ def test_a_real_pack_is_read_and_indexed_byte_for_byte_as_git_does(
     data = packed(tmp_path / "source.git", *options)
     pack = read_pack(data, NOTHING_OUTSIDE, 1 << 30)
     assert sorted(oid.hex() for oid in pack.objects) == sorted(ids)
-    assert not pack.thin
+    assert not pack.outside
     copy = tmp_path / "copy.pack"
     copy.write_bytes(data)
     subprocess.run(["git", "index-pack", str(copy)], check=True, capture_output=True)
@@ -82,12 +82,12 @@ def test_a_stored_pack_is_read_by_libgit2_and_leaves_no_temporary_file(tmp_path:
     )
     target = pygit2.init_repository(str(tmp_path / "target.git"), bare=True)
     folder = tmp_path / "target.git" / "objects"
-    store_pack(pack, folder, lambda kind, data: pytest.fail("a whole pack is not written loose"))
+    store_pack(pack, folder)
     names = sorted(p.name for p in (folder / "pack").iterdir())
     stem = f"pack-{pack.checksum.hex()}"
     assert names == [f"{stem}.idx", f"{stem}.pack"]
     assert all(oid in target for oid in ids)
-    store_pack(pack, folder, lambda kind, data: None)  # the same pack again: nothing changes
+    store_pack(pack, folder)  # the same pack again: nothing changes
     assert sorted(p.name for p in (folder / "pack").iterdir()) == names
 
 
@@ -125,21 +125,25 @@ def test_reference_deltas_in_a_cycle_are_refused() -> None:
         read_pack(data, NOTHING_OUTSIDE, 1 << 20)
 
 
-def test_a_base_from_outside_the_pack_makes_it_thin_and_its_objects_are_written_loose(
+def test_a_thin_pack_is_completed_with_its_outside_bases_as_git_index_pack_fix_thin_does(
     tmp_path: Path,
 ) -> None:
     base = b"held by the cache\n"
     built = base + b"and new\n"
     base_id = bytes.fromhex(object_id("blob", base))
-    data = pack_of(
-        entry(7, delta(base, built, bytes([0x90, len(base), 8]) + b"and new\n"), base=base_id)
-    )
+    ops = bytes([0x90, len(base), 8]) + b"and new\n"
+    data = pack_of(entry(3, b"another\n"), entry(7, delta(base, built, ops), base=base_id))
     pack = read_pack(data, lambda oid: (3, base) if oid == base_id else None, 1 << 20)
-    assert pack.thin
-    written: list[tuple[int, bytes]] = []
-    store_pack(pack, tmp_path / "objects", lambda kind, blob: written.append((kind, blob)))
-    assert written == [(3, built)]
-    assert not (tmp_path / "objects" / "pack").exists()
+    target = pygit2.init_repository(str(tmp_path / "target.git"), bare=True)
+    store_pack(pack, tmp_path / "target.git" / "objects")
+    (stored,) = (tmp_path / "target.git" / "objects" / "pack").glob("*.pack")
+    assert target.odb.read(object_id("blob", built))[1] == built  # read from the pack
+    assert target.odb.read(object_id("blob", base))[1] == base  # the base went in too
+    copy = tmp_path / "copy.pack"
+    copy.write_bytes(stored.read_bytes())
+    checked = subprocess.run(["git", "index-pack", str(copy)], capture_output=True, check=True)
+    assert checked.stdout.decode().strip() == stored.stem.removeprefix("pack-")
+    assert copy.with_suffix(".idx").read_bytes() == stored.with_suffix(".idx").read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,15 @@ def state(cache: RepoCache, url: str) -> dict[str, object]:
     }
 
 
+def packs_of(cache: RepoCache, url: str) -> set[Path]:
+    return set((cache.path_for(url) / "objects" / "pack").glob("*.idx"))
+
+
+def objects_in(indexes: set[Path]) -> int:
+    """Objects the ``.idx`` files list (the last fan-out entry of each)."""
+    return sum(int.from_bytes(p.read_bytes()[8 + 255 * 4 : 8 + 256 * 4], "big") for p in indexes)
+
+
 def files_of(path: Path) -> set[str]:
     return {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()}
 
@@ -148,11 +157,12 @@ def files_of(path: Path) -> set[str]:
 def test_a_one_change_fetch_is_two_requests_and_leaves_what_libgit2_leaves(
     remote: MakeRemote, git_server: GitHttpServer, tmp_path: Path
 ) -> None:
-    repo = remote(files=FILES)
+    repo = remote(files={**FILES, **{f"_flows/many/f{n}.yml": f"id: f{n}\n" for n in range(60)}})
     ours, theirs = RepoCache(tmp_path / "ours"), RepoCache(tmp_path / "theirs")
     libgit2 = libgit2_only(tmp_path)
     ours.fetch_branch(repo.url, "main", CREDS)
     theirs.fetch_branch(repo.url, "main", CREDS, libgit2)
+    packs_before = {cache: packs_of(cache, repo.url) for cache in (ours, theirs)}
     new = repo.commit({"_flows/team/b.yml": "id: b\nchanged: 1\n"}, "change")
     git_server.requests.reset()
     assert ours.fetch_branch(repo.url, "main", CREDS) == new
@@ -162,6 +172,10 @@ def test_a_one_change_fetch_is_two_requests_and_leaves_what_libgit2_leaves(
     assert theirs.fetch_branch(repo.url, "main", CREDS, libgit2) == new
     assert git_server.requests.count(repo=repo.name, method="POST") == 2  # libgit2's fetch
     assert state(ours, repo.url) == state(theirs, repo.url)
+    # a thin pack over what the cache holds, not the 65 files of the new tree
+    ours_new = objects_in(packs_of(ours, repo.url) - packs_before[ours])
+    assert ours_new == objects_in(packs_of(theirs, repo.url) - packs_before[theirs])
+    assert ours_new < 10
     assert ours.list_tree(repo.url, new, "_flows") == theirs.list_tree(repo.url, new, "_flows")
 
 

@@ -21,11 +21,12 @@ Sizes are budgeted: the declared sizes of the entries and of the delta results t
 stay under ``budget`` bytes, else :class:`PackTooLargeError` (not hostile: the caller lets
 libgit2's indexer, which streams to disk, fetch it instead).
 
-:func:`store_pack` writes the pack as received and the index beside it under temporary names,
-then renames the pack, then the index (an index is what makes a pack visible, so a reader never
-sees one without its pack), as git's ``index-pack`` does. A pack whose reference deltas lean on
-objects outside it (a thin pack, which we never ask for) is not self-contained: its objects are
-written one by one into the object database instead.
+:func:`store_pack` writes the pack and the index beside it under temporary names, then renames
+the pack, then the index (an index is what makes a pack visible, so a reader never sees one
+without its pack), as git's ``index-pack`` does. A thin pack (reference deltas on objects the
+cache holds: what a shallow fetch gets, see :mod:`.upload_pack`) is completed first as
+``index-pack --fix-thin`` completes it: each such base is appended whole, the object count and
+the trailing checksum rewritten, so every stored pack is self-contained.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class Pack:
     data: bytes
     objects: dict[bytes, tuple[int, bytes]]
     index: list[tuple[bytes, int, int]] = field(default_factory=list)
-    thin: bool = False  # a reference delta's base came from outside the pack
+    outside: dict[bytes, tuple[int, bytes]] = field(default_factory=dict)  # bases read outside
     budget_left: list[int] = field(default_factory=lambda: [0])  # bytes deltas may still build
 
     @property
@@ -257,10 +258,10 @@ def _resolve(
         assert isinstance(name, bytes)
         node = by_oid.get(name)
         if node is None:
-            base = external(name) if outside else None
+            base = pack.outside.get(name) or (external(name) if outside else None)
             if base is None:
                 return False
-            pack.thin = True
+            pack.outside[name] = base
     if node is not None:
         base = (node.kind, node.data)
     assert base is not None
@@ -349,13 +350,11 @@ def object_id(kind: int, data: bytes) -> bytes:
     return digest.digest()
 
 
-def store_pack(pack: Pack, objects_dir: Path, write_object: Callable[[int, bytes], None]) -> None:
+def store_pack(pack: Pack, objects_dir: Path) -> None:
     """Make the pack's objects part of the repository whose ``objects`` folder is given: the
-    pack and its index (see the module docstring); a thin pack through ``write_object``."""
-    if pack.thin:
-        for kind, data in pack.objects.values():
-            write_object(kind, data)
-        return
+    pack (completed when thin) and its index (see the module docstring)."""
+    if pack.outside:
+        _complete_thin(pack)
     folder = objects_dir / "pack"
     folder.mkdir(parents=True, exist_ok=True)
     name = folder / f"pack-{pack.checksum.hex()}"
@@ -374,6 +373,32 @@ def store_pack(pack: Pack, objects_dir: Path, write_object: Callable[[int, bytes
             with contextlib.suppress(OSError):
                 os.unlink(path)
         raise GitError(f"Could not store a fetched pack in the cache at {folder}: {exc}") from exc
+
+
+def _complete_thin(pack: Pack) -> None:
+    """Append the bases read from outside the pack, whole, and rewrite its count and checksum."""
+    body = bytearray(pack.data[:-20])
+    for oid, (kind, data) in sorted(pack.outside.items()):
+        offset = len(body)
+        entry = _entry_bytes(kind, data)
+        body += entry
+        pack.index.append((oid, zlib.crc32(entry), offset))
+        pack.objects.setdefault(oid, (kind, data))
+    body[8:12] = struct.pack(">I", len(pack.index))
+    pack.data = bytes(body) + hashlib.sha1(body).digest()
+    pack.outside = {}
+
+
+def _entry_bytes(kind: int, data: bytes) -> bytes:
+    size = len(data)
+    header = bytearray()
+    byte = (kind << 4) | (size & 15)
+    size >>= 4
+    while size:
+        header.append(byte | 0x80)
+        byte, size = size & 0x7F, size >> 7
+    header.append(byte)
+    return bytes(header) + zlib.compress(data, 1)
 
 
 def _write_temporary(folder: Path, prefix: str, data: bytes) -> str:
