@@ -417,7 +417,10 @@ def test_wrong_password_raises_auth_error_after_one_attempt(
     elapsed = time.monotonic() - started
 
     assert elapsed < 5  # sanity bound only; libgit2's 15 replays would still be fast locally
-    assert git_server.requests.count(repo=bare.name) == 2  # anonymous probe + one attempt
+    # git/smart_http.py's GET (credentials up front, refused), then libgit2's anonymous probe
+    # and its one attempt
+    assert git_server.requests.count(repo=bare.name) == 3
+    assert git_server.requests.count(repo=bare.name, status=401) == 3
     message = str(caught.value)
     assert "username" in message and "password" in message
     assert "not-the-token" not in message

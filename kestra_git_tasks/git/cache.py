@@ -36,13 +36,14 @@ import pygit2
 
 from kestra_git_tasks.errors import ConfigError, GitDirectoryNotFoundError, GitRefNotFoundError
 from kestra_git_tasks.git.remote import Connection, check_branch_name, missing_branch_message
-from kestra_git_tasks.git.smart_http import advertised_refs, proxy_may_apply
+from kestra_git_tasks.git.smart_http import Advertisement, advertisement, proxy_may_apply
 from kestra_git_tasks.git.transport import (
     Credentials,
     TransportOptions,
     resolve_credentials,
 )
 from kestra_git_tasks.git.tree import walk_tree
+from kestra_git_tasks.git.upload_pack import fetch_shallow
 from kestra_git_tasks.git.urls import redact_url, storage_url
 from kestra_git_tasks.progress import ProgressCallback
 
@@ -59,8 +60,9 @@ class RepoCache:
     Parameters:
         root: folder holding the cached repositories; created when missing.
 
-    Every network method makes one connection: a ref advertisement (``ls-remote``) and, for
-    :meth:`fetch_branch`, a fetch over the same connection only when the branch moved.
+    Every network method starts with one ref advertisement (``ls-remote``); :meth:`fetch_branch`
+    adds a fetch only when the branch moved: over ``http(s)`` with credentials, one upload-pack
+    POST of :mod:`.upload_pack` (two requests in all), else libgit2's fetch.
     """
 
     def __init__(self, root: Path) -> None:
@@ -99,6 +101,10 @@ class RepoCache:
         commit (e.g. from an earlier shallow fetch) is not deepened. ``progress`` receives the
         download's ``fetch`` events.
 
+        With ``depth`` 1 over ``http(s)`` with credentials, the advertisement is one GET of
+        :mod:`.smart_http` and the download one POST of :mod:`.upload_pack`; whenever that path
+        does not apply or the server declines it, libgit2 connects and fetches as before.
+
         Raises:
             GitRefNotFoundError: the branch does not exist on the remote.
             GitAuthError, GitNetworkError, GitError: see :mod:`kestra_git_tasks.git`.
@@ -110,14 +116,21 @@ class RepoCache:
         repo = self.repository(clean_url)
         ref_name = f"{CACHE_REF_PREFIX}{branch}"
         options = options or TransportOptions()
-        ref, advertised = repo.references.get(ref_name), {}
-        if ref is not None:  # a branch seen before: one request tells whether it moved
-            advertised = self._advertised(repo, clean_url, creds, options)
-            if advertised.get(f"refs/heads/{branch}") == str(ref.target):
+        ref, found = repo.references.get(ref_name), None
+        if ref is not None or depth == 1:  # one request tells where the branch is
+            found = self._advertisement(repo, clean_url, creds, options)
+            head = found.refs.get(f"refs/heads/{branch}") if found else None
+            if ref is not None and head == str(ref.target):
                 return str(ref.target)
+            fetched = found is not None and self._fetch_moved(  # one more brings it
+                repo, clean_url, creds, options, branch, found, depth, progress
+            )
+            if fetched and head is not None:
+                return head
         with self.lock(clean_url):
             # the origin just answered our credentials itself: libgit2 may send them up front
-            remote = Connection.open(repo, clean_url, creds, options, preemptive=bool(advertised))
+            preemptive = bool(found and found.refs)
+            remote = Connection.open(repo, clean_url, creds, options, preemptive=preemptive)
             target = remote.refs.branch(branch)
             if target is None:
                 raise GitRefNotFoundError(missing_branch_message(branch, clean_url, remote.refs))
@@ -179,21 +192,57 @@ class RepoCache:
         clean_url, creds = resolve_credentials(url, credentials)
         repo = self.repository(clean_url)
         options = options or TransportOptions()
-        advertised = self._advertised(repo, clean_url, creds, options)
-        if advertised:
-            return advertised.get(f"refs/heads/{branch}")
+        found = self._advertisement(repo, clean_url, creds, options)
+        if found and found.refs:
+            return found.refs.get(f"refs/heads/{branch}")
         head = Connection.open(repo, clean_url, creds, options).refs.branch(branch)
         return None if head is None else str(head)
 
     @staticmethod
-    def _advertised(
+    def _advertisement(
         repo: pygit2.Repository, url: str, creds: Credentials, options: TransportOptions
-    ) -> dict[str, str]:
-        """The refs through :mod:`.smart_http`'s one request; ``{}`` when it does not apply
+    ) -> Advertisement | None:
+        """The refs through :mod:`.smart_http`'s one request; None when it does not apply
         (then libgit2 asks, as it always did)."""
         if proxy_may_apply(options, any(_is_proxy_key(entry.name) for entry in repo.config)):
-            return {}
-        return advertised_refs(url, creds, options) or {}
+            return None
+        return advertisement(url, creds, options)
+
+    def _fetch_moved(
+        self,
+        repo: pygit2.Repository,
+        url: str,
+        creds: Credentials,
+        options: TransportOptions,
+        branch: str,
+        found: Advertisement,
+        depth: int | None,
+        progress: ProgressCallback | None = None,
+    ) -> bool:
+        """Move the cached ``branch`` to the head ``found`` advertises through
+        :mod:`.upload_pack`'s one POST (none when the cache holds the commit); False when
+        libgit2 should fetch instead (the branch is gone, or ``depth`` is not 1)."""
+        ref_name = f"{CACHE_REF_PREFIX}{branch}"
+        head = found.refs.get(f"refs/heads/{branch}")
+        if head is None or depth != 1:
+            return False
+        with self.lock(url):
+            current = repo.references.get(ref_name)
+            if current is None or str(current.target) != head:
+                if pygit2.Oid(hex=head) not in repo and not fetch_shallow(
+                    repo,
+                    url,
+                    creds,
+                    options,
+                    want=head,
+                    have=None if current is None else str(current.target),
+                    capabilities=found.capabilities,
+                    branch=branch,
+                    progress=progress,
+                ):
+                    return False
+                repo.references.create(ref_name, head, force=True)
+        return True
 
     # -- reading --------------------------------------------------------------------------------
 
