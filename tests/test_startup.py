@@ -28,12 +28,22 @@ from kestra_git_tasks.cli import COMMANDS, cli
 _PROBE = """
 import atexit, os, sys
 
+pygit2_from = []
+
+def _audit(event, args):
+    # the functions on the stack when pygit2 is first imported
+    if event == "import" and args[0] == "pygit2" and not pygit2_from:
+        pygit2_from.extend(frame.name for frame in __import__("traceback").extract_stack())
+
+sys.addaudithook(_audit)
+
 def _report():
     import gc, json
     catalog = sys.modules.get("kestra_git_tasks.catalog")
     read = bool(catalog and catalog._data.cache_info().currsize)
     data = {"modules": sorted(sys.modules), "catalog_read": read}
     data["frozen"] = gc.get_freeze_count()
+    data["pygit2_from"] = pygit2_from
     with open(os.environ["IMPORTS_OUT"], "w") as out:
         json.dump(data, out)
 
@@ -132,6 +142,19 @@ def test_running_a_sync_flow_imports_neither_heavy_libraries_nor_other_commands(
         # the password's {{ secret('GIT_TOKEN') }} is rendered without Jinja2
         assert data["top"] & LAZY == set(), step
         assert ours(data, LAZY_OURS) == [], step
+        # pygit2 loads when the task opens the repository cache, not with the modules of the
+        # run (a module importing it at its top would load it while the flow is parsed)
+        assert "repo_cache" in data["pygit2_from"], (step, data["pygit2_from"][-8:])
+
+
+def test_validating_a_git_task_flow_loads_no_pygit2(tmp_path: Path, sync_flow: Path) -> None:
+    """The Git layer's modules import pygit2 only where they use it: checking a SyncFlows flow
+    (its task class, connection properties, transport options) needs none of it."""
+    data = imported(tmp_path, "validate", str(sync_flow))
+    assert data["returncode"] == 0, data["stderr"]
+    assert "kestra_git_tasks.tasks.git.sync_flows" in data["modules"]
+    assert data["top"] & {"pygit2", *LAZY, *HEAVY} == set()
+    assert data["pygit2_from"] == []
 
 
 def test_a_template_beyond_a_secret_loads_jinja2_and_a_trigger_the_trigger_models(
