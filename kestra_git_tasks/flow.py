@@ -31,7 +31,6 @@ from .plugin_defaults import apply_plugin_defaults
 from .tasks._base import Task
 from .tasks.registry import task_class
 from .templating import has_template
-from .triggers import TRIGGER_TYPES
 from .yamlio import LineDict, line_of, load_yaml, read_flow_text
 
 __all__ = [
@@ -155,6 +154,8 @@ class _Checker:
         if not isinstance(items, list):
             self.problem(line, "'triggers' must be a list")
             return []
+        from .triggers import TRIGGER_TYPES
+
         specs: list[TriggerSpec] = []
         seen: dict[str, int | None] = {}
         for index, raw in enumerate(items):

@@ -4,13 +4,15 @@ holds, as :func:`~kestra_git_tasks.flow.parse_flow` returns them (``flow`` re-ex
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, FlowProblem
-from .flow_sections import FlowOutput
-from .inputs import FlowInput
-from .tasks._base import Task
-from .triggers import Trigger
+
+if TYPE_CHECKING:
+    from .flow_sections import FlowOutput
+    from .inputs import FlowInput
+    from .tasks._base import Task
+    from .triggers import Trigger
 
 __all__ = ["Flow", "TaskSpec", "TriggerSpec"]
 

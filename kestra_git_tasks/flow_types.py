@@ -27,7 +27,6 @@ from .durations import parse_duration
 from .errors import FlowFileError, FlowProblem
 from .tasks.registry import known_task_types
 from .templating import has_template
-from .triggers import TRIGGER_TYPES
 from .yamlio import line_of
 
 __all__ = ["LOCAL_RUNNERS", "TYPE_PATTERN", "TypeRules", "source_warnings"]
@@ -145,6 +144,8 @@ def _local_names(kind: str) -> tuple[str, ...]:
     if kind == "task":
         return tuple(known_task_types())
     if kind == "trigger":
+        from .triggers import TRIGGER_TYPES
+
         return tuple(TRIGGER_TYPES)
     return ()
 

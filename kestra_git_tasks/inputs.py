@@ -18,12 +18,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
-from typing import Annotated, Any, Protocol
-
-from pydantic import AwareDatetime, BeforeValidator, Field, Strict, TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from .durations import parse_duration
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import BeforeValidator, TypeAdapter
 
 __all__ = [
     "INPUT_TYPES",
@@ -65,6 +66,8 @@ class FlowInput:
 
 def _text(pattern: str, advice: str) -> BeforeValidator:
     """Strings must match ``pattern`` whole (pydantic alone accepts more, e.g. timestamps)."""
+    from pydantic import BeforeValidator
+
     compiled = re.compile(pattern)
 
     def check(value: Any) -> Any:
@@ -105,30 +108,43 @@ def _uri(value: Any) -> Any:
     return value
 
 
-_INT32 = Field(ge=-(2**31), le=2**31 - 1)
-# Each type is built into a TypeAdapter on first use: building all of them costs start-up.
-_TYPES: dict[str, Any] = {
-    "INT": Annotated[int, Strict(), BeforeValidator(_whole), _INT32],
-    "FLOAT": Annotated[float, _text(r"[-+]?[\d.]+(?:[eE][-+]?\d+)?", "write 1.5")],
-    "BOOLEAN": Annotated[bool, Strict(), BeforeValidator(_boolean)],
-    "DATETIME": Annotated[
-        AwareDatetime,
-        _text(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[-+]\d{2}:?\d{2})", "write 2024-01-31T12:00:00Z"),
-    ],
-    "DATE": Annotated[date, _text(r"\d{4}-\d{2}-\d{2}", "write 2024-01-31")],
-    "TIME": Annotated[time, _text(r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?", "write 13:45:00")],
-    "DURATION": Annotated[timedelta, BeforeValidator(_duration)],
-    "JSON": Annotated[Any, BeforeValidator(_json)],
-    "ARRAY": Annotated[Any, BeforeValidator(_json)],
-    "MULTISELECT": Annotated[Any, BeforeValidator(_json)],
-    "URI": Annotated[str, BeforeValidator(_uri)],
-}
-_TYPES["BOOL"] = _TYPES["BOOLEAN"]
+#: The input types checked by a pydantic type (the others are kept as given).
+_CHECKED = frozenset(
+    {"INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME", "DATE", "TIME", "DURATION", "JSON", "ARRAY"}
+    | {"MULTISELECT", "URI"}
+)
+
+
+def _type_of(type_name: str) -> Any:
+    """The pydantic type checking values of ``type_name`` (one of :data:`_CHECKED`)."""
+    from pydantic import AwareDatetime, BeforeValidator, Field, Strict
+
+    int32 = Field(ge=-(2**31), le=2**31 - 1)
+    types: dict[str, Any] = {
+        "INT": Annotated[int, Strict(), BeforeValidator(_whole), int32],
+        "FLOAT": Annotated[float, _text(r"[-+]?[\d.]+(?:[eE][-+]?\d+)?", "write 1.5")],
+        "BOOLEAN": Annotated[bool, Strict(), BeforeValidator(_boolean)],
+        "DATETIME": Annotated[
+            AwareDatetime,
+            _text(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[-+]\d{2}:?\d{2})", "write 2024-01-31T12:00:00Z"),
+        ],
+        "DATE": Annotated[date, _text(r"\d{4}-\d{2}-\d{2}", "write 2024-01-31")],
+        "TIME": Annotated[time, _text(r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?", "write 13:45:00")],
+        "DURATION": Annotated[timedelta, BeforeValidator(_duration)],
+        "JSON": Annotated[Any, BeforeValidator(_json)],
+        "ARRAY": Annotated[Any, BeforeValidator(_json)],
+        "MULTISELECT": Annotated[Any, BeforeValidator(_json)],
+        "URI": Annotated[str, BeforeValidator(_uri)],
+    }
+    types["BOOL"] = types["BOOLEAN"]
+    return types[type_name]
 
 
 @functools.cache
 def _adapter(type_name: str) -> TypeAdapter[Any]:
-    return TypeAdapter(_TYPES[type_name])
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(_type_of(type_name))
 
 
 def input_problem(item: FlowInput, value: Any) -> str | None:
@@ -150,9 +166,11 @@ def convert_input(item: FlowInput, value: Any) -> Any:
                 f"but received `{value}`"
             )
         return value
-    adapter = _adapter(item.type) if item.type in _TYPES else None
-    if adapter is None:
+    if item.type not in _CHECKED:
         return value
+    from pydantic import ValidationError
+
+    adapter = _adapter(item.type)
     try:
         converted = adapter.validate_python(value)
     except (ValidationError, ValueError) as exc:
@@ -161,6 +179,8 @@ def convert_input(item: FlowInput, value: Any) -> Any:
 
 
 def _detail(exc: Exception) -> str:
+    from pydantic import ValidationError
+
     if isinstance(exc, ValidationError):
         return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
     return str(exc)

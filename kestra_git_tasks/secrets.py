@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-import yaml
-
 from .errors import ConfigError, SecretNotFoundError
 
 __all__ = ["MASK", "MIN_FREE_LENGTH", "SecretMasker", "SecretStore", "env_variables"]
@@ -248,6 +246,8 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
 
 
 def _parse_secrets_file(path: Path) -> dict[str, str]:
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -8,6 +8,9 @@ Rules (SPEC section 4):
   ``{% %}``.
 * A string without any template marker is returned as it is; a rendered value is not rendered
   again (Kestra renders once).
+* Jinja2 is loaded the first time a template needs it (:mod:`kestra_git_tasks.pebble.engine`
+  builds the environment): a string that is only ``{{ secret('NAME') }}`` calls the context's
+  ``secret`` directly, with the environment's result, errors and messages.
 * The language is Kestra's (Pebble): :func:`kestra_git_tasks.pebble.translate.translate` maps
   Pebble-only syntax (``??``, ``? :``, ``contains``, ``elseif``, 0-based ``loop.index``...) onto
   Jinja2 first, and :mod:`kestra_git_tasks.pebble.library` adds Kestra's filters, functions and
@@ -25,19 +28,17 @@ Rules (SPEC section 4):
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
-from typing import Any
-
-import jinja2
-from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import KestraGitError, TemplateError
-from .pebble import dates, library
-from .pebble.translate import translate
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from .pebble.engine import KestraEnvironment
 
 __all__ = ["MAX_INT_BITS", "MAX_RENDERED_CHARS", "Renderer", "has_template", "to_template_string"]
 
@@ -91,144 +92,83 @@ def to_template_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list, tuple, set)):
+        from .pebble import library
+
         return library.to_json(value)
     if isinstance(value, (datetime, date)):
+        from .pebble import dates
+
         return dates.java_string(value)
     return str(value)
 
 
-class _TooLarge(Exception):
+class TooLarge(Exception):
     """A value or an output over the limits of the module doc (becomes a TemplateError)."""
 
 
-def _check_binop(operator: str, left: Any, right: Any) -> None:
-    if isinstance(left, int) and isinstance(right, int):
-        if operator == "**" and right > 0 and abs(left) > 1:
-            bits = right * abs(left).bit_length()
-        else:
-            bits = left.bit_length() + right.bit_length() if operator == "*" else 0
-        if bits > MAX_INT_BITS:
-            raise _TooLarge(f"{left} {operator} {right} is too large a number")
-        return
-    if operator == "**":
-        return
-    sized = [side for side in (left, right) if isinstance(side, (str, list, tuple))]
-    if operator == "*" and len(sized) == 1:
-        count = right if sized[0] is left else left
-        size = len(sized[0]) * count if isinstance(count, int) else 0
-    elif operator == "+" and len(sized) == 2:
-        size = len(left) + len(right)
-    else:
-        return
-    if size > MAX_RENDERED_CHARS:
-        raise _TooLarge(f"{operator} would build a value of more than {MAX_RENDERED_CHARS:,} items")
-
-
-class _KestraCodeGenerator(CodeGenerator):
-    """Compiles ``a ~ b`` through :meth:`_KestraEnvironment.kestra_concat` (Kestra's printing)."""
-
-    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.kestra_concat((")
-        for argument in node.nodes:
-            self.visit(argument, frame)
-            self.write(", ")
-        self.write("))")
-
-    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
-        if isinstance(node, nodes.Concat) or node.find(nodes.Concat) is not None:
-            raise nodes.Impossible()  # printed at run time, through kestra_concat
-        return super()._output_child_to_const(node, frame, finalize)
-
-
-class _KestraEnvironment(ImmutableSandboxedEnvironment):
-    """Maps are looked up by key only, as in Pebble: ``inputs.items`` is the input ``items``,
-    never the dict method. ``*``, ``+`` and ``**`` are size-checked first. An attribute or item
-    of an undefined value is that undefined value (Pebble's ``??`` and ``is defined`` work on
-    ``a.b.c``; printing or using it is still an error)."""
-
-    intercepted_binops = frozenset({"*", "+", "**"})
-    code_generator_class = _KestraCodeGenerator
-
-    def kestra_concat(self, values: tuple[Any, ...]) -> str:
-        """``a ~ b ~ c``: each part printed as Kestra prints it."""
-        return "".join(to_template_string(value) for value in values)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        if isinstance(obj, jinja2.Undefined):
-            return obj
-        if isinstance(argument, jinja2.Undefined):
-            return argument
-        return super().getitem(obj, argument)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        _check_binop(operator, left, right)
-        return super().call_binop(context, operator, left, right)
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, jinja2.Undefined) and not attribute.startswith("_"):
-            return obj
-        if isinstance(obj, Mapping):
-            try:
-                return obj[attribute]
-            except (KeyError, TypeError):
-                if attribute.startswith("_"):  # let the sandbox refuse dunder access
-                    return super().getattr(obj, attribute)
-                return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
+#: What a template's evaluation may raise that :func:`_fail` words as a TemplateError.
+_FAILURES = (
+    RecursionError,
+    TooLarge,
+    KestraGitError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+)
+#: A template that is one ``secret()`` call of a plain name and nothing else.
+_LONE_SECRET = re.compile(r"""\{\{ *secret\((['"])([A-Za-z0-9_.-]+)\1\) *\}\}""")
 
 
 class Renderer:
-    """A sandboxed Jinja2 environment configured like Kestra's Pebble engine."""
+    """A sandboxed Jinja2 environment configured like Kestra's Pebble engine.
+
+    The environment (and Jinja2) is built the first time a template needs it: a string without
+    a marker is returned as it is, and a string that is only ``{{ secret('NAME') }}`` calls
+    the context's ``secret`` itself, with the result, the errors and the messages the
+    environment would give.
+    """
 
     def __init__(self) -> None:
-        self._env = _KestraEnvironment(
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
-            finalize=to_template_string,
-            optimized=False,  # no constant folding: 'x' ~ true must print through kestra_concat
-        )
-        library.install(self._env)
-        renderer = self
-
-        @jinja2.pass_context
-        def render(context: Any, toRender: Any, recursive: bool = True) -> Any:
-            return renderer._render_function(context, toRender, recursive)
-
-        @jinja2.pass_context
-        def render_once(context: Any, toRender: Any) -> Any:
-            return renderer._render_function(context, toRender, False)
-
-        @jinja2.pass_context
-        def fetch_context(context: Any) -> dict[str, Any]:
-            return {k: v for k, v in context.get_all().items() if _is_data(v)}
-
-        self._env.globals["fetchContext"] = fetch_context
-        self._env.globals["printContext"] = fetch_context
-        self._env.globals["render"] = render
-        self._env.globals["renderOnce"] = render_once
+        self._environment: KestraEnvironment | None = None
         self._cache: dict[str, jinja2.Template] = {}
+
+    @property
+    def _env(self) -> KestraEnvironment:
+        if self._environment is None:
+            from .pebble.engine import environment
+
+            self._environment = environment(self)
+        return self._environment
 
     def render(self, template: str, context: Mapping[str, Any], *, where: str = "") -> str:
         """Render one string. ``where`` (e.g. ``property 'url'``) prefixes error messages."""
         if not has_template(template):
             return template
+        secret = _lone_secret(template, context)
+        if secret is None:
+            return self._render_template(template, context, where)
+        function, name = secret
+        try:
+            return _bounded(iter((to_template_string(function(name)),)))
+        except StopIteration:  # Jinja2 makes it an undefined value: its path words the error
+            return self._render_template(template, context, where)
+        except _FAILURES as exc:
+            _fail(exc, template, where)
+
+    def _render_template(self, template: str, context: Mapping[str, Any], where: str) -> str:
+        """:meth:`render` through the Jinja2 environment."""
+        import jinja2
+        from jinja2.exceptions import SecurityError
+
+        from .pebble.translate import translate
+
         try:
             compiled = self._cache.get(template)
             if compiled is None:
                 compiled = self._env.from_string(translate(template, self._parses))
                 self._cache[template] = compiled
             return _bounded(compiled.generate(_with_dates(context)))
-        except RecursionError as exc:
-            raise TemplateError(
-                f"{_prefix(where)}the template {template!r} calls itself without end (a "
-                "recursive macro?) or nests expressions too deeply; give the recursion a "
-                "condition that stops it, or split the expression"
-            ) from exc
-        except _TooLarge as exc:
-            raise TemplateError(
-                f"{_prefix(where)}the template {template!r} is refused: {exc}"
-            ) from exc
         except SecurityError as exc:
             raise TemplateError(
                 f"{_prefix(where)}the template {template!r} tries to reach outside the sandbox "
@@ -251,11 +191,8 @@ class Renderer:
             raise TemplateError(
                 f"{_prefix(where)}template syntax error in {template!r}: {exc.message}"
             ) from exc
-        except KestraGitError as exc:
-            exc.message = f"{_prefix(where)}{exc.message}"
-            raise
-        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise TemplateError(f"{_prefix(where)}cannot render {template!r}: {exc}") from exc
+        except _FAILURES as exc:
+            _fail(exc, template, where)
 
     def render_tree(
         self, value: Any, context: Mapping[str, Any], *, where: str = "", skip: frozenset[str]
@@ -286,13 +223,17 @@ class Renderer:
         return value
 
     def _parses(self, source: str) -> bool:
+        import jinja2
+
+        from .pebble.translate import translate
+
         try:
             self._env.parse(translate(source))
         except jinja2.TemplateSyntaxError:
             return False
         return True
 
-    def _render_function(self, context: Any, toRender: Any, recursive: bool = True) -> Any:
+    def render_function(self, context: Any, toRender: Any, recursive: bool = True) -> Any:
         """Kestra's ``render()``: evaluate a value that itself holds a template, on purpose."""
         variables = context.get_all()
         value = toRender
@@ -307,6 +248,11 @@ class Renderer:
         self, template: str, context: Mapping[str, Any], message: str
     ) -> str | None:
         """When the undefined name was called as a function: Kestra's wording and a hint."""
+        import jinja2
+        from jinja2 import nodes
+
+        from .pebble.translate import translate
+
         try:
             tree = self._env.parse(translate(template, self._parses))
         except jinja2.TemplateSyntaxError:
@@ -326,13 +272,55 @@ class Renderer:
         return None
 
 
-def _is_data(value: Any) -> bool:
-    """A template variable that is data (not a function, a macro or an undefined value)."""
-    return not callable(value) and not isinstance(value, jinja2.Undefined)
+def _lone_secret(
+    template: str, context: Mapping[str, Any]
+) -> tuple[Callable[[str], Any], str] | None:
+    """``(secret, NAME)`` when ``template`` is only ``{{ secret('NAME') }}`` and the context's
+    ``secret`` is a plain function the sandbox would call as it is; else None."""
+    match = _LONE_SECRET.fullmatch(template)
+    if match is None:
+        return None
+    function = context.get("secret")
+    if not callable(function) or any(
+        getattr(function, attribute, False) for attribute in _NOT_PLAIN
+    ):
+        return None
+    call = getattr(function, "__call__", None)  # noqa: B004 (looked at as Jinja2 does)
+    if hasattr(function, "jinja_pass_arg") or hasattr(call, "jinja_pass_arg"):
+        return None
+    if getattr(function, "__name__", None) in ("format", "format_map") and isinstance(
+        getattr(function, "__self__", None), str
+    ):
+        return None  # the sandbox formats through its own formatter
+    return function, match[2]
+
+
+#: What makes the sandbox refuse a function: such a ``secret`` goes through the environment,
+#: as does one Jinja2 passes the context to first (``jinja_pass_arg``).
+_NOT_PLAIN = ("unsafe_callable", "alters_data")
+
+
+def _fail(exc: BaseException, template: str, where: str) -> NoReturn:
+    """Raise the TemplateError of ``exc`` (one of :data:`_FAILURES`) while rendering
+    ``template``; a KestraGitError keeps its class, its message prefixed with ``where``."""
+    if isinstance(exc, RecursionError):
+        raise TemplateError(
+            f"{_prefix(where)}the template {template!r} calls itself without end (a "
+            "recursive macro?) or nests expressions too deeply; give the recursion a "
+            "condition that stops it, or split the expression"
+        ) from exc
+    if isinstance(exc, TooLarge):
+        raise TemplateError(f"{_prefix(where)}the template {template!r} is refused: {exc}") from exc
+    if isinstance(exc, KestraGitError):
+        exc.message = f"{_prefix(where)}{exc.message}"
+        raise exc
+    raise TemplateError(f"{_prefix(where)}cannot render {template!r}: {exc}") from exc
 
 
 def _with_dates(context: Mapping[str, Any]) -> Mapping[str, Any]:
     """``execution.startDate``, ``trigger.date`` and ``taskrun.startDate`` as date values."""
+    from .pebble import dates
+
     result = dict(context)
     for key, attribute in (
         ("execution", "startDate"),
@@ -353,7 +341,7 @@ def _with_dates(context: Mapping[str, Any]) -> Mapping[str, Any]:
     return result
 
 
-def _unknown(message: str, env: jinja2.Environment, template: str) -> str:
+def _unknown(message: str, env: KestraEnvironment, template: str) -> str:
     kind = "Filter" if message.startswith("No filter") else "Test"
     name = message.split("'")[1] if "'" in message else message
     known = env.filters if kind == "Filter" else env.tests
@@ -375,7 +363,7 @@ def _bounded(chunks: Iterator[str]) -> str:
     for chunk in chunks:
         total += len(chunk)
         if total > MAX_RENDERED_CHARS:
-            raise _TooLarge(f"it writes more than {MAX_RENDERED_CHARS:,} characters")
+            raise TooLarge(f"it writes more than {MAX_RENDERED_CHARS:,} characters")
         parts.append(chunk)
     return "".join(parts)
 

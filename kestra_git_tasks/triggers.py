@@ -28,7 +28,9 @@ _NICKNAMES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnigh
 class Trigger(BaseModel):
     """Fields common to every trigger."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True
+    )
 
     type: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()

@@ -28,12 +28,22 @@ from kestra_git_tasks.cli import COMMANDS, cli
 _PROBE = """
 import atexit, os, sys
 
+pygit2_from = []
+
+def _audit(event, args):
+    # the functions on the stack when pygit2 is first imported
+    if event == "import" and args[0] == "pygit2" and not pygit2_from:
+        pygit2_from.extend(frame.name for frame in __import__("traceback").extract_stack())
+
+sys.addaudithook(_audit)
+
 def _report():
     import gc, json
     catalog = sys.modules.get("kestra_git_tasks.catalog")
     read = bool(catalog and catalog._data.cache_info().currsize)
     data = {"modules": sorted(sys.modules), "catalog_read": read}
     data["frozen"] = gc.get_freeze_count()
+    data["pygit2_from"] = pygit2_from
     with open(os.environ["IMPORTS_OUT"], "w") as out:
         json.dump(data, out)
 
@@ -62,6 +72,18 @@ OTHERS = (
     "kestra_git_tasks.tasks.core.working_directory",
 )
 
+
+#: Loaded only by what needs them, never by a sync whose one template is ``{{ secret('X') }}``:
+#: Jinja2 and the Pebble engine on it (a template that is more than a secret builds it), the
+#: trigger models (a flow with triggers), pydantic's input types (a flow with inputs).
+LAZY = {"jinja2"}
+LAZY_OURS = (
+    "kestra_git_tasks.pebble.engine",
+    "kestra_git_tasks.pebble.library",
+    "kestra_git_tasks.pebble.translate",
+    "kestra_git_tasks.pebble.dates",
+    "kestra_git_tasks.triggers",
+)
 
 #: What ``--version`` may import of the package: the CLI, and ``signals`` when ``main`` exits.
 LIGHT = ("cli", "signals")
@@ -112,11 +134,46 @@ def test_running_a_sync_flow_imports_neither_heavy_libraries_nor_other_commands(
         assert data["returncode"] == 0, (step, data["stderr"])
         assert "2 row(s)" in data["stdout"]
         # what a sync needs is there: the probe saw a real run
-        assert {"pygit2", "pydantic", "jinja2", "yaml", "sqlite3"} <= data["top"]
+        assert {"pygit2", "pydantic", "yaml", "sqlite3"} <= data["top"]
         assert "kestra_git_tasks.tasks.git.sync_flows" in data["modules"]
         assert data["top"] & HEAVY == set(), step
         assert ours(data, OTHERS) == [], step
         assert not data["catalog_read"], "the type catalog's JSON was read for known types"
+        # the password's {{ secret('GIT_TOKEN') }} is rendered without Jinja2
+        assert data["top"] & LAZY == set(), step
+        assert ours(data, LAZY_OURS) == [], step
+        # pygit2 loads when the task opens the repository cache, not with the modules of the
+        # run (a module importing it at its top would load it while the flow is parsed)
+        assert "repo_cache" in data["pygit2_from"], (step, data["pygit2_from"][-8:])
+
+
+def test_validating_a_git_task_flow_loads_no_pygit2(tmp_path: Path, sync_flow: Path) -> None:
+    """The Git layer's modules import pygit2 only where they use it: checking a SyncFlows flow
+    (its task class, connection properties, transport options) needs none of it."""
+    data = imported(tmp_path, "validate", str(sync_flow))
+    assert data["returncode"] == 0, data["stderr"]
+    assert "kestra_git_tasks.tasks.git.sync_flows" in data["modules"]
+    assert data["top"] & {"pygit2", *LAZY, *HEAVY} == set()
+    assert data["pygit2_from"] == []
+
+
+def test_a_template_beyond_a_secret_loads_jinja2_and_a_trigger_the_trigger_models(
+    tmp_path: Path, sync_flow: Path
+) -> None:
+    """The other side of the lazy engine: the same sync with its target namespace written as a
+    template (and a trigger) renders through Jinja2, as before."""
+    text = sync_flow.read_text(encoding="utf-8").replace(
+        "targetNamespace: prod",
+        "targetNamespace: \"{{ flow.namespace | replace({'system': 'prod'}) }}\"",
+    )
+    text += "triggers:\n  - id: nightly\n    type: io.kestra.plugin.core.trigger.Schedule\n"
+    text += "    cron: 0 2 * * *\n"
+    sync_flow.write_text(text, encoding="utf-8")
+    data = imported(tmp_path, "run", str(sync_flow), "--secret", f"GIT_TOKEN={DEFAULT_PASSWORD}")
+    assert data["returncode"] == 0, data["stderr"]
+    assert "2 row(s)" in data["stdout"]
+    assert "jinja2" in data["top"]
+    assert {"kestra_git_tasks.pebble.engine", "kestra_git_tasks.triggers"} <= set(data["modules"])
 
 
 def test_version_and_help_import_no_library_module(tmp_path: Path) -> None:

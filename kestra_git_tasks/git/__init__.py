@@ -1,4 +1,5 @@
-"""The Git layer: the only package of kestra-git-tasks that imports pygit2.
+"""The Git layer: the only package of kestra-git-tasks that imports pygit2 (only in the modules
+that use it: a module's public names below are imported on first use).
 
 Sync tasks read flows and files from a remote branch without a work tree::
 
@@ -31,16 +32,22 @@ without user part or query string. Credentials are only ever sent to the origin 
 port) of the URL they were given for.
 """
 
-from kestra_git_tasks.git.cache import RepoCache
-from kestra_git_tasks.git.clone import CloneResult, check_clone_options, clone_repository
-from kestra_git_tasks.git.known_hosts import INSECURE_HOST_KEY_ENV
-from kestra_git_tasks.git.known_hosts import default_paths as default_known_hosts
-from kestra_git_tasks.git.transport import (
-    Credentials,
-    TransportOptions,
-    apply_process_wide_settings,
-)
-from kestra_git_tasks.git.urls import redact_url
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kestra_git_tasks.git.cache import RepoCache
+    from kestra_git_tasks.git.clone import CloneResult, check_clone_options, clone_repository
+    from kestra_git_tasks.git.known_hosts import INSECURE_HOST_KEY_ENV
+    from kestra_git_tasks.git.known_hosts import default_paths as default_known_hosts
+    from kestra_git_tasks.git.transport import (
+        Credentials,
+        TransportOptions,
+        apply_process_wide_settings,
+    )
+    from kestra_git_tasks.git.urls import redact_url
 
 __all__ = [
     "INSECURE_HOST_KEY_ENV",
@@ -54,3 +61,32 @@ __all__ = [
     "default_known_hosts",
     "redact_url",
 ]
+
+#: Each public name and ``module:attribute`` it is, imported on first use (PEP 562): importing
+#: the package, or a module of it that needs no pygit2 (``transport``, ``urls``...), loads no
+#: pygit2.
+_LAZY = {
+    "INSECURE_HOST_KEY_ENV": "known_hosts:INSECURE_HOST_KEY_ENV",
+    "CloneResult": "clone:CloneResult",
+    "Credentials": "transport:Credentials",
+    "RepoCache": "cache:RepoCache",
+    "TransportOptions": "transport:TransportOptions",
+    "apply_process_wide_settings": "transport:apply_process_wide_settings",
+    "check_clone_options": "clone:check_clone_options",
+    "clone_repository": "clone:clone_repository",
+    "default_known_hosts": "known_hosts:default_paths",
+    "redact_url": "urls:redact_url",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attribute = _LAZY[name].partition(":")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -17,9 +17,10 @@ and push, and the keys never applied anywhere.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pygit2
+if TYPE_CHECKING:
+    import pygit2
 
 __all__ = [
     "apply_git_config",
@@ -89,6 +90,8 @@ def apply_git_config(
     another shape is skipped with a warning. A null or blank value unsets the key; a list
     writes one value per item; booleans, numbers and strings keep their type.
     """
+    import pygit2
+
     say = log or (lambda level, message: None)
     config = repo.config
     for raw_key, value in git_config.items():

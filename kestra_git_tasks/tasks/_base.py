@@ -47,7 +47,7 @@ __all__ = [
 class Output(BaseModel):
     """Outputs of a task; each task nests its own ``Output`` subclass."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, defer_build=True)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready outputs with Kestra's camelCase names (``outputs.<taskId>.<name>``)."""
@@ -68,6 +68,7 @@ class Task(BaseModel):
         extra="forbid",
         frozen=True,
         coerce_numbers_to_str=True,
+        defer_build=True,
     )
 
     #: Kestra's fully qualified type name, e.g. ``io.kestra.plugin.git.SyncFlows``.

@@ -11,7 +11,6 @@ from pydantic.config import JsonDict
 from ...git import (
     INSECURE_HOST_KEY_ENV,
     Credentials,
-    RepoCache,
     TransportOptions,
     default_known_hosts,
 )
@@ -20,6 +19,7 @@ from .._base import Task, secret_value
 
 if TYPE_CHECKING:
     from ...context import RunContext
+    from ...git import RepoCache
 
 __all__ = ["GitTask"]
 
@@ -137,6 +137,8 @@ class GitTask(Task):
 
     def repo_cache(self, ctx: RunContext) -> RepoCache:
         """The runner's cache of remote repositories (``<home>/repos``)."""
+        from ...git import RepoCache
+
         return RepoCache(ctx.home / "repos")
 
     def warn_unapplied(self, ctx: RunContext, applied: Mapping[str, str]) -> None:

@@ -27,7 +27,9 @@ __all__ = ["KestraApiTask", "KestraAuth"]
 class KestraAuth(BaseModel):
     """Credentials for the Kestra API: HTTP Basic (`username`/`password`) or `apiToken`."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True
+    )
 
     username: SecretStr | None = Field(default=None, description="Basic auth user (an e-mail).")
     password: SecretStr | None = Field(default=None, description="Basic auth password.")

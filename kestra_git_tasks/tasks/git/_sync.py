@@ -33,9 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from ...errors import ConfigError, GitDirectoryNotFoundError
-from ...git import RepoCache, redact_url
-from ...git.submodule_tree import SubmoduleFiles, list_submodule_files
-from ...git.submodules import LOCAL_SUBMODULES_ENV
+from ...git import redact_url
 from ...validated import remembering
 from ._gc import fewer_collections
 from ._kestra_api import KestraApiTask
@@ -56,6 +54,8 @@ from ._sync_rows import FileRow, FlowRow, QuickMemory, Row, SyncMemory, SyncStat
 
 if TYPE_CHECKING:
     from ...context import RunContext
+    from ...git import RepoCache
+    from ...git.submodule_tree import SubmoduleFiles
 
 __all__ = [
     "KESTRAIGNORE",
@@ -186,6 +186,9 @@ class SyncTask(KestraApiTask):
         into the cache at their gitlink commits, see ``git/submodule_tree.py``); else None."""
         if not self.clone_submodules:
             return None
+        from ...git.submodule_tree import list_submodule_files
+        from ...git.submodules import LOCAL_SUBMODULES_ENV
+
         return list_submodule_files(
             cache,
             self.url,
