@@ -7,8 +7,13 @@ fetches go through an anonymous remote, so neither the URL nor any credential la
 
 Layout (``<key>``: a hash of the URL without its userinfo)::
 
-    <root>/<key>.git/    bare repository (``description`` holds the redacted URL)
+    <root>/<key>.git/    bare repository (``description`` holds the redacted URL;
+                         ``kestra-config-verdict.json``: see :mod:`.quick_head`)
     <root>/<key>.lock    flock(2) lock file serialising writers across processes
+
+A branch that has not moved is answered without pygit2 (imported inside the methods that
+need it): :mod:`.quick_head` reads the cached ref and the recorded proxy verdict, and
+:mod:`.smart_http` the remote head, in one GET.
 
 Readers (:meth:`RepoCache.list_tree`, :meth:`RepoCache.read_blob`) take no lock: Git objects
 are immutable and new packs appear atomically. Writers of a cached repository other than this
@@ -30,28 +35,32 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit, urlunsplit
-
-import pygit2
+from typing import TYPE_CHECKING
 
 from kestra_git_tasks.errors import ConfigError, GitDirectoryNotFoundError, GitRefNotFoundError
-from kestra_git_tasks.git.remote import Connection, check_branch_name, missing_branch_message
+from kestra_git_tasks.git.quick_head import (
+    CACHE_REF_PREFIX,
+    cached_target,
+    config_files,
+    is_proxy_key,
+    record_verdict,
+    shortcut_applies,
+)
 from kestra_git_tasks.git.smart_http import Advertisement, advertisement, proxy_may_apply
 from kestra_git_tasks.git.transport import (
     Credentials,
     TransportOptions,
     resolve_credentials,
 )
-from kestra_git_tasks.git.tree import walk_tree
-from kestra_git_tasks.git.upload_pack import fetch_shallow
-from kestra_git_tasks.git.urls import redact_url, storage_url
+from kestra_git_tasks.git.urls import scrub_fetch_head, storage_url, without_userinfo
 from kestra_git_tasks.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    import pygit2
 
 __all__ = ["CACHE_REF_PREFIX", "RepoCache", "scrub_fetch_head"]
 
-CACHE_REF_PREFIX = "refs/remotes/cache/"
 _SUBMODULE_REFS = "refs/kestra-submodule/"
-_BLOB = pygit2.enums.ObjectType.BLOB
 
 
 class RepoCache:
@@ -75,7 +84,7 @@ class RepoCache:
     def key_for(self, url: str) -> str:
         """The cache key of ``url``: a hash of the URL without its userinfo, so the URL with or
         without ``user[:password]@`` maps to the same cached repository."""
-        return hashlib.sha256(_without_userinfo(url).encode("utf-8")).hexdigest()[:32]
+        return hashlib.sha256(without_userinfo(url).encode("utf-8")).hexdigest()[:32]
 
     def path_for(self, url: str) -> Path:
         """Folder of the bare repository caching ``url`` (it may not exist yet)."""
@@ -109,16 +118,24 @@ class RepoCache:
             GitRefNotFoundError: the branch does not exist on the remote.
             GitAuthError, GitNetworkError, GitError: see :mod:`kestra_git_tasks.git`.
         """
-        check_branch_name(branch)
         if depth is not None and depth < 1:
             raise ConfigError(f"`depth` must be at least 1 (or None for all history), got {depth}.")
         clean_url, creds = resolve_credentials(url, credentials)
+        options = options or TransportOptions()
+        quick = shortcut_applies(self.path_for(clean_url), options)
+        cached = cached_target(self.path_for(clean_url), branch) if quick else None
+        found = None if cached is None else advertisement(clean_url, creds, options)
+        if found is not None and found.refs.get(f"refs/heads/{branch}") == cached:
+            return found.refs[f"refs/heads/{branch}"]  # not moved: no pygit2, no lock
+        from .remote import check_branch_name, fetch_branch_with_libgit2
+
+        check_branch_name(branch)
         repo = self.repository(clean_url)
         ref_name = f"{CACHE_REF_PREFIX}{branch}"
-        options = options or TransportOptions()
-        ref, found = repo.references.get(ref_name), None
-        if ref is not None or depth == 1:  # one request tells where the branch is
+        ref = repo.references.get(ref_name)
+        if cached is None and (ref is not None or depth == 1):  # one request: where it is
             found = self._advertisement(repo, clean_url, creds, options)
+        if ref is not None or depth == 1:
             head = found.refs.get(f"refs/heads/{branch}") if found else None
             if ref is not None and head == str(ref.target):
                 return str(ref.target)
@@ -127,22 +144,12 @@ class RepoCache:
             )
             if fetched and head is not None:
                 return head
+        # the origin just answered our credentials itself: libgit2 may send them up front
+        preemptive = bool(found and found.refs)
         with self.lock(clean_url):
-            # the origin just answered our credentials itself: libgit2 may send them up front
-            preemptive = bool(found and found.refs)
-            remote = Connection.open(repo, clean_url, creds, options, preemptive=preemptive)
-            target = remote.refs.branch(branch)
-            if target is None:
-                raise GitRefNotFoundError(missing_branch_message(branch, clean_url, remote.refs))
-            current = repo.references.get(ref_name)
-            if current is not None and current.target == target:
-                return str(target)
-            if target not in repo:
-                remote.fetch([f"+refs/heads/{branch}:{ref_name}"], depth, progress)
-                scrub_fetch_head(Path(repo.path), clean_url)
-                remote.require_commit(repo, target, f"branch '{branch}'")
-            repo.references.create(ref_name, target, force=True)
-            return str(target)
+            return fetch_branch_with_libgit2(
+                repo, clean_url, creds, options, branch, depth, progress, preemptive
+            )
 
     def fetch_commit(
         self,
@@ -160,6 +167,10 @@ class RepoCache:
         branches of :meth:`fetch_branch`), as ``git submodule update`` falls back to. Returns
         whether the commit is in the cache afterwards.
         """
+        import pygit2
+
+        from kestra_git_tasks.git.remote import Connection
+
         clean_url, creds = resolve_credentials(url, credentials)
         repo = self.repository(clean_url)
         oid = pygit2.Oid(hex=sha)
@@ -188,13 +199,19 @@ class RepoCache:
     ) -> str | None:
         """The commit ``branch`` of ``url`` points at, None when there is no such branch: one
         ref advertisement, nothing fetched, nothing written (no lock taken)."""
+        from kestra_git_tasks.git.remote import Connection, check_branch_name
+
         check_branch_name(branch)
         clean_url, creds = resolve_credentials(url, credentials)
-        repo = self.repository(clean_url)
         options = options or TransportOptions()
-        found = self._advertisement(repo, clean_url, creds, options)
+        if shortcut_applies(self.path_for(clean_url), options):
+            found = advertisement(clean_url, creds, options)
+        else:
+            repo = self.repository(clean_url)
+            found = self._advertisement(repo, clean_url, creds, options)
         if found and found.refs:
             return found.refs.get(f"refs/heads/{branch}")
+        repo = self.repository(clean_url)
         head = Connection.open(repo, clean_url, creds, options).refs.branch(branch)
         return None if head is None else str(head)
 
@@ -204,7 +221,8 @@ class RepoCache:
     ) -> Advertisement | None:
         """The refs through :mod:`.smart_http`'s one request; None when it does not apply
         (then libgit2 asks, as it always did)."""
-        if proxy_may_apply(options, any(_is_proxy_key(entry.name) for entry in repo.config)):
+        record_verdict(Path(repo.path), config_files())
+        if proxy_may_apply(options, any(is_proxy_key(entry.name) for entry in repo.config)):
             return None
         return advertisement(url, creds, options)
 
@@ -222,6 +240,10 @@ class RepoCache:
         """Move the cached ``branch`` to the head ``found`` advertises through
         :mod:`.upload_pack`'s one POST (none when the cache holds the commit); False when
         libgit2 should fetch instead (the branch is gone, or ``depth`` is not 1)."""
+        import pygit2
+
+        from kestra_git_tasks.git.upload_pack import fetch_shallow
+
         ref_name = f"{CACHE_REF_PREFIX}{branch}"
         head = found.refs.get(f"refs/heads/{branch}")
         if head is None or depth != 1:
@@ -264,6 +286,10 @@ class RepoCache:
             GitRefNotFoundError: the commit is not in the cache (fetch it first).
             GitError: the tree holds an unsafe path (``..``, ``.git``...), named in the message.
         """
+        import pygit2
+
+        from kestra_git_tasks.git.tree import walk_tree
+
         repo = self._existing_repository(url)
         tree = self._commit(repo, url, commit_sha).tree
         parts = _directory_parts(directory)
@@ -309,6 +335,8 @@ class RepoCache:
         return read
 
     def _odb_reader(self, url: str) -> Callable[[str], bytes]:
+        import pygit2
+
         odb = self._existing_repository(url).odb
         shown = storage_url(url)
 
@@ -317,7 +345,7 @@ class RepoCache:
                 kind, data = odb.read(sha)[:2]
             except (KeyError, ValueError, TypeError, pygit2.GitError):
                 kind, data = None, b""
-            if kind != _BLOB:
+            if kind != pygit2.enums.ObjectType.BLOB:
                 raise GitRefNotFoundError(
                     f"Blob {sha} is not in the cache of {shown}: list the tree of a "
                     "fetched commit to get blob ids."
@@ -338,6 +366,8 @@ class RepoCache:
         return self.repository(clean_url)
 
     def _commit(self, repo: pygit2.Repository, url: str, sha: str) -> pygit2.Commit:
+        import pygit2
+
         obj = _lookup(repo, sha)
         if isinstance(obj, pygit2.Tag):
             obj = _lookup(repo, str(obj.target))
@@ -353,6 +383,8 @@ class RepoCache:
 
         Callers that write to it take :meth:`lock` first; one handle per repository is kept.
         """
+        import pygit2
+
         clean_url, _ = resolve_credentials(url, None)
         path = self.path_for(clean_url)
         with self._repos_lock:
@@ -386,6 +418,8 @@ class RepoCache:
 
 def _create_bare(path: Path, clean_url: str) -> None:
     """Create the bare repository atomically: build it aside, then rename it into place."""
+    import pygit2
+
     staging = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(staging, ignore_errors=True)
     pygit2.init_repository(str(staging), bare=True)
@@ -398,17 +432,9 @@ def _create_bare(path: Path, clean_url: str) -> None:
             raise
 
 
-def _without_userinfo(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return redact_url(url)
-    if not parts.netloc or "@" not in parts.netloc:
-        return redact_url(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
 def _lookup(repo: pygit2.Repository, sha: str) -> pygit2.Object | None:
+    import pygit2
+
     try:
         return repo.get(sha)
     except (ValueError, pygit2.GitError):
@@ -417,21 +443,3 @@ def _lookup(repo: pygit2.Repository, sha: str) -> pygit2.Object | None:
 
 def _directory_parts(directory: str) -> list[str]:
     return [p for p in PurePosixPath(directory.strip()).parts if p not in {"/", "."}]
-
-
-def scrub_fetch_head(git_dir: Path, clean_url: str) -> None:
-    """Write ``FETCH_HEAD`` again with :func:`storage_url` in place of ``clean_url`` (libgit2
-    records the URL it fetched from, query string included)."""
-    shown = storage_url(clean_url)
-    fetch_head = git_dir / "FETCH_HEAD"
-    if shown == clean_url or not fetch_head.is_file():
-        return
-    text = fetch_head.read_text(encoding="utf-8", errors="surrogateescape")
-    fetch_head.write_text(
-        text.replace(clean_url, shown), encoding="utf-8", errors="surrogateescape"
-    )
-
-
-def _is_proxy_key(name: str) -> bool:
-    """``http.proxy`` or ``http.<url>.proxy``: git configuration libgit2 takes a proxy from."""
-    return name.lower().startswith("http.") and name.lower().endswith(".proxy")

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pygit2
 
-from kestra_git_tasks.errors import ConfigError, GitError
+from kestra_git_tasks.errors import ConfigError, GitError, GitRefNotFoundError
+from kestra_git_tasks.git.quick_head import CACHE_REF_PREFIX
 from kestra_git_tasks.git.transport import (
     AuthCallbacks,
     Credentials,
@@ -38,13 +40,14 @@ from kestra_git_tasks.git.transport import (
     apply_process_wide_settings,
     network_errors,
 )
-from kestra_git_tasks.git.urls import storage_url
+from kestra_git_tasks.git.urls import scrub_fetch_head, storage_url
 from kestra_git_tasks.progress import ProgressCallback
 
 __all__ = [
     "Advertised",
     "Connection",
     "check_branch_name",
+    "fetch_branch_with_libgit2",
     "is_local_url",
     "missing_branch_message",
     "name_list",
@@ -168,6 +171,38 @@ class Connection:
                 f"Fetching {what} from {storage_url(self.url)} did not bring its commit {oid}: "
                 "it may have moved during the fetch; retry."
             )
+
+
+def fetch_branch_with_libgit2(
+    repo: pygit2.Repository,
+    clean_url: str,
+    creds: Credentials,
+    options: TransportOptions,
+    branch: str,
+    depth: int | None,
+    progress: ProgressCallback | None,
+    preemptive: bool,
+) -> str:
+    """``RepoCache.fetch_branch`` through libgit2 (the caller holds the cache's lock): its own
+    advertisement, then a fetch of ``refs/remotes/cache/<branch>`` when the commit is missing.
+
+    Raises:
+        GitRefNotFoundError: the remote has no such branch.
+    """
+    ref_name = f"{CACHE_REF_PREFIX}{branch}"
+    remote = Connection.open(repo, clean_url, creds, options, preemptive=preemptive)
+    target = remote.refs.branch(branch)
+    if target is None:
+        raise GitRefNotFoundError(missing_branch_message(branch, clean_url, remote.refs))
+    current = repo.references.get(ref_name)
+    if current is not None and current.target == target:
+        return str(target)
+    if target not in repo:
+        remote.fetch([f"+refs/heads/{branch}:{ref_name}"], depth, progress)
+        scrub_fetch_head(Path(repo.path), clean_url)
+        remote.require_commit(repo, target, f"branch '{branch}'")
+    repo.references.create(ref_name, target, force=True)
+    return str(target)
 
 
 def check_branch_name(branch: str) -> None:

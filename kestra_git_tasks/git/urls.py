@@ -12,11 +12,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kestra_git_tasks.errors import ConfigError
 
-__all__ = ["origin_of", "redact_url", "split_url_credentials", "storage_url"]
+__all__ = [
+    "origin_of",
+    "redact_url",
+    "scrub_fetch_head",
+    "split_url_credentials",
+    "storage_url",
+    "without_userinfo",
+]
 
 _MASK = "******"
 
@@ -118,3 +126,27 @@ def origin_of(url: str) -> tuple[str, str, int | None]:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418}
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without its ``user[:password]@`` (redacted when it cannot be parsed)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_url(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return redact_url(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def scrub_fetch_head(git_dir: Path, clean_url: str) -> None:
+    """Write ``FETCH_HEAD`` again with :func:`storage_url` in place of ``clean_url`` (libgit2
+    records the URL it fetched from, query string included)."""
+    shown = storage_url(clean_url)
+    fetch_head = git_dir / "FETCH_HEAD"
+    if shown == clean_url or not fetch_head.is_file():
+        return
+    text = fetch_head.read_text(encoding="utf-8", errors="surrogateescape")
+    fetch_head.write_text(
+        text.replace(clean_url, shown), encoding="utf-8", errors="surrogateescape"
+    )
