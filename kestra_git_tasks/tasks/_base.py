@@ -304,20 +304,20 @@ def _no_property_problem(cls: type[Task], properties: dict[str, Any]) -> bool:
         if yaml_name not in properties and name not in properties:
             return False
     for key, value in properties.items():
-        name = typed.get(key)
-        if name is None or _contains_template(value):
+        field = typed.get(key)
+        if field is None or _contains_template(value):
             continue
         scalar = type(value) in _SCALARS
-        if scalar and (cls, name, type(value), value) in _VALID_SCALARS:
+        if scalar and (cls, field, type(value), value) in _VALID_SCALARS:
             continue
         try:
-            _adapter(cls, name).validate_python(value)
+            _adapter(cls, field).validate_python(value)
         except ValidationError:
             return False
         if scalar:
             if len(_VALID_SCALARS) >= 10_000:
                 _VALID_SCALARS.clear()
-            _VALID_SCALARS.add((cls, name, type(value), value))
+            _VALID_SCALARS.add((cls, field, type(value), value))
     return True
 
 
