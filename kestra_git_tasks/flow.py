@@ -364,22 +364,18 @@ def _check_sections(checker: _Checker, document: dict[str, Any]) -> dict[str, An
             "'tasks' must be a non-empty list of tasks",
         )
 
-    def tasks(key: str) -> list[TaskSpec]:
-        return checker.tasks(document.get(key), key, line_of(document, key))
-
-    sections: dict[str, Any] = {
-        "tasks": tasks("tasks"),
-        "errors": tasks("errors"),
-        "finally_": tasks("finally"),
-    }
-    tasks("afterExecution")
+    sections: dict[str, Any] = {}
+    for key, name in (("tasks", "tasks"), ("errors", "errors"), ("finally", "finally_")):
+        sections[name] = checker.tasks(document.get(key), key, line_of(document, key))
+    after = document.get("afterExecution")  # checked, not kept
+    checker.tasks(after, "afterExecution", line_of(document, "afterExecution"))
     sections["triggers"] = checker.triggers(document.get("triggers"), line_of(document, "triggers"))
     sections["inputs"] = checker.inputs(document.get("inputs"), line_of(document, "inputs"))
-    sections["labels"] = flow_sections.labels(
-        document.get("labels"), line_of(document, "labels"), checker.problem
-    )
-    for key in ("outputs", "checks"):
-        check = getattr(flow_sections, f"check_{key}")
+    for key, check in (
+        ("labels", flow_sections.labels),
+        ("outputs", flow_sections.check_outputs),
+        ("checks", flow_sections.check_checks),
+    ):
         sections[key] = check(document.get(key), line_of(document, key), checker.problem)
     variables = document.get("variables") or {}
     if not isinstance(variables, dict):
