@@ -4,8 +4,9 @@ Kestra parses flows with Jackson's ``STRICT_DUPLICATE_DETECTION``; a YAML file t
 ``branch:`` twice is an error there, and here too. Every mapping and sequence that comes out of
 :func:`load_yaml` is a :class:`LineDict` / :class:`LineList` that knows the line of each key or
 item, so errors can name the file and line. ``load_yaml(..., lines=False)`` is the fast path of
-validation: the same document as plain dicts and lists, refused exactly when the line-tracking
-one is (``tests/test_validation_fast_path.py``).
+validation: the same document as plain dicts and lists, built from libyaml's events
+(:mod:`.yamlplain`) or else from PyYAML's nodes, refused exactly when the line-tracking one is
+(``tests/test_validation_fast_path.py``, ``tests/test_yaml_fast_path_equivalence.py``).
 
 Hostile input is refused before anything is built from it, each limit named in the message:
 text over :data:`MAX_FILE_BYTES`, collections nested deeper than :data:`MAX_NESTING` levels,
