@@ -53,7 +53,7 @@ def _parsers() -> dict[str, tuple[Parser | None, bool, str]]:
         "yamlio plain (fast path)": (
             lambda text: load_yaml(text, lines=False),
             False,
-            "PyYAML C parser, plain construction",
+            "libyaml events, plain construction (yamlplain)",
         ),
         "PyYAML CSafeLoader": (
             lambda text: yaml.load(text, Loader=yaml.CSafeLoader),

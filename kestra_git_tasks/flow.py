@@ -8,6 +8,7 @@ same check returning the problems as text, which is what an instance needs.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -108,13 +109,15 @@ class _Checker:
         if not isinstance(type_name, str) or not type_name:
             self.problem(line_of(raw, "type") or line, f"{label}: missing 'type'")
             return None
-        self.types.durations(raw, label)
+        if "timeout" in raw or "retry" in raw:  # what durations() checks
+            self.types.durations(raw, label)
         cls = task_class(type_name)
         if cls is None:
             if self.types.foreign(raw, type_name, "task", label):
                 self.unknown_task(raw, type_name, label)
             return None
-        self.types.task_runner(raw, label)
+        if "taskRunner" in raw:  # what task_runner() checks
+            self.types.task_runner(raw, label)
         properties = {key: value for key, value in raw.items() if key != "type"}
         flow_sections.normalize_when(raw, properties, label, self.problem)
         for key, message in cls.check_properties(properties):
@@ -129,6 +132,8 @@ class _Checker:
 
     def children(self, cls: type[Task], raw: dict[str, Any], label: str) -> dict[str, Any]:
         """The child task lists of a flowable task, by key (``cases.<value>`` for a Switch)."""
+        if not _has_children(cls):
+            return {}
         lists = flow_sections.child_lists(cls, raw)
         return {
             key: self.tasks(items, f"{label}.{key}", line) for key, (items, line) in lists.items()
@@ -174,13 +179,14 @@ class _Checker:
             if not isinstance(type_name, str):
                 self.problem(line_of(raw, "type") or item_line, f"{label}: missing 'type'")
                 continue
-            self.types.conditions(raw.get("conditions"), label)
+            if "conditions" in raw:  # what conditions() checks
+                self.types.conditions(raw["conditions"], label)
             cls = TRIGGER_TYPES.get(type_name)
             if cls is None:
                 self.types.foreign(raw, type_name, "trigger", label, runs=False)
                 continue
             properties = {key: value for key, value in raw.items() if key != "type"}
-            for key, message in cls.check_properties(properties):
+            for key, message in _trigger_problems(cls, properties):
                 self.problem(
                     line_of(raw, key) if key else item_line, f"{label} ({type_name}): {message}"
                 )
@@ -262,6 +268,30 @@ class _Checker:
         return value
 
 
+@functools.cache
+def _has_children(cls: type[Task]) -> bool:  # if not, flow_sections.child_lists finds none
+    return bool(cls.child_task_fields) or getattr(cls, "child_task_lists", None) is not None
+
+
+#: a trigger's (pure) check by class and mapping of strings, ints, booleans, nulls; bounded
+_TRIGGER_PROBLEMS: dict[tuple[Any, ...], list[tuple[str | None, str]]] = {}
+
+
+def _trigger_problems(cls: Any, properties: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """``cls.check_properties(properties)``, remembered (see :data:`_TRIGGER_PROBLEMS`)."""
+    values = tuple(properties.values())
+    kinds = tuple(map(type, values))
+    if not all(kind in (str, int, bool, type(None)) for kind in kinds):  # 0.0 == -0.0
+        return list(cls.check_properties(properties))
+    key = (cls, tuple(properties), values, kinds)
+    problems = _TRIGGER_PROBLEMS.get(key)
+    if problems is None:
+        if len(_TRIGGER_PROBLEMS) >= 10_000:
+            _TRIGGER_PROBLEMS.clear()
+        problems = _TRIGGER_PROBLEMS[key] = list(cls.check_properties(properties))
+    return problems
+
+
 def parse_flow(source: str, path: str = "<string>") -> Flow:
     """Parse and check a flow; raise :class:`FlowFileError` listing every problem.
 
@@ -335,22 +365,18 @@ def _check_sections(checker: _Checker, document: dict[str, Any]) -> dict[str, An
             "'tasks' must be a non-empty list of tasks",
         )
 
-    def tasks(key: str) -> list[TaskSpec]:
-        return checker.tasks(document.get(key), key, line_of(document, key))
-
-    sections: dict[str, Any] = {
-        "tasks": tasks("tasks"),
-        "errors": tasks("errors"),
-        "finally_": tasks("finally"),
-    }
-    tasks("afterExecution")
+    sections: dict[str, Any] = {}
+    for key, name in (("tasks", "tasks"), ("errors", "errors"), ("finally", "finally_")):
+        sections[name] = checker.tasks(document.get(key), key, line_of(document, key))
+    after = document.get("afterExecution")  # checked, not kept
+    checker.tasks(after, "afterExecution", line_of(document, "afterExecution"))
     sections["triggers"] = checker.triggers(document.get("triggers"), line_of(document, "triggers"))
     sections["inputs"] = checker.inputs(document.get("inputs"), line_of(document, "inputs"))
-    sections["labels"] = flow_sections.labels(
-        document.get("labels"), line_of(document, "labels"), checker.problem
-    )
-    for key in ("outputs", "checks"):
-        check = getattr(flow_sections, f"check_{key}")
+    for key, check in (
+        ("labels", flow_sections.labels),
+        ("outputs", flow_sections.check_outputs),
+        ("checks", flow_sections.check_checks),
+    ):
         sections[key] = check(document.get(key), line_of(document, key), checker.problem)
     variables = document.get("variables") or {}
     if not isinstance(variables, dict):

@@ -4,8 +4,9 @@ Kestra parses flows with Jackson's ``STRICT_DUPLICATE_DETECTION``; a YAML file t
 ``branch:`` twice is an error there, and here too. Every mapping and sequence that comes out of
 :func:`load_yaml` is a :class:`LineDict` / :class:`LineList` that knows the line of each key or
 item, so errors can name the file and line. ``load_yaml(..., lines=False)`` is the fast path of
-validation: the same document as plain dicts and lists, refused exactly when the line-tracking
-one is (``tests/test_validation_fast_path.py``).
+validation: the same document as plain dicts and lists, built from libyaml's events
+(:mod:`.yamlplain`) or else from PyYAML's nodes, refused exactly when the line-tracking one is
+(``tests/test_validation_fast_path.py``, ``tests/test_yaml_fast_path_equivalence.py``).
 
 Hostile input is refused before anything is built from it, each limit named in the message:
 text over :data:`MAX_FILE_BYTES`, collections nested deeper than :data:`MAX_NESTING` levels,
@@ -17,7 +18,6 @@ iterative, so the nesting allowed never comes near Python's recursion limit.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from . import yamlplain
 from .errors import FlowFileError, FlowProblem
 
 __all__ = [
@@ -74,8 +75,13 @@ class LineList(list[Any]):
         self.item_lines = []
 
 
+_NO_LINES = (dict, list, str, type(None))
+
+
 def line_of(container: Any, key: Any = None) -> int | None:
     """Line of ``container[key]`` (or of the container itself when ``key`` is None)."""
+    if type(container) in _NO_LINES:  # the fast path's plain documents
+        return None
     if key is None:
         return getattr(container, "line", None)
     if isinstance(container, LineDict):
@@ -91,12 +97,7 @@ class _DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-#: the tag of each plain scalar seen (it depends on the text alone); bounded
-_RESOLVED: dict[str, str] = {}
-_RESOLVED_MAX = 50_000
+_STR_TAG, _MAP_TAG, _SEQ_TAG = yamlplain.STR_TAG, yamlplain.MAP_TAG, yamlplain.SEQ_TAG
 
 
 class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
@@ -112,14 +113,7 @@ class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
             return _SEQ_TAG
         if not implicit[0]:
             return _STR_TAG
-        tag = _RESOLVED.get(value)
-        if tag is None:
-            tag = str(super().resolve(kind, value, implicit))
-            if len(_RESOLVED) >= _RESOLVED_MAX:
-                _RESOLVED.clear()
-            if len(value) <= 64:
-                _RESOLVED[value] = tag
-        return tag
+        return yamlplain.scalar_tag(value)
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         """No path resolvers here: nothing to track (PyYAML's is called for every value)."""
@@ -224,46 +218,19 @@ def _refuse(path: str, node: yaml.Node, message: str) -> None:
     raise FlowFileError([FlowProblem(path, node.start_mark.line + 1, message)])
 
 
-def _core_schema_resolvers() -> dict[Any, Any]:
-    """YAML 1.2-like scalars, as Jackson reads them in Kestra: only true/false are booleans
-    (``on``, ``yes``, ``no`` stay strings), and dates stay strings."""
-    resolvers: dict[Any, Any] = {}
-    for first, entries in _BaseLoader.yaml_implicit_resolvers.items():
-        kept = [
-            (tag, regexp)
-            for tag, regexp in entries
-            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
-        ]
-        if first in "tTfF":
-            kept.insert(0, ("tag:yaml.org,2002:bool", _BOOL))
-        if kept:
-            resolvers[first] = kept
-    return resolvers
-
-
-_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_LineLoader.yaml_implicit_resolvers = _core_schema_resolvers()
+_LineLoader.yaml_implicit_resolvers = yamlplain.core_schema_resolvers()
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
-class _Unusual(Exception):
-    """A node the plain construction leaves to PyYAML's (merge keys, other tags, duplicates)."""
-
-
-_SCALAR_TAGS = {
-    f"tag:yaml.org,2002:{name}": getattr(yaml.constructor.SafeConstructor, f"construct_yaml_{name}")
-    for name in ("int", "float", "bool", "null")
-}
-
-
-def _plain(loader: _LineLoader, node: yaml.Node, depth: int, seen: list[int], ids: set[int]) -> Any:
+def _plain(node: yaml.Node, depth: int, seen: list[int], ids: set[int]) -> Any:
     """``node`` as plain dicts, lists and scalars, exactly as :class:`_LineLoader` builds it
-    (the same resolved tags, PyYAML's own scalar constructors) but without lines.
+    (the same resolved tags, PyYAML's own scalar constructors) but without lines: the fast
+    path's second try, for what :func:`.yamlplain.from_events` leaves (aliases of scalars).
 
     It also counts values and depth as :func:`_check_shape` does, which holds as long as no
-    alias names a list or map. Raises :class:`_Unusual` for anything else (such an alias, a
-    limit reached, a merge key, ``=``, another tag, a duplicate key, a value PyYAML's
+    alias names a list or map. Raises :class:`~.yamlplain.Unusual` for anything else (such an
+    alias, a limit reached, a merge key, ``=``, another tag, a duplicate key, a value PyYAML's
     constructor refuses): the caller then checks the shape and builds the usual way, which
     refuses or builds exactly as the line-tracking path.
     """
@@ -272,15 +239,9 @@ def _plain(loader: _LineLoader, node: yaml.Node, depth: int, seen: list[int], id
     if type(node) is yaml.ScalarNode:
         if tag == _STR_TAG:
             return node.value
-        construct = _SCALAR_TAGS.get(tag)
-        if construct is None:
-            raise _Unusual
-        try:
-            return construct(loader, node)
-        except (ValueError, LookupError, TypeError, OverflowError) as exc:
-            raise _Unusual from exc
+        return yamlplain.scalar_value(tag, node.value)
     if depth > MAX_NESTING or seen[0] > MAX_NODES or id(node) in ids:
-        raise _Unusual
+        raise yamlplain.Unusual
     ids.add(id(node))  # an alias of a list or map is found again here
     depth += 1
     if tag == _MAP_TAG and type(node) is yaml.MappingNode:
@@ -288,15 +249,15 @@ def _plain(loader: _LineLoader, node: yaml.Node, depth: int, seen: list[int], id
         seen[0] += len(node.value)
         for key_node, value_node in node.value:
             if key_node.tag != _STR_TAG:  # merge keys, `=`, numbers or lists as keys
-                raise _Unusual
+                raise yamlplain.Unusual
             key = key_node.value
             if key in result:
-                raise _Unusual
-            result[key] = _plain(loader, value_node, depth, seen, ids)
+                raise yamlplain.Unusual
+            result[key] = _plain(value_node, depth, seen, ids)
         return result
     if tag == _SEQ_TAG and type(node) is yaml.SequenceNode:
-        return [_plain(loader, child, depth, seen, ids) for child in node.value]
-    raise _Unusual
+        return [_plain(child, depth, seen, ids) for child in node.value]
+    raise yamlplain.Unusual
 
 
 def load_yaml(text: str, path: str = "<string>", *, lines: bool = True) -> Any:
@@ -309,6 +270,11 @@ def load_yaml(text: str, path: str = "<string>", *, lines: bool = True) -> Any:
     """
     if len(text) > MAX_FILE_BYTES:
         raise FlowFileError([FlowProblem(path, None, TOO_LARGE)])
+    if not lines:
+        try:
+            return yamlplain.from_events(text, MAX_NESTING, MAX_NODES)
+        except yamlplain.Unusual:
+            pass  # built again below, the usual way
     loader = _LineLoader(text)
     try:
         node = loader.get_single_node()
@@ -317,10 +283,10 @@ def load_yaml(text: str, path: str = "<string>", *, lines: bool = True) -> Any:
         if not lines:
             seen = [0]
             try:
-                document = _plain(loader, node, 1, seen, set())
+                document = _plain(node, 1, seen, set())
                 if seen[0] <= MAX_NODES:
                     return document
-            except _Unusual:
+            except yamlplain.Unusual:
                 pass
         _check_shape(node, path)
         return loader.construct_document(node)

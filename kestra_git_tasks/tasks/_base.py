@@ -149,29 +149,9 @@ class Task(BaseModel):
         Returns ``(yaml key or None, message)`` pairs. Values holding a template are not
         type-checked: their type is only known once rendered.
         """
-        problems: list[tuple[str | None, str]] = []
-        known = _yaml_names(cls)
-        for key in properties:
-            if key == "type" or key in known:
-                continue
-            problems.append((key, unknown_property_message(cls, key)))
-        for yaml_name, name, required in _field_rules(cls):
-            present = yaml_name in properties or (name != yaml_name and name in properties)
-            if not present:
-                if required:
-                    problems.append((None, f"missing required property '{yaml_name}'"))
-                continue
-            if name in cls.child_task_fields or name == "id":  # ids: checked by the flow
-                continue
-            value = properties.get(yaml_name, properties.get(name))
-            if _contains_template(value):
-                continue
-            try:
-                _adapter(cls, name).validate_python(value)
-            except ValidationError as exc:
-                detail = exc.errors()[0]["msg"]
-                problems.append((yaml_name, f"property '{yaml_name}': {detail}"))
-        return problems
+        if _no_property_problem(cls, properties):  # the usual answer, found with less work
+            return []
+        return _property_problems(cls, properties)
 
     # -- running -------------------------------------------------------------------------------
     def run(self, ctx: RunContext) -> Output | None:
@@ -262,6 +242,84 @@ def _field_rules(cls: type[Task]) -> tuple[tuple[str, str, bool], ...]:
         (yaml_name, name, fields[name].is_required() and yaml_name == (fields[name].alias or name))
         for yaml_name, name in _yaml_names(cls).items()
     )
+
+
+def _property_problems(cls: type[Task], properties: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """:meth:`Task.check_properties`, every problem in order."""
+    problems: list[tuple[str | None, str]] = []
+    known = _yaml_names(cls)
+    for key in properties:
+        if key == "type" or key in known:
+            continue
+        problems.append((key, unknown_property_message(cls, key)))
+    for yaml_name, name, required in _field_rules(cls):
+        present = yaml_name in properties or (name != yaml_name and name in properties)
+        if not present:
+            if required:
+                problems.append((None, f"missing required property '{yaml_name}'"))
+            continue
+        if name in cls.child_task_fields or name == "id":  # ids: checked by the flow
+            continue
+        value = properties.get(yaml_name, properties.get(name))
+        if _contains_template(value):
+            continue
+        try:
+            _adapter(cls, name).validate_python(value)
+        except ValidationError as exc:
+            detail = exc.errors()[0]["msg"]
+            problems.append((yaml_name, f"property '{yaml_name}': {detail}"))
+    return problems
+
+
+@cache
+def _property_rules(
+    cls: type[Task],
+) -> tuple[frozenset[str], tuple[tuple[str, str], ...], dict[str, str]]:
+    """What :meth:`Task.check_properties` checks, read once per class: the known names, the
+    ``(YAML name, field name)`` of each required field, and the field of each name whose value
+    is type-checked (not ``id``, not child tasks)."""
+    names = _yaml_names(cls)
+    required = tuple((yaml_name, name) for yaml_name, name, needed in _field_rules(cls) if needed)
+    typed = {
+        key: name
+        for key, name in names.items()
+        if name not in cls.child_task_fields and name != "id"
+    }
+    return frozenset(names), required, typed
+
+
+#: ``(class, field, type, value)`` of values found valid (the check is pure): strings,
+#: integers, booleans and nulls (no floats: 0.0 equals -0.0, not its text); bounded
+_VALID_SCALARS: set[tuple[Any, ...]] = set()
+_SCALARS = (str, int, bool, type(None))
+
+
+def _no_property_problem(cls: type[Task], properties: dict[str, Any]) -> bool:
+    """Whether :meth:`Task.check_properties` finds nothing: every key known, every required
+    field given, every value not holding a template of the type of its field."""
+    known, required, typed = _property_rules(cls)
+    for key in properties:
+        if key not in known and key != "type":
+            return False
+    for yaml_name, name in required:
+        if yaml_name not in properties and name not in properties:
+            return False
+    for key, value in properties.items():
+        field = typed.get(key)
+        if field is None or _contains_template(value):
+            continue
+        scalar = type(value) in _SCALARS
+        if scalar and (cls, field, type(value), value) in _VALID_SCALARS:
+            continue
+        try:
+            _adapter(cls, field).validate_python(value)
+        except ValidationError:
+            return False
+        if scalar:
+            if len(_VALID_SCALARS) >= 10_000:
+                _VALID_SCALARS.clear()
+            _VALID_SCALARS.add((cls, field, type(value), value))
+    return True
 
 
 @cache
