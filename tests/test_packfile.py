@@ -13,6 +13,7 @@ from pathlib import Path
 import pygit2
 import pytest
 from packs import delta, entry, object_id, ofs, pack_of
+from pygit2.enums import FileMode
 
 from kestra_git_tasks.git.packfile import (
     Pack,
@@ -34,7 +35,7 @@ def flows_repository(path: Path, count: int = 200) -> list[str]:
     for number in range(count):
         text = f"id: flow_{number}\nnamespace: company.team\ntasks:\n  - id: log\n" * 3
         blob = repo.create_blob(text.encode())
-        index.add(pygit2.IndexEntry(f"_flows/f{number}.yml", blob, pygit2.GIT_FILEMODE_BLOB))
+        index.add(pygit2.IndexEntry(f"_flows/f{number}.yml", blob, FileMode.BLOB))
     signature = pygit2.Signature("A", "a@b", 1_700_000_000, 0)
     repo.create_commit("refs/heads/main", signature, signature, "m", index.write_tree(repo), [])
     listed = subprocess.run(

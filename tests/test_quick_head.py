@@ -144,9 +144,9 @@ def test_a_damaged_verdict_is_not_trusted(tmp_path: Path, content: str) -> None:
 # -- end to end: the CLI in fresh interpreters ----------------------------------------------------
 def _run(tmp_path: Path, flow: Path) -> subprocess.CompletedProcess[str]:
     env = kestra_git_env(tmp_path / "home")
+    secret = f"GIT_TOKEN={DEFAULT_PASSWORD}"
     return subprocess.run(
-        [sys.executable, "-m", "kestra_git_tasks", "run", str(flow)]
-        + ["--secret", f"GIT_TOKEN={DEFAULT_PASSWORD}"],
+        [sys.executable, "-m", "kestra_git_tasks", "run", str(flow), "--secret", secret],
         capture_output=True,
         text=True,
         env=env,

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from test_change_stamps import sqlite_in_another_process, statements
+
 from kestra_git_tasks.flow import validate_source
 from kestra_git_tasks.instance.local import LocalInstance
 from kestra_git_tasks.server.catalog import FlowCatalog
-from tests.test_change_stamps import sqlite_in_another_process, statements
 
 
 def _flow(flow_id: str, message: str = "hi") -> str:

@@ -21,6 +21,7 @@ import pygit2
 import pytest
 from gitserver import DEFAULT_PASSWORD, DEFAULT_USERNAME, BareRemote, GitHttpServer
 from packs import delta, entry, flip_last, object_id, pack_of, pkt
+from pygit2.enums import FileMode
 
 from kestra_git_tasks.errors import GitError
 from kestra_git_tasks.git import Credentials, RepoCache, TransportOptions
@@ -239,9 +240,7 @@ def force_push(repo: BareRemote, files: dict[str, str]) -> str:
     bare = repo.repo
     index = pygit2.Index()
     for path, text in files.items():
-        index.add(
-            pygit2.IndexEntry(path, bare.create_blob(text.encode()), pygit2.GIT_FILEMODE_BLOB)
-        )
+        index.add(pygit2.IndexEntry(path, bare.create_blob(text.encode()), FileMode.BLOB))
     signature = pygit2.Signature("Force", "force@example.com", 1_800_000_000, 0)
     oid = bare.create_commit(None, signature, signature, "rewrite", index.write_tree(bare), [])
     bare.references["refs/heads/main"].set_target(oid)
@@ -324,18 +323,18 @@ class Crafted:
     (README.md) and ``have_blob_data`` its content."""
 
     def __init__(self, cache_repo: pygit2.Repository, have: str, blob: bytes) -> None:
-        self.have = have
+        self.have: str = have
         old = cache_repo[have]
         assert isinstance(old, pygit2.Commit)
-        self.have_blob = next(e for e in old.tree if e.name == "README.md").id
-        self.have_blob_data = cache_repo[self.have_blob].data
-        self.blob = blob
-        self.tree = b"100644 new.yml\0" + pygit2.hash(blob).raw
-        self.commit = (
+        self.have_blob: pygit2.Oid = next(e for e in old.tree if e.name == "README.md").id
+        self.have_blob_data: bytes = cache_repo[self.have_blob].data
+        self.blob: bytes = blob
+        self.tree: bytes = b"100644 new.yml\0" + pygit2.hash(blob).raw
+        self.commit: bytes = (
             f"tree {object_id('tree', self.tree)}\nparent {have}\n"
             "author A <a@b> 1800000000 +0000\ncommitter A <a@b> 1800000000 +0000\n\ncrafted\n"
         ).encode()
-        self.want = object_id("commit", self.commit)
+        self.want: str = object_id("commit", self.commit)
 
     def objects(self) -> list[bytes]:
         return [entry(1, self.commit), entry(2, self.tree), entry(3, self.blob)]
