@@ -52,7 +52,16 @@ from ._sync_plan import (
     filter_files,
     normalise_directory,
 )
-from ._sync_rows import FileRow, FlowRow, QuickMemory, Row, SyncMemory, SyncState
+from ._sync_rows import (
+    FileRow,
+    FlowRow,
+    QuickMemory,
+    Row,
+    SyncMemory,
+    SyncRows,
+    SyncState,
+    rows_as_list,
+)
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -67,6 +76,7 @@ __all__ = [
     "RowType",
     "SyncMemory",
     "SyncPlan",
+    "SyncRows",
     "SyncState",
     "SyncTask",
     "Write",
@@ -74,6 +84,7 @@ __all__ = [
     "build_plan",
     "filter_files",
     "normalise_directory",
+    "rows_as_list",
 ]
 
 #: The row class of a sync task.
@@ -248,17 +259,19 @@ class SyncTask(KestraApiTask):
             self.save_state(ctx, plan, rows)
         return self.make_output(dicts, plan, diff_file)
 
-    def _quick_output(self, ctx: RunContext, plan: SyncPlan, text: str, diff_file: Path) -> Any:
-        """The full path's diff file, patch, message and output, without a row object."""
+    def _quick_output(self, ctx: RunContext, plan: SyncPlan, lines: bytes, diff_file: Path) -> Any:
+        """The full path's diff file, patch, message and output, without parsing a row: the
+        output's rows are :class:`SyncRows`, parsed when something reads them."""
         if ctx.patches:
             write_patch(diff_file, [], ctx.mask)
-        count = text.count("\n")
+        rows = SyncRows(lines)
         verb = "would change" if self.dry_run else "changed"
+        count = len(rows)
         ctx.info(f"{verb}: {count} {SyncState.UNCHANGED.value}" if count else f"{verb}: 0 nothing")
-        diff_file.write_text(text, encoding="utf-8")
+        diff_file.write_bytes(lines)
         output = self.make_output([], plan, diff_file)
         if output is not None:  # the rows are our own, read back: not validated one by one
-            setattr(output, self.rows_output, json.loads("[" + ",".join(text.splitlines()) + "]"))
+            setattr(output, self.rows_output, rows)
         return output
 
     def quick_unchanged(
@@ -266,12 +279,12 @@ class SyncTask(KestraApiTask):
     ) -> SyncPlan | None:
         """The no-change plan from the head file (:class:`QuickMemory`), not the memory; None
         when the commit or stamp differs or anything is missing (then plan as usual)."""
-        text = QuickMemory.rows_if_unchanged(self.state_path(ctx, scope), commit, stamp)
-        if text is None:
+        lines = QuickMemory.rows_if_unchanged(self.state_path(ctx, scope), commit, stamp)
+        if lines is None:
             return None
         ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
         memory = SyncMemory(scope, commit, stamp=stamp)
-        return SyncPlan(commit, [], memory=memory, unchanged=True, quick_rows=text)
+        return SyncPlan(commit, [], memory=memory, unchanged=True, quick_rows=lines)
 
     @abstractmethod
     def make_output(self, rows: list[dict[str, Any]], plan: SyncPlan, diff_file: Path) -> Any:

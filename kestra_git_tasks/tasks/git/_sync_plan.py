@@ -70,7 +70,7 @@ class SyncPlan:
     memory: SyncMemory = field(default_factory=lambda: SyncMemory(""))
     drifted: list[str] = field(default_factory=list)
     unchanged: bool = False
-    quick_rows: str | None = None  # no change: the diff file's lines (SyncTask.quick_unchanged)
+    quick_rows: bytes | None = None  # no change: the diff file's lines (SyncTask.quick_unchanged)
 
     @property
     def changes(self) -> int:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_serializer
 
 from ...errors import FlowValidationError
 from ...flow import source_warnings
@@ -26,6 +27,7 @@ from ._sync import (
     Write,
     WriteAction,
     build_plan,
+    rows_as_list,
 )
 from ._sync_flow_files import _CHUNK, _Candidate, _delete_entry, _duplicate, _GitFile, next_revision
 
@@ -120,6 +122,10 @@ class SyncFlows(SyncTask):
         drifted: list[str] = Field(
             description="`namespace/id` of flows edited in the instance since the last sync."
         )
+
+        @field_serializer("flows")
+        def _flows_as_list(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+            return rows_as_list(rows)  # a no-change run's rows are parsed here (SyncRows)
 
     # -- plan ----------------------------------------------------------------------------------
     def run(self, ctx: RunContext) -> Output:
