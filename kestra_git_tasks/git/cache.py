@@ -42,7 +42,7 @@ from kestra_git_tasks.git.transport import (
     TransportOptions,
     resolve_credentials,
 )
-from kestra_git_tasks.git.tree import walk_tree
+from kestra_git_tasks.git.tree import TreeDiffer, walk_tree
 from kestra_git_tasks.git.urls import redact_url, storage_url
 from kestra_git_tasks.progress import ProgressCallback
 
@@ -333,6 +333,11 @@ class RepoCache:
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+    def tree_differ(self, url: str) -> TreeDiffer:
+        """What changed between two cached commits of ``url``, folder by folder, by blob ids
+        (``git/tree.TreeDiffer``: a sync's O(changed) path)."""
+        return TreeDiffer(self._existing_repository(url))
 
 
 def _create_bare(path: Path, clean_url: str) -> None:

@@ -19,6 +19,7 @@ naming the path:
     for path, entry in iter_entries(repo, tree):   # every non-tree entry (links, submodules too)
         ...
     check_path("_files/x.txt")               # raises GitError for "x/.git/HEAD", "../x", ...
+    TreeDiffer(repo).changes(old, new, "_flows")  # {"a.yml": new blob, "b.yml": None}: by ids
 """
 
 from __future__ import annotations
@@ -29,15 +30,23 @@ from dataclasses import dataclass, field
 import pygit2
 from pygit2.enums import FileMode
 
-from kestra_git_tasks.errors import GitError
+from kestra_git_tasks.errors import GitError, GitRefNotFoundError
 from kestra_git_tasks.paths import unsafe_reason
 
-__all__ = ["BLOB_MODES", "check_path", "iter_entries", "unsafe_reason", "walk_tree"]
+__all__ = [
+    "BLOB_MODES",
+    "TreeDiffer",
+    "check_path",
+    "iter_entries",
+    "unsafe_reason",
+    "walk_tree",
+]
 
 #: how many symbolic links one path may go through (Linux's limit for a path lookup)
 MAX_LINK_HOPS = 40
 
 BLOB_MODES = frozenset({FileMode.BLOB, FileMode.BLOB_EXECUTABLE})
+_WALKED = BLOB_MODES | {FileMode.TREE}
 
 
 def check_path(path: str) -> None:
@@ -182,3 +191,128 @@ class _LinkWalker:
             else:
                 node = self.repo[entry.id]
         return node, None
+
+
+class TreeDiffer:
+    """What changed under one folder between two commits of a repository, by blob ids, walking
+    only the subtrees whose ids differ (a one-file change reads one tree per level).
+
+    Answers with plain strings, for the sync's O(changed) path (``tasks/git/_sync_delta.py``):
+    a commit that is not in the repository raises :class:`GitError`.
+    """
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
+
+    def changes(self, old: str, new: str, directory: str) -> dict[str, str | None] | None:
+        """``{path relative to directory: new blob id, or None when gone}`` of the regular and
+        executable files that differ; None when blob ids cannot tell (the directory is not a
+        folder in one of the commits, or a symbolic link or submodule differs: a listing that
+        resolves links must be made). Raises :class:`GitError` for an unsafe entry."""
+        parts = [part for part in directory.split("/") if part]
+        before, after = self._folder(old, parts), self._folder(new, parts)
+        if before is None or after is None:
+            return None
+        changed: dict[str, str | None] = {}
+        at = "".join(f"{part}/" for part in parts)
+        if not self._compare(before, after, "", at, changed):
+            return None
+        return changed
+
+    def holds_links(self, commit: str, directory: str) -> bool:
+        """Whether the folder at ``commit`` holds a symbolic link or a submodule anywhere
+        (True too when it is not a folder): then :meth:`changes` cannot be trusted from it."""
+        tree = self._folder(commit, [part for part in directory.split("/") if part])
+        if tree is None:
+            return True
+        pending = [tree]
+        while pending:
+            for entry in pending.pop():
+                if entry.filemode == FileMode.TREE:
+                    subtree = self.repo[entry.id]
+                    assert isinstance(subtree, pygit2.Tree)
+                    pending.append(subtree)
+                elif entry.filemode not in BLOB_MODES:
+                    return True
+        return False
+
+    def _folder(self, commit: str, parts: list[str]) -> pygit2.Tree | None:
+        try:
+            obj = self.repo[commit]
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitRefNotFoundError(f"commit {commit} is not in the repository cache") from exc
+        if not isinstance(obj, pygit2.Commit):
+            raise GitRefNotFoundError(f"{commit} is not a commit of the repository cache")
+        node: pygit2.Object = obj.tree
+        for part in parts:
+            if not isinstance(node, pygit2.Tree) or part not in node:
+                return None
+            node = self.repo[node[part].id]
+        return node if isinstance(node, pygit2.Tree) else None
+
+    def _compare(
+        self,
+        before: pygit2.Tree,
+        after: pygit2.Tree,
+        prefix: str,
+        at: str,
+        changed: dict[str, str | None],
+    ) -> bool:
+        """Fill ``changed`` for two versions of one folder; False: not by blob ids."""
+        old = {entry.name or "": entry for entry in before}
+        new = {entry.name or "": entry for entry in after}
+        for name in sorted(old.keys() | new.keys()):
+            was, now = old.get(name), new.get(name)
+            if (
+                was is not None
+                and now is not None
+                and (was.id, was.filemode) == (now.id, now.filemode)
+            ):
+                continue
+            if any(e is not None and e.filemode not in _WALKED for e in (was, now)):
+                return False  # a symbolic link or a submodule
+            path = f"{prefix}{name}"
+            check_path(at + path)  # raises, naming it
+            if (
+                was is not None
+                and now is not None
+                and was.filemode == now.filemode == FileMode.TREE
+            ):
+                older, newer = self.repo[was.id], self.repo[now.id]
+                assert isinstance(older, pygit2.Tree) and isinstance(newer, pygit2.Tree)
+                if not self._compare(older, newer, f"{path}/", at, changed):
+                    return False
+                continue
+            if not (
+                self._record(was, path, at, changed, gone=True)
+                and self._record(now, path, at, changed, gone=False)
+            ):
+                return False
+        return True
+
+    def _record(
+        self,
+        entry: pygit2.Object | None,
+        path: str,
+        at: str,
+        changed: dict[str, str | None],
+        *,
+        gone: bool,
+    ) -> bool:
+        """Every file of one side's ``entry`` (a file, or a folder listed whole) as changed;
+        a file both gone and added keeps its new blob."""
+        if entry is None:
+            return True
+        files: list[tuple[str, pygit2.Object]] = [(path, entry)]
+        if entry.filemode == FileMode.TREE:
+            subtree = self.repo[entry.id]
+            assert isinstance(subtree, pygit2.Tree)
+            files = list(iter_entries(self.repo, subtree, f"{path}/", at=at))
+        for inner, blob in files:
+            if blob.filemode not in BLOB_MODES:
+                return False
+            if gone:
+                changed.setdefault(inner, None)
+            else:
+                changed[inner] = str(blob.id)
+        return True

@@ -188,7 +188,7 @@ class SyncTask(KestraApiTask):
         owners = subs.owners if subs is not None else {}
         files, reader = filter_files(listed, cache.blob_reader(self.url, owners))
         ctx.report("plan", 0, len(files))
-        return GitTree(commit, directory, files, reader)
+        return GitTree(commit, directory, files, reader, listed.get(KESTRAIGNORE))
 
     def read_submodules(
         self, cache: RepoCache, commit: str, directory: str, ctx: RunContext, skipped: list[str]
@@ -250,6 +250,8 @@ class SyncTask(KestraApiTask):
             changes = sync_changes(ctx.require_instance(), plan.rows, plan.writes)
             write_patch(diff_file, changes, ctx.mask)
         rows = plan.rows if self.dry_run else self.apply(ctx, plan)
+        if plan.delta is not None:
+            return self._delta_output(ctx, plan, rows, diff_file)
         counts = _count(rows)
         verb = "would change" if self.dry_run else "changed"
         ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
@@ -272,6 +274,24 @@ class SyncTask(KestraApiTask):
         output = self.make_output([], plan, diff_file)
         if output is not None:  # the rows are our own, read back: not validated one by one
             setattr(output, self.rows_output, rows)
+        return output
+
+    def _delta_output(
+        self, ctx: RunContext, plan: SyncPlan, rows: list[Row], diff_file: Path
+    ) -> Any:
+        """The output of an O(changed) plan: the remembered rows with the changed ones in
+        place (``_sync_delta.py``), as the full path's diff file, message and output."""
+        assert plan.delta is not None
+        lines, counts = plan.delta.splice(rows)
+        counts = counts or {"nothing": 0}
+        verb = "would change" if self.dry_run else "changed"
+        ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+        diff_file.write_bytes(lines)
+        if not self.dry_run:
+            plan.delta.save(ctx, plan, rows)
+        output = self.make_output([], plan, diff_file)
+        if output is not None:
+            setattr(output, self.rows_output, SyncRows(lines))
         return output
 
     def quick_unchanged(
@@ -341,7 +361,11 @@ class SyncTask(KestraApiTask):
             rows=rows,
             index=index if index is not None else self.index_after(ctx),
         )
-        memory.save(self.state_path(ctx, plan.memory.scope))
+        self.remember(ctx, plan, memory)
+
+    def remember(self, ctx: RunContext, plan: SyncPlan, memory: SyncMemory) -> None:
+        """Keep ``memory`` for the next run (a JSON file; SyncFlows: a keyed store)."""
+        memory.save(self.state_path(ctx, memory.scope))
 
     @abstractmethod
     def index_after(self, ctx: RunContext) -> dict[str, Any]:

@@ -197,20 +197,16 @@ class SyncMemory:
         with a stamp, the no-change answer: see the module docstring)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, self.to_json())
-        head = QuickMemory.head_path(path)
-        if self.stamp is None:
-            head.unlink(missing_ok=True)
-            return
-        head.parent.mkdir(parents=True, exist_ok=True)
-        rows = head.with_name(f"{path.stem}.{secrets.token_hex(8)}.rows.jsonl")
-        unchanged = [row.to_dict() for row in self.unchanged_rows()]
-        encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
-        _write_atomically(rows, "".join(encode(r) + "\n" for r in unchanged))
-        quick = {"commit": self.commit, "stamp": self.stamp, "rows": rows.name}
-        _write_atomically(head, json.dumps({**quick, "count": len(unchanged)}))
-        for other in head.parent.glob(f"{path.stem}.*.rows.jsonl"):
-            if other != rows:  # older ones, or a concurrent save's (its head then misses it)
-                other.unlink(missing_ok=True)
+        self.save_quick(path)
+
+    def save_quick(self, path: Path) -> None:
+        """The no-change answer of this memory beside ``path`` (removed without a stamp)."""
+        lines = b""
+        if self.stamp is not None:
+            unchanged = [row.to_dict() for row in self.unchanged_rows()]
+            encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
+            lines = "".join(encode(r) + "\n" for r in unchanged).encode("utf-8")
+        QuickMemory.save(path, self.commit, self.stamp, lines)
 
 
 @dataclass(frozen=True)
@@ -249,6 +245,29 @@ class QuickMemory:
         if head is None or head.commit != commit or head.stamp != stamp:
             return None
         return head.read_rows()
+
+    @classmethod
+    def save(cls, path: Path, commit: str | None, stamp: str | None, lines: bytes) -> None:
+        """Remember ``lines`` (the unchanged rows, one JSON object a line) as the no-change
+        answer of ``commit`` and ``stamp`` beside the memory ``path``; without a stamp (or a
+        commit) there is none, and the head is removed."""
+        head = cls.head_path(path)
+        if stamp is None or commit is None:
+            head.unlink(missing_ok=True)
+            return
+        head.parent.mkdir(parents=True, exist_ok=True)
+        rows = head.with_name(f"{path.stem}.{secrets.token_hex(8)}.rows.jsonl")
+        _write_atomically(rows, lines)
+        quick = {"commit": commit, "stamp": stamp, "rows": rows.name}
+        _write_atomically(head, json.dumps({**quick, "count": lines.count(b"\n")}).encode())
+        for other in head.parent.glob(f"{path.stem}.*.rows.jsonl"):
+            if other != rows:  # older ones, or a concurrent save's (its head then misses it)
+                other.unlink(missing_ok=True)
+
+    @classmethod
+    def forget(cls, path: Path) -> None:
+        """Remove the no-change answer beside the memory ``path``."""
+        cls.head_path(path).unlink(missing_ok=True)
 
     def read_rows(self) -> bytes | None:
         """The rows' JSON Lines; None when the file is gone (a concurrent save replaced it)."""
@@ -324,11 +343,11 @@ def rows_as_list(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows.to_list() if isinstance(rows, SyncRows) else list(rows)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, data: str | bytes) -> None:
     fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
