@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...errors import GitRefNotFoundError
 from ...git import RepoCache
 from ...sync_store import FlowStore, StoreChange, StoredHead, StoreError, store_path
 from ._flow_memory import forget_flow_memory, open_store, write_head
@@ -203,7 +204,10 @@ def plan_delta(
         if base is None or base.count(b"\n") != head.count:
             return None
         directory = normalise_directory(task.git_directory)
-        blobs = cache.tree_differ(task.url).changes(str(head.commit), commit, directory)
+        try:  # the remembered commit may have left the cache
+            blobs = cache.tree_differ(task.url).changes(str(head.commit), commit, directory)
+        except GitRefNotFoundError:
+            return None
         if blobs is None or KESTRAIGNORE in blobs:
             return None
         blobs = _not_ignored(blobs, head.ignore, cache.blob_reader(task.url))
