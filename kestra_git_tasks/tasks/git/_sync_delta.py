@@ -53,6 +53,11 @@ __all__ = ["RowsDelta", "lower_bound", "plan_delta"]
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
+def _too_many(changed: int, rows: int) -> bool:
+    """Past this many changed files, the full plan costs less than a lookup per file."""
+    return changed > max(1_000, rows // 4)
+
+
 def lower_bound(lines: bytes, path: str) -> int:
     """The offset of the first line of ``lines`` (rows sorted by ``gitPath``) whose
     ``gitPath`` is not below ``path``; ``len(lines)`` when there is none. Raises ValueError
@@ -208,7 +213,7 @@ def plan_delta(
             blobs = cache.tree_differ(task.url).changes(str(head.commit), commit, directory)
         except GitRefNotFoundError:
             return None
-        if blobs is None or KESTRAIGNORE in blobs:
+        if blobs is None or KESTRAIGNORE in blobs or _too_many(len(blobs), head.count):
             return None
         blobs = _not_ignored(blobs, head.ignore, cache.blob_reader(task.url))
         present = {rel: blob for rel, blob in blobs.items() if blob is not None}
