@@ -57,8 +57,9 @@ def _translated(method: Callable[P, R]) -> Callable[P, R]:
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
-        except (sqlite3.Error, UnicodeError, ValueError) as exc:
-            raise StoreError(f"the sync memory {args[0]}: {exc}") from exc
+        except (sqlite3.Error, OSError, UnicodeError, ValueError) as exc:
+            where = getattr(args[0], "path", args[1] if len(args) > 1 else "")
+            raise StoreError(f"the sync memory {where}: {exc}") from exc
 
     return call
 
@@ -113,9 +114,6 @@ class FlowStore:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self._conn = conn
-
-    def __str__(self) -> str:
-        return str(self.path)
 
     @classmethod
     def open(cls, path: Path) -> tuple[FlowStore, StoredHead] | None:
@@ -260,11 +258,6 @@ class FlowStore:
             conn.execute("ROLLBACK")
             raise
         return True
-
-    @_translated
-    def forget(self) -> None:
-        """Drop the head: the next sync plans from scratch."""
-        self._conn.execute("DELETE FROM head")
 
 
 @dataclass

@@ -347,6 +347,20 @@ def test_a_remembered_commit_gone_from_the_cache_sends_the_sync_down_the_full_pa
     assert changed(output) == [("_flows/b.yml", "UPDATED", "prod/b")]
 
 
+def test_a_memory_that_cannot_be_written_is_a_warning_not_a_failure(
+    origin: BareRemote, tmp_path: Path
+) -> None:
+    pair = Twins(tmp_path, origin.url)
+    try:
+        (pair.homes["memory"] / "sync-rows").write_text("a file where the folder goes")
+        pair.both()
+        assert any("could not remember this sync" in m for m in pair.logs["memory"])
+        origin.commit({"_flows/b.yml": flow("b", "edited")}, "edit")
+        assert isinstance(pair.both().flows, list)
+    finally:
+        pair.close()
+
+
 # -- what the O(changed) path does not trust -------------------------------------------------------
 def commit_tree(remote: BareRemote, files: dict[str, str], links: dict[str, str]) -> None:
     """A commit on main (after its tip) of exactly ``files`` and symbolic ``links``."""

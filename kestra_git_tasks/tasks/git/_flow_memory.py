@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ...sync_store import FlowStore, StoredHead, store_path
+from ...sync_store import FlowStore, StoredHead, StoreError, store_path
 from ._sync_rows import FlowRow, QuickMemory, SyncMemory, SyncState, _write_atomically
 
 __all__ = ["forget_flow_memory", "load_flow_memory", "open_store", "save_flow_memory"]
@@ -53,7 +53,7 @@ def load_flow_memory(path: Path, scope: str) -> SyncMemory:
     with store:
         try:
             stored, index, blobs = store.everything()
-        except Exception:
+        except StoreError:  # a damaged store is no memory
             return SyncMemory(scope)
     if head.scope != scope or len(stored) != head.count:
         return SyncMemory(scope)
