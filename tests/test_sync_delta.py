@@ -26,6 +26,7 @@ from kestra_git_tasks.errors import FlowFileError, FlowValidationError, GitError
 from kestra_git_tasks.flow import validate_source
 from kestra_git_tasks.git import Credentials, RepoCache
 from kestra_git_tasks.git.tree import TreeDiffer
+from kestra_git_tasks.tasks.git._flow_memory import load_flow_memory
 from kestra_git_tasks.tasks.git._sync_delta import lower_bound
 from kestra_git_tasks.tasks.git._sync_rows import SyncRows
 
@@ -359,6 +360,23 @@ def test_a_memory_that_cannot_be_written_is_a_warning_not_a_failure(
         assert isinstance(pair.both().flows, list)
     finally:
         pair.close()
+
+
+def test_a_memory_saved_by_an_earlier_version_is_read_then_moved_to_the_store(
+    twins: Twins, origin: BareRemote
+) -> None:
+    home = twins.homes["memory"]
+    (path,) = (home / "sync-state").glob("*.json")
+    earlier = load_flow_memory(path, "prod")  # what the earlier version kept, as one JSON file
+    assert earlier.commit == origin.head() and len(earlier.rows) == 16
+    earlier.save(path)
+    shutil.rmtree(home / "sync-rows")
+    assert "rows" in json.loads(path.read_text())
+    origin.commit({"_flows/b.yml": flow("b", "edited")}, "edit")
+    output = twins.both()  # the earlier memory: the re-plan of the changed files
+    assert isinstance(output.flows, list) and "rows" not in json.loads(path.read_text())
+    origin.commit({"_flows/a.yml": flow("a", "edited")}, "edit a")
+    assert isinstance(twins.both().flows, SyncRows)
 
 
 # -- what the O(changed) path does not trust -------------------------------------------------------
