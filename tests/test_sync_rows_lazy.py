@@ -144,6 +144,20 @@ def test_the_python_output_of_a_no_change_run_equals_the_full_paths(
     assert quick_diffs == [Path(o.diff_file).read_bytes() for o in (full_flows, full_files)]
 
 
+def test_a_torn_rows_file_sends_a_no_change_run_down_the_full_path(
+    remote: MakeRemote, tmp_path: Path
+) -> None:
+    repo = remote(files=REPO)
+    home = tmp_path / "home"
+    with LocalInstance(home, validator=validate_source) as instance:
+        first = sync_flows(instance, home, repo.url)
+        (rows,) = (home / "sync-quick").glob("*.rows.jsonl")
+        rows.write_bytes(rows.read_bytes()[:-30])
+        again = sync_flows(instance, home, repo.url)
+    assert isinstance(again.flows, list)
+    assert [r["flowId"] for r in again.flows] == [r["flowId"] for r in first.flows]
+
+
 def test_damaged_remembered_rows_fail_when_read_not_silently(tmp_path: Path) -> None:
     rows = SyncRows(b'{"gitPath": "a"}\n{"gitPath": \n')
     assert len(rows) == 2

@@ -261,14 +261,16 @@ class SyncTask(KestraApiTask):
             self.save_state(ctx, plan, rows)
         return self.make_output(dicts, plan, diff_file)
 
-    def _quick_output(self, ctx: RunContext, plan: SyncPlan, lines: bytes, diff_file: Path) -> Any:
+    def _quick_output(
+        self, ctx: RunContext, plan: SyncPlan, quick: tuple[bytes, int], diff_file: Path
+    ) -> Any:
         """The full path's diff file, patch, message and output, without parsing a row: the
         output's rows are :class:`SyncRows`, parsed when something reads them."""
         if ctx.patches:
             write_patch(diff_file, [], ctx.mask)
-        rows = SyncRows(lines)
+        lines, count = quick
+        rows = SyncRows(lines, count)  # the count the head names: the rows are not read
         verb = "would change" if self.dry_run else "changed"
-        count = len(rows)
         ctx.info(f"{verb}: {count} {SyncState.UNCHANGED.value}" if count else f"{verb}: 0 nothing")
         diff_file.write_bytes(lines)
         output = self.make_output([], plan, diff_file)
@@ -291,7 +293,7 @@ class SyncTask(KestraApiTask):
             plan.delta.save(ctx, plan, rows)
         output = self.make_output([], plan, diff_file)
         if output is not None:
-            setattr(output, self.rows_output, SyncRows(lines))
+            setattr(output, self.rows_output, SyncRows(lines, sum(counts.values())))
         return output
 
     def quick_unchanged(
@@ -299,12 +301,12 @@ class SyncTask(KestraApiTask):
     ) -> SyncPlan | None:
         """The no-change plan from the head file (:class:`QuickMemory`), not the memory; None
         when the commit or stamp differs or anything is missing (then plan as usual)."""
-        lines = QuickMemory.rows_if_unchanged(self.state_path(ctx, scope), commit, stamp)
-        if lines is None:
+        quick = QuickMemory.rows_if_unchanged(self.state_path(ctx, scope), commit, stamp)
+        if quick is None:
             return None
         ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
         memory = SyncMemory(scope, commit, stamp=stamp)
-        return SyncPlan(commit, [], memory=memory, unchanged=True, quick_rows=lines)
+        return SyncPlan(commit, [], memory=memory, unchanged=True, quick_rows=quick)
 
     @abstractmethod
     def make_output(self, rows: list[dict[str, Any]], plan: SyncPlan, diff_file: Path) -> Any:

@@ -140,13 +140,15 @@ class RowsDelta:
             cursor = self._keep(cursor, offset, pieces, counts)
             if n >= 0:
                 emit(rows[n])
+        kept = self.planned.count - len(self.spans)  # base lines kept, counted, not read
+        if kept:
+            counts["UNCHANGED"] = counts.get("UNCHANGED", 0) + kept
         return b"".join(pieces), counts
 
     def _keep(self, cursor: int, upto: int, pieces: list[bytes], counts: dict[str, int]) -> int:
         if upto > cursor:
-            kept = self.base[cursor:upto]
-            pieces.append(kept)
-            counts["UNCHANGED"] = counts.get("UNCHANGED", 0) + kept.count(b"\n")
+            pieces.append(self.base[cursor:upto])
+            counts.setdefault("UNCHANGED", 0)  # its place among the states; counted at the end
         return max(cursor, upto)
 
     def save(self, ctx: RunContext, plan: SyncPlan, rows: list[Row]) -> None:
@@ -187,8 +189,8 @@ class RowsDelta:
             forget_flow_memory(self.memory_path)
             return
         write_head(self.memory_path, head)
-        lines, _ = self.splice(rows, unchanged=True)
-        QuickMemory.save(self.memory_path, plan.commit, stamp, lines)
+        lines, counts = self.splice(rows, unchanged=True)
+        QuickMemory.save(self.memory_path, plan.commit, stamp, lines, sum(counts.values()))
 
 
 def plan_delta(
@@ -205,9 +207,10 @@ def plan_delta(
     with store:
         if not _usable(head, task.target_namespace, commit, stamp):
             return None
-        base = QuickMemory.rows_if_unchanged(path, str(head.commit), stamp)
-        if base is None or base.count(b"\n") != head.count:
-            return None
+        quick = QuickMemory.rows_if_unchanged(path, str(head.commit), stamp)
+        if quick is None or quick[1] != head.count:
+            return None  # the rows file is not this memory's (or is torn: its size differs)
+        base = quick[0]
         directory = normalise_directory(task.git_directory)
         try:  # the remembered commit may have left the cache
             blobs = cache.tree_differ(task.url).changes(str(head.commit), commit, directory)

@@ -74,7 +74,8 @@ class SyncPlan:
     memory: SyncMemory = field(default_factory=lambda: SyncMemory(""))
     drifted: list[str] = field(default_factory=list)
     unchanged: bool = False
-    quick_rows: bytes | None = None  # no change: the diff file's lines (SyncTask.quick_unchanged)
+    #: no change: the diff file's lines and their count (SyncTask.quick_unchanged)
+    quick_rows: tuple[bytes, int] | None = None
     #: O(changed): ``rows`` are the changed rows only, spliced into the remembered ones
     delta: RowsDelta | None = None
     ignore: str | None = None  # the blob of the Git folder's .kestraignore (remembered)

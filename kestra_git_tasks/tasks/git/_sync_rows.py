@@ -217,6 +217,7 @@ class QuickMemory:
     stamp: str
     rows: Path
     count: int
+    size: int | None = None  # of the rows file, in bytes (None: a head of an earlier version)
 
     @staticmethod
     def head_path(path: Path) -> Path:
@@ -233,24 +234,44 @@ class QuickMemory:
             return None
         if not all(isinstance(v, str) for v in (commit, stamp, rows)) or "/" in rows:
             return None
-        if not isinstance(count, int):
+        size = data.get("size")
+        if not isinstance(count, int) or not isinstance(size, int | None):
             return None
-        return cls(commit, stamp, cls.head_path(path).with_name(rows), count)
+        return cls(commit, stamp, cls.head_path(path).with_name(rows), count, size)
 
     @classmethod
-    def rows_if_unchanged(cls, path: Path, commit: str, stamp: str | None) -> bytes | None:
-        """The remembered rows' text when the head beside the memory ``path`` names this
-        commit and stamp; None otherwise (no stamp, no head, another commit or stamp, no rows)."""
+    def rows_if_unchanged(
+        cls, path: Path, commit: str, stamp: str | None
+    ) -> tuple[bytes, int] | None:
+        """The remembered rows' text and count when the head beside the memory ``path`` names
+        this commit and stamp; None otherwise (no stamp, no head, another commit or stamp, no
+        rows, or rows of another size than the head says)."""
         head = cls.load(path) if stamp is not None else None
         if head is None or head.commit != commit or head.stamp != stamp:
             return None
-        return head.read_rows()
+        lines = head.read_rows()
+        if lines is None:
+            return None
+        if head.size is not None:
+            torn = len(lines) != head.size  # O(1): the rows are not read
+        else:
+            torn = lines.count(b"\n") != head.count
+        if torn:  # or not the file the head was written with
+            return None
+        return lines, head.count
 
     @classmethod
-    def save(cls, path: Path, commit: str | None, stamp: str | None, lines: bytes) -> None:
-        """Remember ``lines`` (the unchanged rows, one JSON object a line) as the no-change
-        answer of ``commit`` and ``stamp`` beside the memory ``path``; without a stamp (or a
-        commit) there is none, and the head is removed."""
+    def save(
+        cls,
+        path: Path,
+        commit: str | None,
+        stamp: str | None,
+        lines: bytes,
+        count: int | None = None,
+    ) -> None:
+        """Remember ``lines`` (the unchanged rows, one JSON object a line; ``count`` of them
+        when known) as the no-change answer of ``commit`` and ``stamp`` beside the memory
+        ``path``; without a stamp (or a commit) there is none, and the head is removed."""
         head = cls.head_path(path)
         if stamp is None or commit is None:
             head.unlink(missing_ok=True)
@@ -259,7 +280,8 @@ class QuickMemory:
         rows = head.with_name(f"{path.stem}.{secrets.token_hex(8)}.rows.jsonl")
         _write_atomically(rows, lines)
         quick = {"commit": commit, "stamp": stamp, "rows": rows.name}
-        _write_atomically(head, json.dumps({**quick, "count": lines.count(b"\n")}).encode())
+        count = lines.count(b"\n") if count is None else count
+        _write_atomically(head, json.dumps({**quick, "count": count, "size": len(lines)}).encode())
         for other in head.parent.glob(f"{path.stem}.*.rows.jsonl"):
             if other != rows:  # older ones, or a concurrent save's (its head then misses it)
                 other.unlink(missing_ok=True)
