@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pygit2
-from pygit2.enums import FileMode
+from pygit2.enums import DeltaStatus, FileMode
 
 from kestra_git_tasks.errors import GitError, GitRefNotFoundError
 from kestra_git_tasks.paths import unsafe_reason
@@ -46,7 +46,6 @@ __all__ = [
 MAX_LINK_HOPS = 40
 
 BLOB_MODES = frozenset({FileMode.BLOB, FileMode.BLOB_EXECUTABLE})
-_WALKED = BLOB_MODES | {FileMode.TREE}
 
 
 def check_path(path: str) -> None:
@@ -194,7 +193,7 @@ class _LinkWalker:
 
 
 class TreeDiffer:
-    """What changed under one folder between two commits of a repository, by blob ids, walking
+    """What changed under one folder between two commits of a repository, by blob ids, reading
     only the subtrees whose ids differ (a one-file change reads one tree per level).
 
     Answers with plain strings, for the sync's O(changed) path (``tasks/git/_sync_delta.py``):
@@ -208,15 +207,32 @@ class TreeDiffer:
         """``{path relative to directory: new blob id, or None when gone}`` of the regular and
         executable files that differ; None when blob ids cannot tell (the directory is not a
         folder in one of the commits, or a symbolic link or submodule differs: a listing that
-        resolves links must be made). Raises :class:`GitError` for an unsafe entry."""
+        resolves links must be made). libgit2's tree diff compares the two folders, skipping
+        subtrees of equal ids. Raises :class:`GitError` for an unsafe path among the changes."""
         parts = [part for part in directory.split("/") if part]
         before, after = self._folder(old, parts), self._folder(new, parts)
         if before is None or after is None:
             return None
-        changed: dict[str, str | None] = {}
         at = "".join(f"{part}/" for part in parts)
-        if not self._compare(before, after, "", at, changed):
-            return None
+        try:
+            deltas = list(before.diff_to_tree(after).deltas)
+        except pygit2.GitError as exc:
+            raise GitError(f"could not compare the trees of {old} and {new}: {exc}") from exc
+        changed: dict[str, str | None] = {}
+        for delta in deltas:
+            sides = []
+            if delta.status != DeltaStatus.ADDED:
+                sides.append((delta.old_file, True))
+            if delta.status != DeltaStatus.DELETED:
+                sides.append((delta.new_file, False))
+            for side, gone in sides:
+                if side.mode not in BLOB_MODES:
+                    return None  # a symbolic link or a submodule
+                check_path(at + side.path)  # raises, naming it
+                if gone:
+                    changed.setdefault(side.path, None)
+                else:
+                    changed[side.path] = str(side.id)
         return changed
 
     def holds_links(self, commit: str, directory: str) -> bool:
@@ -249,70 +265,3 @@ class TreeDiffer:
                 return None
             node = self.repo[node[part].id]
         return node if isinstance(node, pygit2.Tree) else None
-
-    def _compare(
-        self,
-        before: pygit2.Tree,
-        after: pygit2.Tree,
-        prefix: str,
-        at: str,
-        changed: dict[str, str | None],
-    ) -> bool:
-        """Fill ``changed`` for two versions of one folder; False: not by blob ids."""
-        old = {entry.name or "": entry for entry in before}
-        new = {entry.name or "": entry for entry in after}
-        for name in sorted(old.keys() | new.keys()):
-            was, now = old.get(name), new.get(name)
-            if (
-                was is not None
-                and now is not None
-                and (was.id, was.filemode) == (now.id, now.filemode)
-            ):
-                continue
-            if any(e is not None and e.filemode not in _WALKED for e in (was, now)):
-                return False  # a symbolic link or a submodule
-            path = f"{prefix}{name}"
-            check_path(at + path)  # raises, naming it
-            if (
-                was is not None
-                and now is not None
-                and was.filemode == now.filemode == FileMode.TREE
-            ):
-                older, newer = self.repo[was.id], self.repo[now.id]
-                assert isinstance(older, pygit2.Tree) and isinstance(newer, pygit2.Tree)
-                if not self._compare(older, newer, f"{path}/", at, changed):
-                    return False
-                continue
-            if not (
-                self._record(was, path, at, changed, gone=True)
-                and self._record(now, path, at, changed, gone=False)
-            ):
-                return False
-        return True
-
-    def _record(
-        self,
-        entry: pygit2.Object | None,
-        path: str,
-        at: str,
-        changed: dict[str, str | None],
-        *,
-        gone: bool,
-    ) -> bool:
-        """Every file of one side's ``entry`` (a file, or a folder listed whole) as changed;
-        a file both gone and added keeps its new blob."""
-        if entry is None:
-            return True
-        files: list[tuple[str, pygit2.Object]] = [(path, entry)]
-        if entry.filemode == FileMode.TREE:
-            subtree = self.repo[entry.id]
-            assert isinstance(subtree, pygit2.Tree)
-            files = list(iter_entries(self.repo, subtree, f"{path}/", at=at))
-        for inner, blob in files:
-            if blob.filemode not in BLOB_MODES:
-                return False
-            if gone:
-                changed.setdefault(inner, None)
-            else:
-                changed[inner] = str(blob.id)
-        return True
