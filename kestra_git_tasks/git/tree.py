@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pygit2
-from pygit2.enums import DeltaStatus, FileMode
+from pygit2.enums import FileMode
 
 from kestra_git_tasks.errors import GitError, GitRefNotFoundError
 from kestra_git_tasks.paths import unsafe_reason
@@ -75,17 +75,24 @@ def iter_entries(
         path = f"{prefix}{name}"
         reason = unsafe_reason(name)
         if reason is not None:
-            raise GitError(
-                f"The repository holds an unsafe path {at + path!r} ({reason}): refusing to read "
-                "it. Git itself never writes such entries: the repository was crafted or is "
-                "corrupt; remove that entry."
-            )
+            _refuse_unsafe(name, at + path)
         if entry.filemode == FileMode.TREE:
             subtree = repo[entry.id]
             assert isinstance(subtree, pygit2.Tree)
             yield from iter_entries(repo, subtree, f"{path}/", at=at)
         else:
             yield path, entry
+
+
+def _refuse_unsafe(name: str, where: str) -> None:
+    """Raise :class:`GitError` naming ``where`` when the entry ``name`` is unsafe."""
+    reason = unsafe_reason(name)
+    if reason is not None:
+        raise GitError(
+            f"The repository holds an unsafe path {where!r} ({reason}): refusing to read "
+            "it. Git itself never writes such entries: the repository was crafted or is "
+            "corrupt; remove that entry."
+        )
 
 
 def walk_tree(
@@ -207,32 +214,16 @@ class TreeDiffer:
         """``{path relative to directory: new blob id, or None when gone}`` of the regular and
         executable files that differ; None when blob ids cannot tell (the directory is not a
         folder in one of the commits, or a symbolic link or submodule differs: a listing that
-        resolves links must be made). libgit2's tree diff compares the two folders, skipping
-        subtrees of equal ids. Raises :class:`GitError` for an unsafe path among the changes."""
+        resolves links must be made). Raises :class:`GitError` for an unsafe path among the
+        changes."""
         parts = [part for part in directory.split("/") if part]
         before, after = self._folder(old, parts), self._folder(new, parts)
         if before is None or after is None:
             return None
-        at = "".join(f"{part}/" for part in parts)
-        try:
-            deltas = list(before.diff_to_tree(after).deltas)
-        except pygit2.GitError as exc:
-            raise GitError(f"could not compare the trees of {old} and {new}: {exc}") from exc
         changed: dict[str, str | None] = {}
-        for delta in deltas:
-            sides = []
-            if delta.status != DeltaStatus.ADDED:
-                sides.append((delta.old_file, True))
-            if delta.status != DeltaStatus.DELETED:
-                sides.append((delta.new_file, False))
-            for side, gone in sides:
-                if side.mode not in BLOB_MODES:
-                    return None  # a symbolic link or a submodule
-                check_path(at + side.path)  # raises, naming it
-                if gone:
-                    changed.setdefault(side.path, None)
-                else:
-                    changed[side.path] = str(side.id)
+        at = "".join(f"{part}/" for part in parts)
+        if not self._compare(before.id, after.id, "", at, changed):
+            return None
         return changed
 
     def holds_links(self, commit: str, directory: str) -> bool:
@@ -265,3 +256,72 @@ class TreeDiffer:
                 return None
             node = self.repo[node[part].id]
         return node if isinstance(node, pygit2.Tree) else None
+
+    def _compare(
+        self, before: pygit2.Oid, after: pygit2.Oid, prefix: str, at: str, changed: Changes
+    ) -> bool:
+        """Fill ``changed`` for two versions of one folder; False: not by blob ids. The two
+        tree objects are compared as bytes, entry by entry: only the entries that differ are
+        decoded, and only the subtrees among them are read."""
+        was, now = self._raw_entries(before), self._raw_entries(after)
+        sides: dict[str, list[tuple[int, pygit2.Oid, bool]]] = {}
+        for entry in was ^ now:
+            nul = entry.index(b"\0")
+            raw_mode, raw_name = entry[:nul].split(b" ", 1)
+            name = raw_name.decode("utf-8", "surrogateescape")  # as pygit2 names entries
+            oid = pygit2.Oid(raw=entry[nul + 1 :])
+            sides.setdefault(name, []).append((_mode(raw_mode), oid, entry in was))
+        for name, pair in sorted(sides.items()):
+            path = f"{prefix}{name}"
+            _refuse_unsafe(name, at + path)
+            if len(pair) == 2 and pair[0][0] == pair[1][0] == FileMode.TREE:
+                older, newer = sorted(pair, key=lambda side: not side[2])
+                if not self._compare(older[1], newer[1], f"{path}/", at, changed):
+                    return False
+                continue
+            for filemode, blob, gone in sorted(pair, key=lambda side: not side[2]):  # gone first
+                if not self._record(filemode, blob, path, at, changed, gone=gone):
+                    return False
+        return True
+
+    def _raw_entries(self, oid: pygit2.Oid) -> set[bytes]:
+        """The entries of a tree object, each as its bytes (``<mode> <name>\\0<id>``)."""
+        data = self.repo.odb.read(oid)[1]
+        entries, position = set(), 0
+        while position < len(data):
+            end = data.index(b"\0", position) + 21
+            entries.add(data[position:end])
+            position = end
+        return entries
+
+    def _record(
+        self, mode: int, oid: pygit2.Oid, path: str, at: str, changed: Changes, *, gone: bool
+    ) -> bool:
+        """The files of one side of an entry (a file, or a folder listed whole) as changed;
+        a path both gone and added keeps its new blob. False for a link or a submodule."""
+        files: list[tuple[str, int, pygit2.Oid]] = [(path, mode, oid)]
+        if mode == FileMode.TREE:
+            subtree = self.repo[oid]
+            assert isinstance(subtree, pygit2.Tree)
+            listed = iter_entries(self.repo, subtree, f"{path}/", at=at)
+            files = [(inner, entry.filemode, entry.id) for inner, entry in listed]
+        for inner, filemode, blob in files:
+            if filemode not in BLOB_MODES:
+                return False
+            if gone:
+                changed.setdefault(inner, None)
+            else:
+                changed[inner] = str(blob)
+        return True
+
+
+#: the files a diff found changed: relative path -> new blob id, None when gone
+Changes = dict[str, str | None]
+
+
+def _mode(text: bytes) -> int:
+    """A tree entry's mode as libgit2 reads it (``100664`` is a regular file, as in git)."""
+    mode = int(text, 8)
+    if mode & 0o170000 == 0o100000:
+        return int(FileMode.BLOB_EXECUTABLE if mode & 0o100 else FileMode.BLOB)
+    return mode
