@@ -179,9 +179,10 @@ class RowsDelta:
         )
         try:
             opened = FlowStore.open(store_path(self.memory_path))
-            saved = opened is not None and opened[0].update(self.planned, head, change)
+            saved = False
             if opened is not None:
-                opened[0].close()
+                with opened[0] as store:
+                    saved = store.update(self.planned, head, change)
         except StoreError as exc:
             ctx.warn(f"could not remember this sync ({exc}); the next sync plans from scratch")
             saved = False
