@@ -12,6 +12,10 @@ Tables, by the shape of the rows:
 - SyncNamespaceFiles rows: ``PATH  STATE  NAMESPACE  INSTANCE PATH``, the instance path being
   the one ``kestra-git files list`` shows (``/scripts/etl.py``, not Kestra's ``kestraPath``);
 - push rows: ``FILE  ADDITIONS  DELETIONS  CHANGES``.
+
+A sync holding many flows reports most of them UNCHANGED: past :data:`UNCHANGED_LISTED` such
+rows, :func:`listed_rows` leaves them out of the table, which then ends with their count
+(``kestra-git run --all-rows`` lists them all; ``--json`` always holds every row).
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "UNCHANGED_LISTED",
     "Style",
     "format_table",
     "git_rows",
+    "listed_rows",
     "patch_lines",
     "printable",
     "split_kestra_path",
@@ -115,6 +121,23 @@ def git_rows(output: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         ):
             return rows
     return None
+
+
+#: A table lists UNCHANGED rows only when there are at most this many.
+UNCHANGED_LISTED = 20
+
+
+def listed_rows(
+    rows: list[dict[str, Any]], *, all_rows: bool = False
+) -> tuple[list[dict[str, Any]], int]:
+    """The rows a table lists, in their order, and how many UNCHANGED rows it leaves out:
+    all of them when there are more than :data:`UNCHANGED_LISTED` (and not ``all_rows``)."""
+    if all_rows:
+        return rows, 0
+    unchanged = sum(1 for row in rows if row.get("syncState") == "UNCHANGED")
+    if unchanged <= UNCHANGED_LISTED:
+        return rows, 0
+    return [row for row in rows if row.get("syncState") != "UNCHANGED"], unchanged
 
 
 def task_table(

@@ -25,7 +25,7 @@ from ._common import (
     stdout_style,
     with_server_hint,
 )
-from ._tables import Style, git_rows, patch_lines, task_table
+from ._tables import Style, git_rows, listed_rows, patch_lines, task_table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,6 +60,12 @@ __all__ = ["run"]
     help="After each Git task's table, print a unified diff of each changed flow or file "
     "(dry runs included).",
 )
+@click.option(
+    "--all-rows",
+    is_flag=True,
+    help="List every row of each Git task's table; by default more than 20 UNCHANGED rows "
+    "are left out and counted on one line (--json always holds every row).",
+)
 @home_option
 @server_options
 @json_option
@@ -76,6 +82,7 @@ def run(
     server: Server,
     as_json: bool,
     show_diff: bool,
+    all_rows: bool,
     no_color: bool,
 ) -> None:
     """Run a flow once: TARGET is a flow file or NAMESPACE/ID of a saved flow.
@@ -112,7 +119,7 @@ def run(
             progress=live,
             patches=show_diff and not as_json,
         )
-    _report(execution, as_json=as_json, show_diff=show_diff, no_color=no_color)
+    _report(execution, as_json=as_json, show_diff=show_diff, all_rows=all_rows, no_color=no_color)
     if execution.state not in ("SUCCESS", "WARNING"):
         if not as_json:
             error = execution.error or "execution failed"
@@ -123,13 +130,15 @@ def run(
         sys.exit(1)
 
 
-def _report(execution: ExecutionRecord, *, as_json: bool, show_diff: bool, no_color: bool) -> None:
+def _report(
+    execution: ExecutionRecord, *, as_json: bool, show_diff: bool, all_rows: bool, no_color: bool
+) -> None:
     """The execution on stdout: its JSON, or each Git task's table and its final state."""
     if as_json:
         print_json(execution.to_dict())
         return
     style = stdout_style(no_color)
-    echo_task_tables(execution.outputs, style=style, show_diff=show_diff)
+    echo_task_tables(execution.outputs, style=style, show_diff=show_diff, all_rows=all_rows)
     state = style(execution.state, execution.state) if style else execution.state
     click.echo(f"Execution {execution.id} of {execution.namespace}/{execution.flow_id}: {state}")
 
@@ -159,10 +168,15 @@ def _log_printer(
 
 
 def echo_task_tables(
-    outputs: dict[str, Any], *, style: Style | None, show_diff: bool = False
+    outputs: dict[str, Any],
+    *,
+    style: Style | None,
+    show_diff: bool = False,
+    all_rows: bool = False,
 ) -> None:
-    """Each Git task's rows as a table on stdout, in the order the tasks ran; with
-    ``show_diff``, the patch the task wrote after its table."""
+    """Each Git task's rows as a table on stdout, in the order the tasks ran (many UNCHANGED
+    rows counted on one line unless ``all_rows``: :func:`listed_rows`); with ``show_diff``,
+    the patch the task wrote after its table."""
     from ..tasks.git._patches import patch_file
 
     for task_id, output in outputs.items():
@@ -171,7 +185,12 @@ def echo_task_tables(
             continue
         changed = sum(1 for r in rows if r.get("syncState", "CHANGED") != "UNCHANGED")
         click.echo(f"[{task_id}] {len(rows)} row(s), {changed} changed:")
-        click.echo("\n".join(task_table(rows, style=style, indent="  ")))  # one write
+        listed, left_out = listed_rows(rows, all_rows=all_rows)
+        lines = task_table(listed, style=style, indent="  ") if listed or not left_out else []
+        if left_out:
+            note = f"({left_out} UNCHANGED row(s) not listed; --all-rows lists them)"
+            lines.append("  " + (style(note, "dim") if style else note))
+        click.echo("\n".join(lines))  # one write
         patch = patch_file(str(output["diffFile"]))
         if show_diff and patch.is_file():
             text = patch.read_bytes().decode("utf-8", "replace")

@@ -58,6 +58,8 @@ from kestra_git_tasks.progress import ProgressCallback
 if TYPE_CHECKING:
     import pygit2
 
+    from kestra_git_tasks.git.tree import TreeDiffer
+
 __all__ = ["CACHE_REF_PREFIX", "RepoCache", "scrub_fetch_head"]
 
 _SUBMODULE_REFS = "refs/kestra-submodule/"
@@ -368,9 +370,12 @@ class RepoCache:
     def _commit(self, repo: pygit2.Repository, url: str, sha: str) -> pygit2.Commit:
         import pygit2
 
-        obj = _lookup(repo, sha)
-        if isinstance(obj, pygit2.Tag):
-            obj = _lookup(repo, str(obj.target))
+        try:
+            obj = repo.get(sha)
+            if isinstance(obj, pygit2.Tag):
+                obj = repo.get(str(obj.target))
+        except (ValueError, pygit2.GitError):
+            obj = None
         if not isinstance(obj, pygit2.Commit):
             raise GitRefNotFoundError(
                 f"Commit {sha} is not in the cache of {storage_url(url)}: fetch the branch that "
@@ -415,6 +420,13 @@ class RepoCache:
         finally:
             os.close(fd)  # closing releases the lock
 
+    def tree_differ(self, url: str) -> TreeDiffer:
+        """What changed between two cached commits of ``url``, folder by folder, by blob ids
+        (``git/tree.TreeDiffer``: a sync's O(changed) path)."""
+        from kestra_git_tasks.git.tree import TreeDiffer
+
+        return TreeDiffer(self._existing_repository(url))
+
 
 def _create_bare(path: Path, clean_url: str) -> None:
     """Create the bare repository atomically: build it aside, then rename it into place."""
@@ -430,15 +442,6 @@ def _create_bare(path: Path, clean_url: str) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         if not (path / "HEAD").exists():
             raise
-
-
-def _lookup(repo: pygit2.Repository, sha: str) -> pygit2.Object | None:
-    import pygit2
-
-    try:
-        return repo.get(sha)
-    except (ValueError, pygit2.GitError):
-        return None
 
 
 def _directory_parts(directory: str) -> list[str]:

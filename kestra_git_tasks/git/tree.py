@@ -19,6 +19,7 @@ naming the path:
     for path, entry in iter_entries(repo, tree):   # every non-tree entry (links, submodules too)
         ...
     check_path("_files/x.txt")               # raises GitError for "x/.git/HEAD", "../x", ...
+    TreeDiffer(repo).changes(old, new, "_flows")  # {"a.yml": new blob, "b.yml": None}: by ids
 """
 
 from __future__ import annotations
@@ -29,10 +30,17 @@ from dataclasses import dataclass, field
 import pygit2
 from pygit2.enums import FileMode
 
-from kestra_git_tasks.errors import GitError
+from kestra_git_tasks.errors import GitError, GitRefNotFoundError
 from kestra_git_tasks.paths import unsafe_reason
 
-__all__ = ["BLOB_MODES", "check_path", "iter_entries", "unsafe_reason", "walk_tree"]
+__all__ = [
+    "BLOB_MODES",
+    "TreeDiffer",
+    "check_path",
+    "iter_entries",
+    "unsafe_reason",
+    "walk_tree",
+]
 
 #: how many symbolic links one path may go through (Linux's limit for a path lookup)
 MAX_LINK_HOPS = 40
@@ -67,17 +75,24 @@ def iter_entries(
         path = f"{prefix}{name}"
         reason = unsafe_reason(name)
         if reason is not None:
-            raise GitError(
-                f"The repository holds an unsafe path {at + path!r} ({reason}): refusing to read "
-                "it. Git itself never writes such entries: the repository was crafted or is "
-                "corrupt; remove that entry."
-            )
+            _refuse_unsafe(name, at + path)
         if entry.filemode == FileMode.TREE:
             subtree = repo[entry.id]
             assert isinstance(subtree, pygit2.Tree)
             yield from iter_entries(repo, subtree, f"{path}/", at=at)
         else:
             yield path, entry
+
+
+def _refuse_unsafe(name: str, where: str) -> None:
+    """Raise :class:`GitError` naming ``where`` when the entry ``name`` is unsafe."""
+    reason = unsafe_reason(name)
+    if reason is not None:
+        raise GitError(
+            f"The repository holds an unsafe path {where!r} ({reason}): refusing to read "
+            "it. Git itself never writes such entries: the repository was crafted or is "
+            "corrupt; remove that entry."
+        )
 
 
 def walk_tree(
@@ -182,3 +197,131 @@ class _LinkWalker:
             else:
                 node = self.repo[entry.id]
         return node, None
+
+
+class TreeDiffer:
+    """What changed under one folder between two commits of a repository, by blob ids, reading
+    only the subtrees whose ids differ (a one-file change reads one tree per level).
+
+    Answers with plain strings, for the sync's O(changed) path (``tasks/git/_sync_delta.py``):
+    a commit that is not in the repository raises :class:`GitError`.
+    """
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
+
+    def changes(self, old: str, new: str, directory: str) -> dict[str, str | None] | None:
+        """``{path relative to directory: new blob id, or None when gone}`` of the regular and
+        executable files that differ; None when blob ids cannot tell (the directory is not a
+        folder in one of the commits, or a symbolic link or submodule differs: a listing that
+        resolves links must be made). Raises :class:`GitError` for an unsafe path among the
+        changes."""
+        parts = [part for part in directory.split("/") if part]
+        before, after = self._folder(old, parts), self._folder(new, parts)
+        if before is None or after is None:
+            return None
+        changed: dict[str, str | None] = {}
+        at = "".join(f"{part}/" for part in parts)
+        if not self._compare(before.id, after.id, "", at, changed):
+            return None
+        return changed
+
+    def holds_links(self, commit: str, directory: str) -> bool:
+        """Whether the folder at ``commit`` holds a symbolic link or a submodule anywhere
+        (True too when it is not a folder): then :meth:`changes` cannot be trusted from it."""
+        tree = self._folder(commit, [part for part in directory.split("/") if part])
+        if tree is None:
+            return True
+        pending = [tree]
+        while pending:
+            for entry in pending.pop():
+                if entry.filemode == FileMode.TREE:
+                    subtree = self.repo[entry.id]
+                    assert isinstance(subtree, pygit2.Tree)
+                    pending.append(subtree)
+                elif entry.filemode not in BLOB_MODES:
+                    return True
+        return False
+
+    def _folder(self, commit: str, parts: list[str]) -> pygit2.Tree | None:
+        try:
+            obj = self.repo[commit]
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitRefNotFoundError(f"commit {commit} is not in the repository cache") from exc
+        if not isinstance(obj, pygit2.Commit):
+            raise GitRefNotFoundError(f"{commit} is not a commit of the repository cache")
+        node: pygit2.Object = obj.tree
+        for part in parts:
+            if not isinstance(node, pygit2.Tree) or part not in node:
+                return None
+            node = self.repo[node[part].id]
+        return node if isinstance(node, pygit2.Tree) else None
+
+    def _compare(
+        self, before: pygit2.Oid, after: pygit2.Oid, prefix: str, at: str, changed: Changes
+    ) -> bool:
+        """Fill ``changed`` for two versions of one folder; False: not by blob ids. The two
+        tree objects are compared as bytes, entry by entry: only the entries that differ are
+        decoded, and only the subtrees among them are read."""
+        was, now = self._raw_entries(before), self._raw_entries(after)
+        sides: dict[str, list[tuple[int, pygit2.Oid, bool]]] = {}
+        for entry in was ^ now:
+            nul = entry.index(b"\0")
+            raw_mode, raw_name = entry[:nul].split(b" ", 1)
+            name = raw_name.decode("utf-8", "surrogateescape")  # as pygit2 names entries
+            oid = pygit2.Oid(raw=entry[nul + 1 :])
+            sides.setdefault(name, []).append((_mode(raw_mode), oid, entry in was))
+        for name, pair in sorted(sides.items()):
+            path = f"{prefix}{name}"
+            _refuse_unsafe(name, at + path)
+            if len(pair) == 2 and pair[0][0] == pair[1][0] == FileMode.TREE:
+                older, newer = sorted(pair, key=lambda side: not side[2])
+                if not self._compare(older[1], newer[1], f"{path}/", at, changed):
+                    return False
+                continue
+            for filemode, blob, gone in sorted(pair, key=lambda side: not side[2]):  # gone first
+                if not self._record(filemode, blob, path, at, changed, gone=gone):
+                    return False
+        return True
+
+    def _raw_entries(self, oid: pygit2.Oid) -> set[bytes]:
+        """The entries of a tree object, each as its bytes (``<mode> <name>\\0<id>``)."""
+        data = self.repo.odb.read(oid)[1]
+        entries, position = set(), 0
+        while position < len(data):
+            end = data.index(b"\0", position) + 21
+            entries.add(data[position:end])
+            position = end
+        return entries
+
+    def _record(
+        self, mode: int, oid: pygit2.Oid, path: str, at: str, changed: Changes, *, gone: bool
+    ) -> bool:
+        """The files of one side of an entry (a file, or a folder listed whole) as changed;
+        a path both gone and added keeps its new blob. False for a link or a submodule."""
+        files: list[tuple[str, int, pygit2.Oid]] = [(path, mode, oid)]
+        if mode == FileMode.TREE:
+            subtree = self.repo[oid]
+            assert isinstance(subtree, pygit2.Tree)
+            listed = iter_entries(self.repo, subtree, f"{path}/", at=at)
+            files = [(inner, entry.filemode, entry.id) for inner, entry in listed]
+        for inner, filemode, blob in files:
+            if filemode not in BLOB_MODES:
+                return False
+            if gone:
+                changed.setdefault(inner, None)
+            else:
+                changed[inner] = str(blob)
+        return True
+
+
+#: the files a diff found changed: relative path -> new blob id, None when gone
+Changes = dict[str, str | None]
+
+
+def _mode(text: bytes) -> int:
+    """A tree entry's mode as libgit2 reads it (``100664`` is a regular file, as in git)."""
+    mode = int(text, 8)
+    if mode & 0o170000 == 0o100000:
+        return int(FileMode.BLOB_EXECUTABLE if mode & 0o100 else FileMode.BLOB)
+    return mode

@@ -50,7 +50,16 @@ from ._sync_plan import (
     filter_files,
     normalise_directory,
 )
-from ._sync_rows import FileRow, FlowRow, QuickMemory, Row, SyncMemory, SyncState
+from ._sync_rows import (
+    FileRow,
+    FlowRow,
+    QuickMemory,
+    Row,
+    SyncMemory,
+    SyncRows,
+    SyncState,
+    rows_as_list,
+)
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -67,6 +76,7 @@ __all__ = [
     "RowType",
     "SyncMemory",
     "SyncPlan",
+    "SyncRows",
     "SyncState",
     "SyncTask",
     "Write",
@@ -74,6 +84,7 @@ __all__ = [
     "build_plan",
     "filter_files",
     "normalise_directory",
+    "rows_as_list",
 ]
 
 #: The row class of a sync task.
@@ -177,7 +188,7 @@ class SyncTask(KestraApiTask):
         owners = subs.owners if subs is not None else {}
         files, reader = filter_files(listed, cache.blob_reader(self.url, owners))
         ctx.report("plan", 0, len(files))
-        return GitTree(commit, directory, files, reader)
+        return GitTree(commit, directory, files, reader, listed.get(KESTRAIGNORE))
 
     def read_submodules(
         self, cache: RepoCache, commit: str, directory: str, ctx: RunContext, skipped: list[str]
@@ -242,6 +253,8 @@ class SyncTask(KestraApiTask):
             changes = sync_changes(ctx.require_instance(), plan.rows, plan.writes)
             write_patch(diff_file, changes, ctx.mask)
         rows = plan.rows if self.dry_run else self.apply(ctx, plan)
+        if plan.delta is not None:
+            return self._delta_output(ctx, plan, rows, diff_file)
         counts = _count(rows)
         verb = "would change" if self.dry_run else "changed"
         ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
@@ -251,17 +264,39 @@ class SyncTask(KestraApiTask):
             self.save_state(ctx, plan, rows)
         return self.make_output(dicts, plan, diff_file)
 
-    def _quick_output(self, ctx: RunContext, plan: SyncPlan, text: str, diff_file: Path) -> Any:
-        """The full path's diff file, patch, message and output, without a row object."""
+    def _quick_output(
+        self, ctx: RunContext, plan: SyncPlan, quick: tuple[bytes, int], diff_file: Path
+    ) -> Any:
+        """The full path's diff file, patch, message and output, without parsing a row: the
+        output's rows are :class:`SyncRows`, parsed when something reads them."""
         if ctx.patches:
             write_patch(diff_file, [], ctx.mask)
-        count = text.count("\n")
+        lines, count = quick
+        rows = SyncRows(lines, count)  # the count the head names: the rows are not read
         verb = "would change" if self.dry_run else "changed"
         ctx.info(f"{verb}: {count} {SyncState.UNCHANGED.value}" if count else f"{verb}: 0 nothing")
-        diff_file.write_text(text, encoding="utf-8")
+        diff_file.write_bytes(lines)
         output = self.make_output([], plan, diff_file)
         if output is not None:  # the rows are our own, read back: not validated one by one
-            setattr(output, self.rows_output, json.loads("[" + ",".join(text.splitlines()) + "]"))
+            setattr(output, self.rows_output, rows)
+        return output
+
+    def _delta_output(
+        self, ctx: RunContext, plan: SyncPlan, rows: list[Row], diff_file: Path
+    ) -> Any:
+        """The output of an O(changed) plan: the remembered rows with the changed ones in
+        place (``_sync_delta.py``), as the full path's diff file, message and output."""
+        assert plan.delta is not None
+        lines, counts = plan.delta.splice(rows)
+        counts = counts or {"nothing": 0}
+        verb = "would change" if self.dry_run else "changed"
+        ctx.info(f"{verb}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+        diff_file.write_bytes(lines)
+        if not self.dry_run:
+            plan.delta.save(ctx, plan, rows)
+        output = self.make_output([], plan, diff_file)
+        if output is not None:
+            setattr(output, self.rows_output, SyncRows(lines, sum(counts.values())))
         return output
 
     def quick_unchanged(
@@ -269,12 +304,12 @@ class SyncTask(KestraApiTask):
     ) -> SyncPlan | None:
         """The no-change plan from the head file (:class:`QuickMemory`), not the memory; None
         when the commit or stamp differs or anything is missing (then plan as usual)."""
-        text = QuickMemory.rows_if_unchanged(self.state_path(ctx, scope), commit, stamp)
-        if text is None:
+        quick = QuickMemory.rows_if_unchanged(self.state_path(ctx, scope), commit, stamp)
+        if quick is None:
             return None
         ctx.info(f"branch '{self.branch}' still at {commit[:12]} and instance unchanged")
         memory = SyncMemory(scope, commit, stamp=stamp)
-        return SyncPlan(commit, [], memory=memory, unchanged=True, quick_rows=text)
+        return SyncPlan(commit, [], memory=memory, unchanged=True, quick_rows=quick)
 
     @abstractmethod
     def make_output(self, rows: list[dict[str, Any]], plan: SyncPlan, diff_file: Path) -> Any:
@@ -331,7 +366,11 @@ class SyncTask(KestraApiTask):
             rows=rows,
             index=index if index is not None else self.index_after(ctx),
         )
-        memory.save(self.state_path(ctx, plan.memory.scope))
+        self.remember(ctx, plan, memory)
+
+    def remember(self, ctx: RunContext, plan: SyncPlan, memory: SyncMemory) -> None:
+        """Keep ``memory`` for the next run (a JSON file; SyncFlows: a keyed store)."""
+        memory.save(self.state_path(ctx, memory.scope))
 
     @abstractmethod
     def index_after(self, ctx: RunContext) -> dict[str, Any]:

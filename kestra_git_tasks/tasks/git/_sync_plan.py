@@ -11,10 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from ...errors import ConfigError, FlowFileError, FlowProblem
 from ...instance.base import Instance
 from ._sync_rows import Row, SyncMemory
+
+if TYPE_CHECKING:
+    from ._sync_delta import RowsDelta
 
 __all__ = [
     "KESTRAIGNORE",
@@ -70,7 +74,11 @@ class SyncPlan:
     memory: SyncMemory = field(default_factory=lambda: SyncMemory(""))
     drifted: list[str] = field(default_factory=list)
     unchanged: bool = False
-    quick_rows: str | None = None  # no change: the diff file's lines (SyncTask.quick_unchanged)
+    #: no change: the diff file's lines and their count (SyncTask.quick_unchanged)
+    quick_rows: tuple[bytes, int] | None = None
+    #: O(changed): ``rows`` are the changed rows only, spliced into the remembered ones
+    delta: RowsDelta | None = None
+    ignore: str | None = None  # the blob of the Git folder's .kestraignore (remembered)
 
     @property
     def changes(self) -> int:
@@ -95,6 +103,7 @@ class GitTree:
     directory: str
     files: dict[str, str]
     reader: Callable[[str], bytes]
+    ignore: str | None = None  # the blob of the folder's .kestraignore (from Git)
 
     def read(self, relative: str) -> bytes:
         """Content of one file of the tree."""

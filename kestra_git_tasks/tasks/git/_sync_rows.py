@@ -14,6 +14,10 @@ remembered rows as they stand when nothing moved, exactly the diff file's lines)
 place, the head last; then the key's other rows files are removed. :class:`QuickMemory` reads
 the head; a rows file gone meanwhile (a concurrent save) only sends the run down the full
 path.
+
+A no-change run hands those lines on as :class:`SyncRows`, parsed the first time something
+reads them (a template, the recorder, the CLI table, a Python caller): the run itself costs
+the same at 100,000 rows as at 10.
 """
 
 from __future__ import annotations
@@ -22,12 +26,22 @@ import json
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-__all__ = ["FileRow", "FlowRow", "QuickMemory", "Row", "SyncMemory", "SyncState"]
+__all__ = [
+    "FileRow",
+    "FlowRow",
+    "QuickMemory",
+    "Row",
+    "SyncMemory",
+    "SyncRows",
+    "SyncState",
+    "rows_as_list",
+]
 
 
 class SyncState(StrEnum):
@@ -183,20 +197,16 @@ class SyncMemory:
         with a stamp, the no-change answer: see the module docstring)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, self.to_json())
-        head = QuickMemory.head_path(path)
-        if self.stamp is None:
-            head.unlink(missing_ok=True)
-            return
-        head.parent.mkdir(parents=True, exist_ok=True)
-        rows = head.with_name(f"{path.stem}.{secrets.token_hex(8)}.rows.jsonl")
-        unchanged = [row.to_dict() for row in self.unchanged_rows()]
-        encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
-        _write_atomically(rows, "".join(encode(r) + "\n" for r in unchanged))
-        quick = {"commit": self.commit, "stamp": self.stamp, "rows": rows.name}
-        _write_atomically(head, json.dumps({**quick, "count": len(unchanged)}))
-        for other in head.parent.glob(f"{path.stem}.*.rows.jsonl"):
-            if other != rows:  # older ones, or a concurrent save's (its head then misses it)
-                other.unlink(missing_ok=True)
+        self.save_quick(path)
+
+    def save_quick(self, path: Path) -> None:
+        """The no-change answer of this memory beside ``path`` (removed without a stamp)."""
+        lines = b""
+        if self.stamp is not None:
+            unchanged = [row.to_dict() for row in self.unchanged_rows()]
+            encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
+            lines = "".join(encode(r) + "\n" for r in unchanged).encode("utf-8")
+        QuickMemory.save(path, self.commit, self.stamp, lines)
 
 
 @dataclass(frozen=True)
@@ -207,6 +217,7 @@ class QuickMemory:
     stamp: str
     rows: Path
     count: int
+    size: int | None = None  # of the rows file, in bytes (None: a head of an earlier version)
 
     @staticmethod
     def head_path(path: Path) -> Path:
@@ -223,32 +234,142 @@ class QuickMemory:
             return None
         if not all(isinstance(v, str) for v in (commit, stamp, rows)) or "/" in rows:
             return None
-        if not isinstance(count, int):
+        size = data.get("size")
+        if not isinstance(count, int) or not isinstance(size, int | None):
             return None
-        return cls(commit, stamp, cls.head_path(path).with_name(rows), count)
+        return cls(commit, stamp, cls.head_path(path).with_name(rows), count, size)
 
     @classmethod
-    def rows_if_unchanged(cls, path: Path, commit: str, stamp: str | None) -> str | None:
-        """The remembered rows' text when the head beside the memory ``path`` names this
-        commit and stamp; None otherwise (no stamp, no head, another commit or stamp, no rows)."""
+    def rows_if_unchanged(
+        cls, path: Path, commit: str, stamp: str | None
+    ) -> tuple[bytes, int] | None:
+        """The remembered rows' text and count when the head beside the memory ``path`` names
+        this commit and stamp; None otherwise (no stamp, no head, another commit or stamp, no
+        rows, or rows of another size than the head says)."""
         head = cls.load(path) if stamp is not None else None
         if head is None or head.commit != commit or head.stamp != stamp:
             return None
-        return head.read_rows()
+        lines = head.read_rows()
+        if lines is None:
+            return None
+        if head.size is not None:
+            torn = len(lines) != head.size  # O(1): the rows are not read
+        else:
+            torn = lines.count(b"\n") != head.count
+        if torn:  # or not the file the head was written with
+            return None
+        return lines, head.count
 
-    def read_rows(self) -> str | None:
+    @classmethod
+    def save(
+        cls,
+        path: Path,
+        commit: str | None,
+        stamp: str | None,
+        lines: bytes,
+        count: int | None = None,
+    ) -> None:
+        """Remember ``lines`` (the unchanged rows, one JSON object a line; ``count`` of them
+        when known) as the no-change answer of ``commit`` and ``stamp`` beside the memory
+        ``path``; without a stamp (or a commit) there is none, and the head is removed."""
+        head = cls.head_path(path)
+        if stamp is None or commit is None:
+            head.unlink(missing_ok=True)
+            return
+        head.parent.mkdir(parents=True, exist_ok=True)
+        rows = head.with_name(f"{path.stem}.{secrets.token_hex(8)}.rows.jsonl")
+        _write_atomically(rows, lines)
+        quick = {"commit": commit, "stamp": stamp, "rows": rows.name}
+        count = lines.count(b"\n") if count is None else count
+        _write_atomically(head, json.dumps({**quick, "count": count, "size": len(lines)}).encode())
+        for other in head.parent.glob(f"{path.stem}.*.rows.jsonl"):
+            if other != rows:  # older ones, or a concurrent save's (its head then misses it)
+                other.unlink(missing_ok=True)
+
+    @classmethod
+    def forget(cls, path: Path) -> None:
+        """Remove the no-change answer beside the memory ``path``."""
+        cls.head_path(path).unlink(missing_ok=True)
+
+    def read_rows(self) -> bytes | None:
         """The rows' JSON Lines; None when the file is gone (a concurrent save replaced it)."""
         try:
-            return self.rows.read_text(encoding="utf-8")
+            return self.rows.read_bytes()
         except OSError:
             return None
 
 
-def _write_atomically(path: Path, text: str) -> None:
+class SyncRows(Sequence[dict[str, Any]]):
+    """A sync's rows (Kestra's dicts) held as their JSON Lines, parsed on first use.
+
+    What ``output.flows`` / ``output.files`` of a no-change run is: a read-only sequence of
+    dicts that compares equal to the list of the same rows (``list(rows)`` makes a list). Its
+    length is known without parsing; anything else parses every row once, then reads the
+    list. The output's serializer (:func:`rows_as_list`) turns it into the list, so recorded
+    outputs and templates see exactly what the full path gives.
+    """
+
+    __slots__ = ("_count", "_lines", "_rows")
+
+    def __init__(self, lines: bytes, count: int | None = None) -> None:
+        self._lines: bytes = lines  # one JSON object a line, each ended by "\n"
+        self._count = lines.count(b"\n") if count is None else count
+        self._rows: list[dict[str, Any]] | None = None
+
+    @property
+    def parsed(self) -> bool:
+        """Whether the rows have been parsed yet."""
+        return self._rows is not None
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The rows, parsed once (JSON never writes a raw line break inside a value)."""
+        if self._rows is None:
+            body = self._lines.rstrip(b"\n").replace(b"\n", b",")
+            rows = json.loads(b"[" + body + b"]")
+            if not isinstance(rows, list) or len(rows) != self._count:
+                raise ValueError("the remembered rows are not one JSON object a line")
+            self._rows, self._lines = rows, b""
+        return self._rows
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self.to_list()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.to_list())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.to_list()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SyncRows):
+            other = other.to_list()
+        return isinstance(other, list) and self.to_list() == other
+
+    __hash__ = None  # type: ignore[assignment]  # like a list
+
+    def __repr__(self) -> str:
+        return repr(self.to_list())
+
+
+def rows_as_list(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of a sync output as a list (the field serializer of ``flows`` / ``files``)."""
+    if isinstance(rows, list):
+        return rows
+    return rows.to_list() if isinstance(rows, SyncRows) else list(rows)
+
+
+def _write_atomically(path: Path, data: str | bytes) -> None:
     fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_serializer
 
 from ...errors import FlowValidationError
 from ...flow import source_warnings
 from ...flowfile import child_namespace, is_flow_file
 from ...ids import NAMESPACE_FIELD
 from ...instance.base import FlowRecord, Instance, namespace_matches
+from ...sync_store import StoreError
 from ...validated import remembering
 from .._base import Output as TaskOutput
 from .._base import typed_output
+from ._flow_memory import forget_flow_memory, load_flow_memory, save_flow_memory
 from ._sync import (
     Entry,
     FlowRow,
@@ -26,7 +29,10 @@ from ._sync import (
     Write,
     WriteAction,
     build_plan,
+    normalise_directory,
+    rows_as_list,
 )
+from ._sync_delta import plan_delta
 from ._sync_flow_files import _CHUNK, _Candidate, _delete_entry, _duplicate, _GitFile, next_revision
 
 if TYPE_CHECKING:
@@ -121,6 +127,10 @@ class SyncFlows(SyncTask):
             description="`namespace/id` of flows edited in the instance since the last sync."
         )
 
+        @field_serializer("flows")
+        def _flows_as_list(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+            return rows_as_list(rows)  # a no-change run's rows are parsed here (SyncRows)
+
     # -- plan ----------------------------------------------------------------------------------
     def run(self, ctx: RunContext) -> Output:
         """Run the task; the outputs are this task's ``Output``."""
@@ -134,6 +144,9 @@ class SyncFlows(SyncTask):
         quick = self.quick_unchanged(ctx, scope, commit, stamp)
         if quick is not None:
             return quick
+        delta = plan_delta(self, ctx, cache, commit, stamp)  # O(changed), when it can be
+        if delta is not None:
+            return delta
         memory = self.load_state(ctx, scope)
         if stamp is not None and stamp == memory.stamp and memory.index is not None:
             index = memory.index  # nothing in scope was written since: O(1), no index read
@@ -148,6 +161,7 @@ class SyncFlows(SyncTask):
         else:
             plan = self.plan_from_tree(ctx, tree, memory)
         plan.memory.index, plan.memory.blobs, plan.memory.stamp = index, tree.files, stamp
+        plan.ignore = tree.ignore
         return plan
 
     def _replan(
@@ -384,6 +398,24 @@ class SyncFlows(SyncTask):
         return True
 
     # -- output and state ----------------------------------------------------------------------
+    def load_state(self, ctx: RunContext, scope: str) -> SyncMemory:
+        return load_flow_memory(self.state_path(ctx, scope), scope)
+
+    def remember(self, ctx: RunContext, plan: SyncPlan, memory: SyncMemory) -> None:
+        """The keyed store (``_flow_memory.py``), with what the O(changed) path needs: the
+        folder's ``.kestraignore`` and whether it holds links (then it is never taken)."""
+        links = self.clone_submodules or memory.commit is None
+        if not links:
+            directory = normalise_directory(self.git_directory)
+            differ = self.repo_cache(ctx).tree_differ(self.url)
+            links = differ.holds_links(str(memory.commit), directory)
+        path = self.state_path(ctx, memory.scope)
+        try:
+            save_flow_memory(path, memory, links=links, ignore=plan.ignore)
+        except StoreError as exc:
+            ctx.warn(f"could not remember this sync ({exc}); the next sync plans from scratch")
+            forget_flow_memory(path)
+
     def index_after(self, ctx: RunContext) -> dict[str, Any]:
         return ctx.require_instance().flow_index(
             self.target_namespace, include_children=self.include_child_namespaces

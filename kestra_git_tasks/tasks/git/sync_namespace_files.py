@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_serializer
 
 from ...ids import NAMESPACE_FIELD
 from ...instance.base import namespace_matches
@@ -22,6 +23,7 @@ from ._sync import (
     Write,
     WriteAction,
     build_plan,
+    rows_as_list,
 )
 from .sync_flows import SYSTEM_NAMESPACE
 
@@ -88,6 +90,10 @@ class SyncNamespaceFiles(SyncTask):
         )
         diff_file: str = Field(description="The same rows as a JSON Lines file.")
         commit_id: str | None = Field(description="The commit that was synced.")
+
+        @field_serializer("files")
+        def _files_as_list(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+            return rows_as_list(rows)  # a no-change run's rows are parsed here (SyncRows)
 
     def run(self, ctx: RunContext) -> Output:
         """Run the task; the outputs are this task's ``Output``."""
