@@ -152,6 +152,33 @@ def test_running_a_sync_flow_imports_neither_heavy_libraries_nor_other_commands(
             assert "pygit2" not in data["top"]
 
 
+def test_a_no_change_push_loads_neither_pygit2_nor_the_push_machinery(
+    tmp_path: Path, remote: MakeRemote
+) -> None:
+    """A push whose instance and branch have not moved answers from its memory and one GET:
+    no pygit2, no ``git/push.py``, no glob or ignore-file library."""
+    origin = remote(files={"README.md": "pushed here\n"})
+    path = tmp_path / "push.yml"
+    path.write_text(
+        "id: push\nnamespace: system\ntasks:\n"
+        "  - id: flows\n    type: io.kestra.plugin.git.PushFlows\n"
+        f"    url: {origin.url}\n    username: {DEFAULT_USERNAME}\n"
+        "    password: \"{{ secret('GIT_TOKEN') }}\"\n    sourceNamespace: system\n"
+        "    branch: main\n    gitDirectory: _flows\n    commitMessage: pushed\n",
+        encoding="utf-8",
+    )
+    secret = f"GIT_TOKEN={DEFAULT_PASSWORD}"
+    # the first push, then one that records the cache's proxy verdict, then the quick one
+    for step in ("first", "no-change", "no-change again"):
+        data = imported(tmp_path, "run", str(path), "--secret", secret)
+        assert data["returncode"] == 0, (step, data["stderr"])
+    assert "pygit2" not in data["top"], data["pygit2_from"][-8:]
+    assert data["top"] & HEAVY == set()
+    for module in ("kestra_git_tasks.git.push", "kestra_git_tasks.tasks.git._push_submodules"):
+        assert module not in data["modules"]
+    assert "kestra_git_tasks.tasks.git.push_flows" in data["modules"]
+
+
 def test_validating_a_git_task_flow_loads_no_pygit2(tmp_path: Path, sync_flow: Path) -> None:
     """The Git layer's modules import pygit2 only where they use it: checking a SyncFlows flow
     (its task class, connection properties, transport options) needs none of it."""

@@ -43,6 +43,7 @@ from kestra_git_tasks.git.quick_head import (
     cached_target,
     config_files,
     is_proxy_key,
+    plain_branch,
     record_verdict,
     shortcut_applies,
 )
@@ -201,20 +202,21 @@ class RepoCache:
     ) -> str | None:
         """The commit ``branch`` of ``url`` points at, None when there is no such branch: one
         ref advertisement, nothing fetched, nothing written (no lock taken)."""
-        from kestra_git_tasks.git.remote import Connection, check_branch_name
-
-        check_branch_name(branch)
         clean_url, creds = resolve_credentials(url, credentials)
         options = options or TransportOptions()
-        if shortcut_applies(self.path_for(clean_url), options):
+        if plain_branch(branch) and shortcut_applies(self.path_for(clean_url), options):
             found = advertisement(clean_url, creds, options)
         else:
-            repo = self.repository(clean_url)
-            found = self._advertisement(repo, clean_url, creds, options)
+            from kestra_git_tasks.git.remote import check_branch_name
+
+            check_branch_name(branch)
+            found = self._advertisement(self.repository(clean_url), clean_url, creds, options)
         if found and found.refs:
             return found.refs.get(f"refs/heads/{branch}")
-        repo = self.repository(clean_url)
-        head = Connection.open(repo, clean_url, creds, options).refs.branch(branch)
+        from kestra_git_tasks.git.remote import Connection
+
+        remote = Connection.open(self.repository(clean_url), clean_url, creds, options)
+        head = remote.refs.branch(branch)
         return None if head is None else str(head)
 
     @staticmethod

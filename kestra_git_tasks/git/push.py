@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pygit2
@@ -31,6 +30,7 @@ from pygit2.enums import FileMode
 
 from kestra_git_tasks.errors import GitError, GitRefNotFoundError, PushRejectedError
 from kestra_git_tasks.git.cache import CACHE_REF_PREFIX, RepoCache, scrub_fetch_head
+from kestra_git_tasks.git.push_result import DiffRow, Identity, PushResult
 from kestra_git_tasks.git.remote import Connection, name_list
 from kestra_git_tasks.git.transport import (
     AuthCallbacks,
@@ -47,33 +47,6 @@ from kestra_git_tasks.progress import ProgressCallback
 __all__ = ["DiffRow", "Identity", "PushResult", "Pusher", "TreeView"]
 
 PUSH_REF_PREFIX = "refs/kestra-git/push/"
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A commit author or committer."""
-
-    name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class DiffRow:
-    """One changed file, counted as Kestra does (per hunk, ``new - old`` lines)."""
-
-    file: str
-    additions: int
-    deletions: int
-    changes: int
-
-    def to_dict(self) -> dict[str, str]:
-        """Kestra's row: every value a string (``+10``, ``-0``, ``0``)."""
-        return {
-            "file": self.file,
-            "additions": f"+{self.additions}",
-            "deletions": f"-{self.deletions}",
-            "changes": str(self.changes),
-        }
 
 
 class TreeView:
@@ -121,18 +94,6 @@ class TreeView:
 
 #: Given the tip's files, ``{repository path: new content, or None to delete}``.
 ChangesCallback = Callable[[TreeView], dict[str, bytes | None]]
-
-
-@dataclass
-class PushResult:
-    """What a push did."""
-
-    commit_id: str | None
-    rows: list[DiffRow]
-    base_commit: str | None
-    created_branch: bool
-    attempts: int
-    deleted: list[str] = field(default_factory=list)
 
 
 class _PushCallbacks(AuthCallbacks):

@@ -41,6 +41,7 @@ __all__ = [
     "cached_target",
     "config_files",
     "is_proxy_key",
+    "plain_branch",
     "proxy_free",
     "record_verdict",
     "shortcut_applies",
@@ -64,10 +65,19 @@ def shortcut_applies(git_dir: Path, options: TransportOptions) -> bool:
     return proxy_free(git_dir)
 
 
+def plain_branch(branch: str) -> bool:
+    """A branch name spelt plainly enough to be judged here: letters, digits, ``_.-`` and
+    ``/`` between non-empty parts, no part starting or ending with ``.`` or ending with
+    ``.lock``, no ``..``. Every such name is valid for Git; others are left to pygit2."""
+    if not _PLAIN_BRANCH.fullmatch(branch) or ".." in branch:
+        return False
+    return not any(part.endswith((".", ".lock")) for part in branch.split("/"))
+
+
 def cached_target(git_dir: Path, branch: str) -> str | None:
     """The commit ``refs/remotes/cache/<branch>`` of the bare repository ``git_dir`` names;
     None when unknown here (no such ref, a symbolic ref, an unusual branch name)."""
-    if not _PLAIN_BRANCH.fullmatch(branch) or ".." in branch or branch.endswith(".lock"):
+    if not plain_branch(branch):
         return None
     name = CACHE_REF_PREFIX + branch
     try:

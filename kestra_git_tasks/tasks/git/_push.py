@@ -17,23 +17,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import pathspec
 from pydantic import BeforeValidator, Field
-from wcmatch import glob as wcglob
 
 from ...errors import ConfigError
 from ...git.gitconfig import converts_crlf, crlf_to_lf
-from ...git.push import Identity, Pusher, PushResult, TreeView
+from ...git.push_result import Identity, PushResult
 from .._base import Output as TaskOutput
 from .._base import secret_value
 from ._kestra_api import KestraApiTask
 from ._patches import Change, write_patch
 from ._push_state import PushMemory
-from ._push_submodules import SubmoduleGuard
 from ._sync import KESTRAIGNORE, normalise_directory
 
 if TYPE_CHECKING:
+    import pathspec
+
     from ...context import RunContext
+    from ...git.push import TreeView
+    from ._push_submodules import SubmoduleGuard
 
 __all__ = ["Globs", "PushTask", "commit_url", "java_glob_matches", "parse_globs"]
 
@@ -75,7 +76,6 @@ _COMMIT_PAGES = {
 }
 
 
-_GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.CASE
 _DOUBLE_STAR_IN_NAME = re.compile(r"^(?P<left>.*?)\*\*(?P<right>.*)$")
 
 
@@ -115,7 +115,10 @@ def java_glob_matches(pattern: str, path: str) -> bool:
         path = path[1:]
     elif glob.startswith("**/") and "/" not in path:
         return False  # Java's `**/` is `.*/`: it needs a `/` (wcmatch's matches no folder too)
-    return bool(wcglob.globmatch(path, _java_to_wcmatch(glob), flags=_GLOB_FLAGS))
+    from wcmatch import glob as wcglob  # loaded when a glob is matched, not with the task
+
+    flags = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.CASE
+    return bool(wcglob.globmatch(path, _java_to_wcmatch(glob), flags=flags))
 
 
 def commit_url(url: str, commit_id: str, branch: str) -> str | None:
@@ -243,6 +246,9 @@ class PushTask(KestraApiTask):
             wanted = {path: crlf_to_lf(content) for path, content in wanted.items()}
         if not wanted:
             self.nothing_to_push(ctx)
+        from ...git.push import Pusher
+        from ._push_submodules import SubmoduleGuard
+
         author, committer = self.identities()
         seen: dict[str, Any] = {}
         result = Pusher(self.repo_cache(ctx)).push_changes(
@@ -391,6 +397,8 @@ def _ignore_spec(
         text = view.read(existing[KESTRAIGNORE])
     else:
         return None
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(text.decode("utf-8", "replace").splitlines())
 
 

@@ -22,12 +22,12 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
-from ...git.push import TreeView
 from ...git.submodule_tree import list_submodule_files
 from ...git.submodules import LOCAL_SUBMODULES_ENV
 
 if TYPE_CHECKING:
     from ...context import RunContext
+    from ...git.push import TreeView
     from ._push import PushTask
 
 __all__ = ["SubmoduleGuard"]
