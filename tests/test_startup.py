@@ -150,6 +150,9 @@ def test_running_a_sync_flow_imports_neither_heavy_libraries_nor_other_commands(
             # the branch has not moved: one GET and git/quick_head.py answer, no pygit2 at all
             assert data["pygit2_from"] == [], data["pygit2_from"][-8:]
             assert "pygit2" not in data["top"]
+            # nor the O(changed) planner, the tree walker or the pack reader
+            for module in ("tasks.git._sync_delta", "git.tree", "git.packfile", "git.remote"):
+                assert f"kestra_git_tasks.{module}" not in data["modules"], module
 
 
 def test_a_no_change_push_loads_neither_pygit2_nor_the_push_machinery(

@@ -32,7 +32,6 @@ from ._sync import (
     normalise_directory,
     rows_as_list,
 )
-from ._sync_delta import plan_delta
 from ._sync_flow_files import _CHUNK, _Candidate, _delete_entry, _duplicate, _GitFile, next_revision
 
 if TYPE_CHECKING:
@@ -144,6 +143,8 @@ class SyncFlows(SyncTask):
         quick = self.quick_unchanged(ctx, scope, commit, stamp)
         if quick is not None:
             return quick
+        from ._sync_delta import plan_delta  # not loaded by a no-change run
+
         delta = plan_delta(self, ctx, cache, commit, stamp)  # O(changed), when it can be
         if delta is not None:
             return delta
