@@ -24,6 +24,16 @@ def _flow(flow_id: str, message: str = "hi") -> str:
     )
 
 
+def _insert_behind(home: Path, flow_id: str) -> None:
+    """A flow row written by another process with sqlite3, behind the instance's back."""
+    sqlite_in_another_process(
+        home / "instance.db",
+        "INSERT INTO flows VALUES ('company.poll', ?, 1, ?, 0, '2026-01-01T00:00:00.000000+00:00')",
+        flow_id,
+        _flow(flow_id),
+    )
+
+
 def test_an_unchanged_instance_is_answered_without_reading_the_flows(tmp_path: Path) -> None:
     with LocalInstance(tmp_path / "home", validator=validate_source) as instance:
         with instance.batch():
@@ -43,12 +53,7 @@ def test_a_flow_written_by_another_process_is_noticed(tmp_path: Path) -> None:
         instance.put_flow(_flow("a"))
         catalog = FlowCatalog()
         catalog.refresh(instance)
-        sqlite_in_another_process(
-            home / "instance.db",
-            "INSERT INTO flows VALUES ('company.poll', 'b', 1, ?, 0, "
-            "'2026-01-01T00:00:00.000000+00:00')",
-            _flow("b"),
-        )
+        _insert_behind(home, "b")
         assert catalog.refresh(instance) is True
         assert [entry.id for entry in catalog.entries()] == ["a", "b"]
 
@@ -63,12 +68,7 @@ def test_a_row_removed_behind_the_servers_back_is_noticed(tmp_path: Path) -> Non
         catalog = FlowCatalog()
         catalog.refresh(instance)
         sqlite_in_another_process(home / "instance.db", "DELETE FROM flows WHERE id = ?", "b")
-        sqlite_in_another_process(
-            home / "instance.db",
-            "INSERT INTO flows VALUES ('company.poll', 'c', 1, ?, 0, "
-            "'2026-01-01T00:00:00.000000+00:00')",
-            _flow("c"),
-        )
+        _insert_behind(home, "c")
         assert catalog.refresh(instance) is True
         assert [entry.id for entry in catalog.entries()] == ["a", "c"]
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from kestra_git_tasks import LocalInstance, RunContext, SyncFlows, SyncNamespaceFiles, run_flow
+from test_change_stamps import sync_files
+
+from kestra_git_tasks import LocalInstance, RunContext, SyncFlows, run_flow
 from kestra_git_tasks.cli.run import echo_task_tables
 from kestra_git_tasks.flow import validate_source
 from kestra_git_tasks.tasks.git._sync_rows import SyncRows
@@ -63,15 +65,6 @@ def sync_flows(instance: LocalInstance, home: Path, url: str) -> SyncFlows.Outpu
     )
     ctx = RunContext.create(instance=instance, home=home, namespace="system", flow_id="sync")
     ctx.task_id = "sync"
-    return task.run(ctx)
-
-
-def sync_files(instance: LocalInstance, home: Path, url: str) -> SyncNamespaceFiles.Output:
-    task = SyncNamespaceFiles(
-        id="files", url=url, username=USER, password=PASSWORD, namespace="prod", delete=True
-    )
-    ctx = RunContext.create(instance=instance, home=home, namespace="system", flow_id="sync")
-    ctx.task_id = "files"
     return task.run(ctx)
 
 
