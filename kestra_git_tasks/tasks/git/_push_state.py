@@ -9,15 +9,15 @@ collecting the instance's flows or files and without fetching or building a tree
 
 The memory is ``<home>/push-state/<key>.json`` (``{"stamp", "head"}``); the key hashes the
 task's type, URL without credentials, configuration (secrets left out), the scope and the
-running flow, like the sync memory's. It is written only after a push that succeeded on an
-existing branch, and never on a dry run; the stamp is read before the instance is collected,
-so a write during the push makes the next run do the full push. An instance without stamps (a
-Kestra server) never uses it. Written to a unique temporary file and moved into place.
+running flow (``_sync.memory_key``, shared with the sync memory). It is written only after a
+push that succeeded on an existing branch, and never on a dry run; the stamp is read before
+the instance is collected, so a write during the push makes the next run do the full push. An
+instance without stamps (a Kestra server) never uses it. Written to a unique temporary file and
+moved into place.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...git import redact_url
-from ._sync import _NOT_IN_STATE_KEY
+from ._sync import memory_key
 
 if TYPE_CHECKING:
     from ...context import RunContext
@@ -44,20 +43,7 @@ class PushMemory:
 
     @staticmethod
     def path(task: PushTask, ctx: RunContext, scope: str) -> Path:
-        config = task.model_dump(mode="json", exclude=set(_NOT_IN_STATE_KEY))
-        key_source = json.dumps(
-            [
-                type(task).type,
-                redact_url(task.url),
-                scope,
-                config,
-                sorted(task.model_fields_set - _NOT_IN_STATE_KEY),
-                f"{ctx.flow.namespace}/{ctx.flow.id}",
-            ],
-            sort_keys=True,
-        )
-        key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
-        return ctx.home / "push-state" / f"{key}.json"
+        return ctx.home / "push-state" / f"{memory_key(task, ctx, scope)}.json"
 
     @classmethod
     def load(cls, path: Path) -> PushMemory | None:

@@ -332,20 +332,7 @@ class SyncTask(KestraApiTask):
         the task's configuration (which properties were written explicitly included, as
         guards depend on it) and the flow running the task (it is never deleted).
         """
-        config = self.model_dump(mode="json", exclude=set(_NOT_IN_STATE_KEY))
-        key_source = json.dumps(
-            [
-                type(self).type,
-                redact_url(self.url),
-                scope,
-                config,
-                sorted(self.model_fields_set - _NOT_IN_STATE_KEY),
-                f"{ctx.flow.namespace}/{ctx.flow.id}",
-            ],
-            sort_keys=True,
-        )
-        key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
-        return ctx.home / "sync-state" / f"{key}.json"
+        return ctx.home / "sync-state" / f"{memory_key(self, ctx, scope)}.json"
 
     def load_state(self, ctx: RunContext, scope: str) -> SyncMemory:
         """What the last successful sync of this task and scope applied (empty when none)."""
@@ -382,6 +369,25 @@ class SyncTask(KestraApiTask):
     def index_from_rows(self, plan: SyncPlan, rows: list[Row]) -> dict[str, Any] | None:
         """``index_after`` from the plan's index and the applied rows; None: read it."""
         return None
+
+
+def memory_key(task: KestraApiTask, ctx: RunContext, scope: str) -> str:
+    """The name of what a sync or push task remembers of ``scope``: a hash of the task type,
+    its URL without credentials, the scope, its configuration (and which properties were
+    written explicitly) and the flow running it."""
+    config = task.model_dump(mode="json", exclude=set(_NOT_IN_STATE_KEY))
+    key_source = json.dumps(
+        [
+            type(task).type,
+            redact_url(task.url),
+            scope,
+            config,
+            sorted(task.model_fields_set - _NOT_IN_STATE_KEY),
+            f"{ctx.flow.namespace}/{ctx.flow.id}",
+        ],
+        sort_keys=True,
+    )
+    return hashlib.sha256(key_source.encode()).hexdigest()[:32]
 
 
 #: ``json.dumps(row, ensure_ascii=False)`` without building an encoder for every row
